@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { Services } from '../core/services.js';
+import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
+import { deriveKey } from '../lib/key-derivation.js';
+import { systemClock, type Clock } from '../lib/time.js';
+import { KeyRing } from '../keys/key-ring.js';
+import { masterKeyProvider } from '../keys/master-key-provider.js';
+import { AccessLog } from '../audit/access-log.js';
+import { AccessLogQueries } from '../audit/access-log-queries.js';
+import { accessLogRoutes } from '../audit/routes.js';
+import { Identity } from '../identity/identity.js';
+import { identityRoutes } from '../identity/routes.js';
+import { Records } from '../records/records.js';
+import { recordRoutes } from '../records/routes.js';
+import { loadTlsCredentials } from '../http/certificate.js';
+import { buildPublicServer } from '../http/public-server.js';
+import { createLogger } from './logger.js';
+
+export interface AppOptions {
+  clock?: Clock;
+  logDestination?: DestinationStream;
+}
+
+export interface App {
+  config: Readonly<Config>;
+  services: Services;
+  publicServer: FastifyInstance;
+  logger: Logger;
+  selfSignedCertificate: boolean;
+  close(): Promise<void>;
+}
+
+/** Opens the services a deployment needs (keys, storage, access log) and wires the public listener. */
+export async function openServices(config: Readonly<Config>, clock: Clock = systemClock): Promise<{ services: Services; database: Database }> {
+  const masterKey = await masterKeyProvider(config.masterKey).load();
+  const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
+  try {
+    await migrateToLatest(database.db);
+    const keyRing = new KeyRing(database.db, masterKey, clock);
+    await keyRing.open();
+    const accessLog = new AccessLog(database.db, database.dialect, clock);
+    return { services: { config, db: database.db, dialect: database.dialect, keyRing, accessLog, clock }, database };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const { services, database } = await openServices(config, options.clock);
+  try {
+    const identity = new Identity(services);
+    const records = new Records(services);
+    const accessLogQueries = new AccessLogQueries(services);
+    const authenticate = (token: string) => identity.authenticate(token);
+    const tls = await loadTlsCredentials(config);
+    const publicServer = await buildPublicServer({
+      config,
+      logger,
+      tls,
+      routes: (router) => {
+        identityRoutes(router, identity);
+        recordRoutes(router, records, authenticate);
+        accessLogRoutes(router, accessLogQueries, authenticate);
+      },
+    });
+    return {
+      config,
+      services,
+      publicServer,
+      logger,
+      selfSignedCertificate: tls.selfSigned,
+      async close() {
+        await publicServer.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../db/database.js';
+import type { DB } from '../db/schema.js';
+import { AppError } from '../lib/app-error.js';
+import type { Clock } from '../lib/time.js';
+import type { Cipher } from '../keys/cipher.js';
+import type { AccessEvent, AccessLogEntry } from './access-event.js';
+import { entryToRow } from './access-log-rows.js';
+import { entryHash, genesisHash } from './hash-chain.js';
+
+/**
+ * The append-only, hash-chained, per-tenant access log. It fails closed, as Vault's audit
+ * devices do: when an entry cannot be written, the caller gets AUDIT_UNAVAILABLE and must not
+ * serve or change the data.
+ */
+export class AccessLog {
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly dialect: Dialect,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts a new tenant's chain; called in the transaction that creates the tenant. */
+  async startChain(trx: Kysely<DB>, tenantId: string): Promise<void> {
+    await trx.insertInto('access_log_heads').values({ tenant_id: tenantId, seq: 0, hash: genesisHash(tenantId) }).execute();
+  }
+
+  /**
+   * Appends inside the caller's transaction, so a data change and its entry commit together.
+   * The head row is locked for the duration, which serialises each tenant's chain across nodes.
+   */
+  async appendInTransaction(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
+    try {
+      let headQuery = trx.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId);
+      if (this.dialect === 'postgres') headQuery = headQuery.forUpdate();
+      const head = await headQuery.executeTakeFirstOrThrow();
+      const unhashed: Omit<AccessLogEntry, 'hash'> = {
+        ...event,
+        seq: Number(head.seq) + 1,
+        at: this.clock.now().toISOString(),
+        prevHash: head.hash,
+      };
+      const entry: AccessLogEntry = { ...unhashed, hash: entryHash(tenantId, unhashed) };
+      await trx.insertInto('access_log').values(entryToRow(tenantId, entry, cipher)).execute();
+      await trx
+        .updateTable('access_log_heads')
+        .set({ seq: entry.seq, hash: entry.hash })
+        .where('tenant_id', '=', tenantId)
+        .execute();
+      return entry;
+    } catch (error) {
+      throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
+    }
+  }
+
+  /**
+   * Appends an entry for a read and returns once it is durable (its transaction committed),
+   * so no byte of the data leaves before the access is on record.
+   */
+  async appendDurably(tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
+    try {
+      return await this.db.transaction().execute((trx) => this.appendInTransaction(trx, tenantId, cipher, event));
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
+    }
+  }
+}

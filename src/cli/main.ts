@@ -1,0 +1,34 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config/load-config.js';
+import { serveCommand } from './serve-command.js';
+import { auditVerifyCommand } from './audit-verify-command.js';
+
+/** Failures end with one clear line per problem on stderr and a non-zero exit; never a stack trace. */
+function fail(error: unknown): never {
+  const lines = error instanceof ConfigError ? error.problems : [error instanceof Error ? error.message : String(error)];
+  for (const line of lines) process.stderr.write(`confide: ${line}\n`);
+  process.exit(error instanceof ConfigError ? 78 : 1);
+}
+
+const program = new Command()
+  .name('confide')
+  .description('Confide: customer data encrypted at rest, every access logged. Configured by CONFIDE_* environment variables (docs/configuration.md).')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the public HTTPS listener')
+  .action(() => serveCommand().catch(fail));
+
+program
+  .command('audit')
+  .description('access-log tools')
+  .command('verify')
+  .description('verify the hash chain of every tenant’s access log (or one tenant’s)')
+  .option('--tenant <id>', 'verify only this tenant')
+  .option('--json', 'print one JSON object')
+  .action((options: { tenant?: string; json?: boolean }) =>
+    auditVerifyCommand(options).then((code) => process.exit(code), fail),
+  );
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,53 @@
+/**
+ * The schema of Confide's configuration: every environment variable, its default and how it is
+ * parsed. Each parser returns a value or throws a ConfigProblem naming what is wrong.
+ * docs/configuration.md lists the same variables; keep the two in step.
+ */
+export class ConfigProblem extends Error {}
+
+export function parseInteger(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw)) throw new ConfigProblem(`must be a whole number between ${min} and ${max}`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new ConfigProblem(`must be between ${min} and ${max}`);
+    return value;
+  };
+}
+
+export function parseOneOf<T extends string>(choices: readonly T[]) {
+  return (raw: string): T => {
+    if (!(choices as readonly string[]).includes(raw)) {
+      throw new ConfigProblem(`must be one of ${choices.join(', ')}`);
+    }
+    return raw as T;
+  };
+}
+
+export function parseListenAddress(raw: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  if (!match) throw new ConfigProblem('must look like host:port, for example 127.0.0.1:8443');
+  const port = Number(match[2]);
+  if (port > 65535) throw new ConfigProblem('port must be between 0 and 65535');
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function parseMasterKeyBase64(raw: string): string {
+  const bytes = Buffer.from(raw, 'base64');
+  if (bytes.length !== 32 || bytes.toString('base64') !== raw.trim()) {
+    throw new ConfigProblem('must be the base64 encoding of exactly 32 bytes');
+  }
+  return raw.trim();
+}
+
+export function parsePostgresUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigProblem('must be a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigProblem('must be a postgres:// URL');
+  }
+  return raw;
+}

@@ -1,0 +1,35 @@
+export type TlsProfile = 'intermediate' | 'modern';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string };
+
+export type MasterKeySource =
+  | { kind: 'file'; file: string }
+  | { kind: 'env'; keyBase64: string };
+
+/** The whole configuration, parsed once at start and frozen. See docs/configuration.md. */
+export interface Config {
+  dataDir: string;
+  masterKey: MasterKeySource;
+  database: DatabaseConfig;
+  publicListen: ListenAddress;
+  adminListen: ListenAddress;
+  tls: { certFile: string | null; keyFile: string | null; profile: TlsProfile };
+  logLevel: LogLevel;
+  http: { bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
+  passwords: { minLength: number };
+  sessions: { absoluteSeconds: number; idleSeconds: number };
+  signInThrottle: {
+    accountMaxFailures: number;
+    ipMaxFailures: number;
+    windowSeconds: number;
+    lockSeconds: number;
+  };
+}

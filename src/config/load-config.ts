@@ -1,0 +1,113 @@
+import { resolve } from 'node:path';
+import type { Config, LogLevel, TlsProfile } from './config.js';
+import {
+  ConfigProblem,
+  parseInteger,
+  parseListenAddress,
+  parseMasterKeyBase64,
+  parseOneOf,
+  parsePostgresUrl,
+} from './config-variables.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const TLS_PROFILES: readonly TlsProfile[] = ['intermediate', 'modern'];
+
+/**
+ * Parses the environment into a frozen Config. Every problem is collected, so an operator sees
+ * all of them in one go, one line per problem, each naming its variable.
+ * This is the only place in Confide that reads environment variables.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
+  const problems: string[] = [];
+
+  function read<T>(name: string, fallback: string | undefined, parse: (raw: string) => T): T | undefined {
+    const raw = env[name];
+    const value = raw === undefined || raw === '' ? fallback : raw;
+    if (value === undefined) return undefined;
+    try {
+      return parse(value);
+    } catch (error) {
+      if (!(error instanceof ConfigProblem)) throw error;
+      problems.push(`${name} ${error.message}`);
+      return undefined;
+    }
+  }
+  const text = (raw: string) => raw;
+
+  const dataDir = resolve(cwd, read('CONFIDE_DATA_DIR', './confide-data', text)!);
+  const masterKeyBase64 = read('CONFIDE_MASTER_KEY', undefined, parseMasterKeyBase64);
+  const masterKeyFile = resolve(cwd, read('CONFIDE_MASTER_KEY_FILE', './confide-keys/master.key', text)!);
+  if (masterKeyBase64 === undefined && isInside(masterKeyFile, dataDir)) {
+    // Keys kept beside the data they protect would be stolen together with it.
+    problems.push('CONFIDE_MASTER_KEY_FILE must not be inside CONFIDE_DATA_DIR');
+  }
+  const databaseUrl = read('CONFIDE_DATABASE_URL', undefined, parsePostgresUrl);
+  const publicListen = read('CONFIDE_PUBLIC_LISTEN', '127.0.0.1:8443', parseListenAddress);
+  const adminListen = read('CONFIDE_ADMIN_LISTEN', '127.0.0.1:9443', parseListenAddress);
+  const certFile = read('CONFIDE_TLS_CERT_FILE', undefined, (raw) => resolve(cwd, raw));
+  const keyFile = read('CONFIDE_TLS_KEY_FILE', undefined, (raw) => resolve(cwd, raw));
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push('CONFIDE_TLS_CERT_FILE and CONFIDE_TLS_KEY_FILE must be set together');
+  }
+  const profile = read('CONFIDE_TLS_PROFILE', 'intermediate', parseOneOf(TLS_PROFILES));
+  const logLevel = read('CONFIDE_LOG_LEVEL', 'info', parseOneOf(LOG_LEVELS));
+  const bodyLimitBytes = read('CONFIDE_BODY_LIMIT_BYTES', '1048576', parseInteger(1024, 64 * 1024 * 1024));
+  const minLength = read('CONFIDE_PASSWORD_MIN_LENGTH', '12', parseInteger(8, 64));
+  // ASVS / NIST AAL2 bounds: at most 24 h absolute and 1 h idle for customer sessions.
+  const absoluteSeconds = read('CONFIDE_SESSION_ABSOLUTE_SECONDS', '86400', parseInteger(60, 86400));
+  const idleSeconds = read('CONFIDE_SESSION_IDLE_SECONDS', '3600', parseInteger(60, 3600));
+  // NIST 800-63B 3.2.2 allows at most 100 consecutive failures; we throttle far earlier.
+  const accountMaxFailures = read('CONFIDE_SIGNIN_MAX_FAILURES', '10', parseInteger(1, 100));
+  const ipMaxFailures = read('CONFIDE_SIGNIN_IP_MAX_FAILURES', '100', parseInteger(1, 100000));
+  const windowSeconds = read('CONFIDE_SIGNIN_WINDOW_SECONDS', '900', parseInteger(1, 86400));
+  const lockSeconds = read('CONFIDE_SIGNIN_LOCK_SECONDS', '300', parseInteger(1, 86400));
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    dataDir,
+    masterKey:
+      masterKeyBase64 !== undefined
+        ? { kind: 'env', keyBase64: masterKeyBase64 }
+        : { kind: 'file', file: masterKeyFile },
+    database:
+      databaseUrl !== undefined
+        ? { kind: 'postgres', url: databaseUrl }
+        : { kind: 'sqlite', file: resolve(dataDir, 'confide.db') },
+    publicListen: publicListen!,
+    adminListen: adminListen!,
+    tls: { certFile: certFile ?? null, keyFile: keyFile ?? null, profile: profile! },
+    logLevel: logLevel!,
+    http: { bodyLimitBytes: bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+    passwords: { minLength: minLength! },
+    sessions: { absoluteSeconds: absoluteSeconds!, idleSeconds: idleSeconds! },
+    signInThrottle: {
+      accountMaxFailures: accountMaxFailures!,
+      ipMaxFailures: ipMaxFailures!,
+      windowSeconds: windowSeconds!,
+      lockSeconds: lockSeconds!,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function isInside(file: string, dir: string): boolean {
+  return file.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

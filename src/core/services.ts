@@ -1,0 +1,17 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/config.js';
+import type { Dialect } from '../db/database.js';
+import type { DB } from '../db/schema.js';
+import type { AccessLog } from '../audit/access-log.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { Clock } from '../lib/time.js';
+
+/** What use cases are given to work with. Built once in app/create-app.ts. */
+export interface Services {
+  config: Readonly<Config>;
+  db: Kysely<DB>;
+  dialect: Dialect;
+  keyRing: KeyRing;
+  accessLog: AccessLog;
+  clock: Clock;
+}

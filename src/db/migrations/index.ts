@@ -1,0 +1,11 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { foundation } from './0001-foundation.js';
+
+/** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-foundation': foundation,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3-multiple-ciphers';
+
+export class WrongDatabaseKeyError extends Error {
+  constructor() {
+    super('the database cannot be opened with this master key');
+    this.name = 'WrongDatabaseKeyError';
+  }
+}
+
+/**
+ * Opens (or creates) the embedded database as an SQLCipher v4 file: AES-256 page encryption,
+ * HMAC-SHA512 page authentication. `rawKey` is used directly (no passphrase KDF), since it is
+ * already a uniformly random 256-bit key derived from the master key.
+ *
+ * WAL with synchronous=FULL: a transaction is on disk before its commit returns, so an
+ * acknowledged write survives the process being killed, and a power cut.
+ */
+export function openEncryptedSqlite(file: string, rawKey: Buffer): Database.Database {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  try {
+    db.pragma(`cipher='sqlcipher'`);
+    db.pragma('legacy=4');
+    // The key must be the first statement after choosing the cipher.
+    db.pragma(`key="x'${rawKey.toString('hex')}'"`);
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch {
+      throw new WrongDatabaseKeyError();
+    }
+    db.pragma('journal_mode=WAL');
+    db.pragma('synchronous=FULL');
+    db.pragma('foreign_keys=ON');
+    db.pragma('busy_timeout=5000');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The tables as Kysely sees them. Columns ending in `_enc` hold application-encrypted
+ * ciphertext (see src/keys/envelope-format.ts); `_index` columns hold blind indexes (keyed HMACs).
+ * Times are ISO-8601 UTC strings in both dialects, so they sort and compare the same way.
+ */
+export interface KeyRingTable {
+  id: string;
+  /** 'system' or a tenant id. */
+  owner: string;
+  purpose: 'data' | 'index';
+  version: number;
+  algorithm: string;
+  wrapped_key: string;
+  master_key_id: string;
+  created_at: string;
+}
+
+export interface TenantsTable {
+  id: string;
+  name_enc: string;
+  created_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  email_enc: string;
+  email_index: string;
+  password_hash: string;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  user_id: string;
+  role: 'owner' | 'admin' | 'member';
+  created_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  tenant_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface CollectionsTable {
+  tenant_id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface RecordsTable {
+  tenant_id: string;
+  collection: string;
+  id: string;
+  data_enc: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AccessLogTable {
+  tenant_id: string;
+  seq: number;
+  at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  resource_type: string;
+  resource_collection: string | null;
+  resource_id: string | null;
+  grant_id: string | null;
+  justification: string | null;
+  ip_enc: string | null;
+  details_enc: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AccessLogHeadsTable {
+  tenant_id: string;
+  seq: number;
+  hash: string;
+}
+
+export interface SignInThrottleTable {
+  key: string;
+  failures: number;
+  last_failure_at: string;
+  blocked_until: string | null;
+}
+
+export interface SystemMetaTable {
+  key: string;
+  value: string;
+}
+
+export interface DB {
+  key_ring: KeyRingTable;
+  tenants: TenantsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  collections: CollectionsTable;
+  records: RecordsTable;
+  access_log: AccessLogTable;
+  access_log_heads: AccessLogHeadsTable;
+  signin_throttle: SignInThrottleTable;
+  system_meta: SystemMetaTable;
+}

@@ -1,0 +1,67 @@
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
+import type { Config } from '../config/config.js';
+
+export interface TlsCredentials {
+  cert: string;
+  key: string;
+  /** True when Confide generated the certificate itself (development and first runs). */
+  selfSigned: boolean;
+}
+
+const LIFETIME_DAYS = 90; // Mozilla's recommendation for certificate lifetime.
+const RENEW_BEFORE_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/**
+ * The configured certificate, or a self-signed ECDSA P-256 / SHA-256 one kept under the data
+ * directory and renewed when it nears expiry.
+ */
+export async function loadTlsCredentials(config: Readonly<Config>): Promise<TlsCredentials> {
+  if (config.tls.certFile && config.tls.keyFile) {
+    return { cert: readFileSync(config.tls.certFile, 'utf8'), key: readFileSync(config.tls.keyFile, 'utf8'), selfSigned: false };
+  }
+  const dir = join(config.dataDir, 'tls');
+  const certFile = join(dir, 'self-signed-cert.pem');
+  const keyFile = join(dir, 'self-signed-key.pem');
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    const cert = readFileSync(certFile, 'utf8');
+    if (new Date(new X509Certificate(cert).validTo).getTime() - Date.now() > RENEW_BEFORE_DAYS * DAY_MS) {
+      return { cert, key: readFileSync(keyFile, 'utf8'), selfSigned: true };
+    }
+  }
+  const generated = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1', '::1']);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(keyFile, generated.key, { mode: 0o600 });
+  writeFileSync(certFile, generated.cert, { mode: 0o644 });
+  return { ...generated, selfSigned: true };
+}
+
+export async function generateSelfSignedCertificate(dnsNames: string[], ipAddresses: string[]): Promise<{ cert: string; key: string }> {
+  x509.cryptoProvider.set(webcrypto as never);
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    name: `CN=${dnsNames[0] ?? 'confide'}, O=Confide self-signed`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + LIFETIME_DAYS * DAY_MS),
+    signingAlgorithm: algorithm,
+    keys: keys as never,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  return { cert: certificate.toString('pem'), key };
+}

@@ -1,0 +1,83 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { Type } from 'typebox';
+import type { Config } from '../config/config.js';
+import { AppError } from '../lib/app-error.js';
+import { newId } from '../lib/ids.js';
+import { sendError, toAppError } from './error-response.js';
+import { tlsOptionsFor } from './tls-profile.js';
+import { validatorCompiler } from './validators.js';
+import type { Router } from './route-types.js';
+
+export interface PublicServerOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  tls: { cert: string; key: string };
+  /** Registers each domain's routes; called once the shared plumbing is in place. */
+  routes: (router: Router) => void;
+}
+
+/** HSTS for two years (Mozilla, SSL Labs A+), and no caching of anything we answer. */
+const HSTS = { maxAge: 63_072_000, includeSubDomains: true };
+
+/**
+ * The public listener: HTTPS only, the customer API and nothing else (no debug or metrics
+ * endpoints: ASVS 13.4.2). Timeouts and limits bound what a slow or large client can hold.
+ */
+export async function buildPublicServer(options: PublicServerOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    https: { ...tlsOptionsFor(config.tls.profile, options.tls) },
+    loggerInstance: options.logger as FastifyBaseLogger,
+    genReqId: () => newId(),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = config.http.headersTimeoutMs;
+
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, toAppError(error as Error, request)));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')));
+  app.decorateRequest('principal', undefined);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+  });
+
+  await app.register(helmet, {
+    hsts: HSTS,
+    // An API answers JSON only: nothing of it may be framed, scripted or embedded.
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    frameguard: { action: 'deny' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Confide public API',
+        version: '1',
+        description: 'Customer data, encrypted at rest under per-tenant keys, every access logged. Errors use the shape {"error": {"code", "message", "requestId", "details"?}}; see docs/errors.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token (cfs_…)' } } },
+    },
+  });
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness: no authentication, no customer data', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  options.routes(app);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,91 @@
+import { Type } from 'typebox';
+import type { Router } from '../http/route-types.js';
+import { NoContent, errorResponses } from '../http/error-schema.js';
+import { callerOf, requireAuthentication } from '../http/authenticate.js';
+import type { Identity } from './identity.js';
+
+const Session = Type.Object({
+  token: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+  tenantId: Type.String({ format: 'uuid' }),
+  userId: Type.String({ format: 'uuid' }),
+});
+const UserRef = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
+const TenantRef = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
+
+/** Sign-up, sessions and the signed-in user. */
+export function identityRoutes(app: Router, identity: Identity): void {
+  app.post(
+    '/v1/signup',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Create an organisation (tenant) and its owner',
+        body: Type.Object(
+          {
+            organization: Type.String({ minLength: 1, maxLength: 200 }),
+            email: Type.String({ minLength: 3, maxLength: 254 }),
+            password: Type.String({ minLength: 1, maxLength: 4096 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ tenant: TenantRef, user: UserRef }), ...errorResponses(400, 409, 413) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await identity.signUp(request.body)),
+  );
+
+  app.post(
+    '/v1/sessions',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Sign in with e-mail and password',
+        body: Type.Object(
+          {
+            email: Type.String({ minLength: 1, maxLength: 254 }),
+            password: Type.String({ minLength: 1, maxLength: 4096 }),
+            tenantId: Type.Optional(Type.String({ format: 'uuid' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Session, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      const session = await identity.signIn({ ...request.body, ip: request.ip });
+      return reply.code(201).send({ token: session.token, expiresAt: session.expiresAt, tenantId: session.tenantId, userId: session.userId });
+    },
+  );
+
+  const authenticated = { preHandler: requireAuthentication((token) => identity.authenticate(token)) };
+
+  app.delete(
+    '/v1/sessions/current',
+    {
+      ...authenticated,
+      schema: { tags: ['identity'], summary: 'Sign out: the token stops working at once', security: [{ bearer: [] }], response: { 204: NoContent, ...errorResponses(401) } },
+    },
+    async (request, reply) => {
+      await identity.signOut(callerOf(request).principal);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/me',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['identity'],
+        summary: 'The signed-in user, their tenant and role',
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object({ user: UserRef, tenant: TenantRef, role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) }),
+          ...errorResponses(401),
+        },
+      },
+    },
+    async (request) => identity.me(callerOf(request).principal),
+  );
+}

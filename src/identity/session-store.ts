@@ -1,0 +1,99 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { MemberPrincipal } from '../core/principal.js';
+import { newId } from '../lib/ids.js';
+import { hashToken, newBearerToken } from '../lib/random-token.js';
+import { addSeconds, type Clock } from '../lib/time.js';
+
+export const SESSION_TOKEN_PREFIX = 'cfs_';
+
+/** How stale `last_seen_at` may get before a request refreshes it: saves a write per request. */
+const LAST_SEEN_PRECISION_MS = 30_000;
+
+export interface SessionPolicy {
+  absoluteSeconds: number;
+  idleSeconds: number;
+}
+
+export interface IssuedSession {
+  id: string;
+  token: string;
+  expiresAt: string;
+}
+
+/**
+ * Server-side sessions: the client holds an opaque 256-bit token, the database only its SHA-256.
+ * Each session is bound to one tenant and ends at its absolute expiry, after the idle timeout,
+ * or at once when revoked.
+ */
+export class SessionStore {
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly policy: SessionPolicy,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(userId: string, tenantId: string): Promise<IssuedSession> {
+    const now = this.clock.now();
+    const session = {
+      id: newId(),
+      token: newBearerToken(SESSION_TOKEN_PREFIX),
+      expiresAt: addSeconds(now, this.policy.absoluteSeconds).toISOString(),
+    };
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id: session.id,
+        token_hash: hashToken(session.token),
+        user_id: userId,
+        tenant_id: tenantId,
+        created_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        expires_at: session.expiresAt,
+        revoked_at: null,
+      })
+      .execute();
+    return session;
+  }
+
+  /** The principal behind a token, or undefined when it is unknown, expired, idle, revoked or its user lost access. */
+  async resolve(token: string): Promise<MemberPrincipal | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .innerJoin('memberships', (join) =>
+        join.onRef('memberships.user_id', '=', 'sessions.user_id').onRef('memberships.tenant_id', '=', 'sessions.tenant_id'),
+      )
+      .select([
+        'sessions.id as sessionId',
+        'sessions.user_id as userId',
+        'sessions.tenant_id as tenantId',
+        'sessions.last_seen_at as lastSeenAt',
+        'sessions.expires_at as expiresAt',
+        'sessions.revoked_at as revokedAt',
+        'users.disabled_at as disabledAt',
+        'memberships.role as role',
+      ])
+      .where('sessions.token_hash', '=', hashToken(token))
+      .executeTakeFirst();
+    if (!row || row.revokedAt !== null || row.disabledAt !== null) return undefined;
+
+    const now = this.clock.now();
+    const idleUntil = addSeconds(new Date(row.lastSeenAt), this.policy.idleSeconds);
+    if (now >= new Date(row.expiresAt) || now >= idleUntil) return undefined;
+
+    if (now.getTime() - new Date(row.lastSeenAt).getTime() > LAST_SEEN_PRECISION_MS) {
+      await this.db.updateTable('sessions').set({ last_seen_at: now.toISOString() }).where('id', '=', row.sessionId).execute();
+    }
+    return { kind: 'member', userId: row.userId, tenantId: row.tenantId, role: row.role, sessionId: row.sessionId };
+  }
+
+  async revoke(sessionId: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: this.clock.now().toISOString() })
+      .where('id', '=', sessionId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+}

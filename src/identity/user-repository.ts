@@ -1,0 +1,72 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { Role } from '../core/principal.js';
+import type { Cipher } from '../keys/cipher.js';
+
+/** E-mail addresses rest encrypted under the system key: a user may belong to several tenants. */
+const emailLocation = (userId: string) => ({ table: 'users', rowId: userId, field: 'email' });
+
+export interface StoredUser {
+  id: string;
+  passwordHash: string;
+  disabledAt: string | null;
+}
+
+export async function findUserByEmailIndex(db: Kysely<DB>, emailIndex: string): Promise<StoredUser | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'password_hash', 'disabled_at'])
+    .where('email_index', '=', emailIndex)
+    .executeTakeFirst();
+  return row && { id: row.id, passwordHash: row.password_hash, disabledAt: row.disabled_at };
+}
+
+export async function insertUser(
+  trx: Kysely<DB>,
+  user: { id: string; email: string; emailIndex: string; passwordHash: string; createdAt: string },
+  systemCipher: Cipher,
+): Promise<void> {
+  await trx
+    .insertInto('users')
+    .values({
+      id: user.id,
+      email_enc: systemCipher.encrypt(user.email, emailLocation(user.id)),
+      email_index: user.emailIndex,
+      password_hash: user.passwordHash,
+      created_at: user.createdAt,
+      disabled_at: null,
+    })
+    .execute();
+}
+
+export async function findUserEmail(db: Kysely<DB>, userId: string, systemCipher: Cipher): Promise<string | undefined> {
+  const row = await db.selectFrom('users').select('email_enc').where('id', '=', userId).executeTakeFirst();
+  return row && systemCipher.decrypt(row.email_enc, emailLocation(userId));
+}
+
+export async function insertMembership(
+  trx: Kysely<DB>,
+  membership: { tenantId: string; userId: string; role: Role; createdAt: string },
+): Promise<void> {
+  await trx
+    .insertInto('memberships')
+    .values({
+      tenant_id: membership.tenantId,
+      user_id: membership.userId,
+      role: membership.role,
+      created_at: membership.createdAt,
+    })
+    .execute();
+}
+
+/** The user's memberships, oldest first: the first is the default tenant at sign-in. */
+export async function listMemberships(db: Kysely<DB>, userId: string): Promise<Array<{ tenantId: string; role: Role }>> {
+  const rows = await db
+    .selectFrom('memberships')
+    .select(['tenant_id', 'role'])
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'asc')
+    .orderBy('tenant_id', 'asc')
+    .execute();
+  return rows.map((row) => ({ tenantId: row.tenant_id, role: row.role }));
+}

@@ -1,0 +1,25 @@
+/**
+ * Every error code Confide answers with, its HTTP status and its default public message.
+ * This is the one catalogue: `docs/errors.md` documents the same list, and a test keeps the two in step.
+ */
+export const ERROR_CATALOGUE = {
+  BAD_REQUEST: { status: 400, message: 'The request could not be understood.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
+  FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; try again later.' },
+  AUDIT_UNAVAILABLE: {
+    status: 503,
+    message: 'The access log cannot be written, so the data is not served.',
+  },
+  UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,0 +1,123 @@
+import { Type } from 'typebox';
+import type { Router } from '../http/route-types.js';
+import { NoContent, errorResponses } from '../http/error-schema.js';
+import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
+import { authorize } from '../core/policies.js';
+import { AppError } from '../lib/app-error.js';
+import type { Records } from './records.js';
+
+export const COLLECTION_NAME = '^[a-z][a-z0-9_]{0,62}$';
+
+const CollectionParams = Type.Object({ collection: Type.String({ pattern: COLLECTION_NAME }) });
+const RecordParams = Type.Object({
+  collection: Type.String({ pattern: COLLECTION_NAME }),
+  id: Type.String({ format: 'uuid' }),
+});
+const RecordBody = Type.Object({}, { additionalProperties: true, description: 'Any JSON object' });
+const RecordSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  collection: Type.String(),
+  data: Type.Object({}, { additionalProperties: true }),
+  version: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+/** `If-Match: 3` or `If-Match: "3"` (the ETag we send); `*` means any version. */
+function expectedVersion(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const match = /^\s*"?(\d{1,15})"?\s*$/.exec(ifMatch);
+  if (!match) {
+    throw new AppError('VALIDATION_FAILED', { message: 'If-Match must be a record version.', details: { field: 'If-Match' } });
+  }
+  return Number(match[1]);
+}
+
+/** The records API: customer data in collections, every access logged. */
+export function recordRoutes(app: Router, records: Records, authenticate: Authenticator): void {
+  const base = { preHandler: requireAuthentication(authenticate) };
+  const common = { tags: ['records'], security: [{ bearer: [] }] };
+
+  app.post(
+    '/v1/collections/:collection/records',
+    {
+      ...base,
+      schema: { ...common, summary: 'Create a record (the collection is created on first write)', params: CollectionParams, body: RecordBody, response: { 201: RecordSchema, ...errorResponses(400, 401, 403, 413, 503) } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      authorize(caller.principal, 'records.write');
+      const record = await records.create(caller, request.params.collection, request.body as Record<string, unknown>);
+      return reply.code(201).header('etag', `"${record.version}"`).send(record);
+    },
+  );
+
+  app.get(
+    '/v1/collections/:collection/records/:id',
+    {
+      ...base,
+      schema: { ...common, summary: 'Read a record', params: RecordParams, response: { 200: RecordSchema, ...errorResponses(400, 401, 403, 404, 503) } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      authorize(caller.principal, 'records.read');
+      const record = await records.read(caller, request.params.collection, request.params.id);
+      return reply.header('etag', `"${record.version}"`).send(record);
+    },
+  );
+
+  app.put(
+    '/v1/collections/:collection/records/:id',
+    {
+      ...base,
+      schema: {
+        ...common,
+        summary: 'Replace a record’s data; send If-Match with the version you read to avoid lost updates',
+        params: RecordParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
+        body: RecordBody,
+        response: { 200: RecordSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 503) },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      authorize(caller.principal, 'records.write');
+      const { collection, id } = request.params;
+      const record = await records.update(caller, collection, id, request.body as Record<string, unknown>, expectedVersion(request.headers['if-match']));
+      return reply.header('etag', `"${record.version}"`).send(record);
+    },
+  );
+
+  app.delete(
+    '/v1/collections/:collection/records/:id',
+    { ...base, schema: { ...common, summary: 'Delete a record', params: RecordParams, response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 503) } } },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      authorize(caller.principal, 'records.write');
+      await records.delete(caller, request.params.collection, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/collections/:collection/records',
+    {
+      ...base,
+      schema: {
+        ...common,
+        summary: 'List a collection’s records, oldest first, a page at a time',
+        params: CollectionParams,
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(RecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      authorize(caller.principal, 'records.read');
+      return records.list(caller, request.params.collection, { limit: request.query.limit, cursor: request.query.cursor });
+    },
+  );
+}
