@@ -43,6 +43,8 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
   app.server.headersTimeout = config.http.headersTimeoutMs;
 
   app.setValidatorCompiler(validatorCompiler());
+  // JSON only: any other body type is answered 415 rather than parsed as text.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => sendError(request, reply, toAppError(error as Error, request)));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')));
   app.decorateRequest('principal', undefined);

@@ -1,0 +1,40 @@
+import type { TestProject } from 'vitest/node';
+import { findPostgresBinDir, startTemporaryPostgres, type TemporaryPostgres } from './postgres-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresUrl: string | null;
+    postgresBinDir: string | null;
+    dialects: string[];
+  }
+}
+
+let postgres: TemporaryPostgres | undefined;
+
+/**
+ * Every integration suite runs on SQLite and on PostgreSQL. PostgreSQL comes from
+ * CONFIDE_TEST_DATABASE_URL when set, otherwise a temporary cluster is started here.
+ * CONFIDE_TEST_DIALECTS=sqlite narrows the run on a machine without PostgreSQL, and says so.
+ */
+export default async function setup(project: TestProject): Promise<() => void> {
+  const dialects = (process.env.CONFIDE_TEST_DIALECTS ?? 'sqlite,postgres').split(',').map((d) => d.trim()).filter(Boolean);
+  let url: string | null = null;
+  const binDir = findPostgresBinDir() ?? null;
+  if (dialects.includes('postgres')) {
+    if (process.env.CONFIDE_TEST_DATABASE_URL) {
+      url = process.env.CONFIDE_TEST_DATABASE_URL;
+    } else {
+      if (!binDir) {
+        throw new Error('PostgreSQL is not installed: run `apt-get install postgresql`, set CONFIDE_TEST_DATABASE_URL, or set CONFIDE_TEST_DIALECTS=sqlite');
+      }
+      postgres = await startTemporaryPostgres(binDir);
+      url = postgres.url;
+    }
+  } else {
+    process.stdout.write(`\nNOTE: running on ${dialects.join(', ')} only (CONFIDE_TEST_DIALECTS)\n`);
+  }
+  project.provide('postgresUrl', url);
+  project.provide('postgresBinDir', binDir);
+  project.provide('dialects', dialects);
+  return () => postgres?.stop();
+}
