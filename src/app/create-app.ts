@@ -37,7 +37,7 @@ export async function openServices(config: Readonly<Config>, clock: Clock = syst
   const masterKey = await masterKeyProvider(config.masterKey).load();
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
-    await migrateToLatest(database.db);
+    await migrateToLatest(database);
     const keyRing = new KeyRing(database.db, masterKey, clock);
     await keyRing.open();
     const accessLog = new AccessLog(database.db, database.dialect, clock);

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
@@ -30,8 +30,15 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
-export async function migrateToLatest(db: Kysely<DB>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+export async function migrateToLatest(database: Database): Promise<void> {
+  const { db } = database;
+  // Kysely looks for its bookkeeping tables in every schema unless told which one is ours, so
+  // on PostgreSQL name the schema the connection works in (its search_path).
+  const migrationTableSchema =
+    database.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({ db, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
