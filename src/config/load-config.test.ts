@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './load-config.js';
+
+const key = Buffer.alloc(32, 7).toString('base64');
+
+describe('loadConfig', () => {
+  it('applies the documented defaults under the working directory', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config.dataDir).toBe('/srv/app/confide-data');
+    expect(config.masterKey).toEqual({ kind: 'file', file: '/srv/app/confide-keys/master.key' });
+    expect(config.database).toEqual({ kind: 'sqlite', file: '/srv/app/confide-data/confide.db' });
+    expect(config.publicListen).toEqual({ host: '127.0.0.1', port: 8443 });
+    expect(config.adminListen).toEqual({ host: '127.0.0.1', port: 9443 });
+    expect(config.tls).toEqual({ certFile: null, keyFile: null, profile: 'intermediate' });
+    expect(config.logLevel).toBe('info');
+    expect(config.http.bodyLimitBytes).toBe(1_048_576);
+    expect(config.passwords.minLength).toBe(12);
+    expect(config.sessions).toEqual({ absoluteSeconds: 86_400, idleSeconds: 3600 });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        CONFIDE_DATA_DIR: '/data',
+        CONFIDE_MASTER_KEY: key,
+        CONFIDE_DATABASE_URL: 'postgres://u@db:5432/confide',
+        CONFIDE_PUBLIC_LISTEN: '0.0.0.0:443',
+        CONFIDE_ADMIN_LISTEN: '[::1]:9443',
+        CONFIDE_TLS_CERT_FILE: 'cert.pem',
+        CONFIDE_TLS_KEY_FILE: 'key.pem',
+        CONFIDE_TLS_PROFILE: 'modern',
+        CONFIDE_LOG_LEVEL: 'warn',
+      },
+      '/srv',
+    );
+    expect(config.masterKey).toEqual({ kind: 'env', keyBase64: key });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/confide' });
+    expect(config.publicListen).toEqual({ host: '0.0.0.0', port: 443 });
+    expect(config.adminListen).toEqual({ host: '::1', port: 9443 });
+    expect(config.tls).toEqual({ certFile: '/srv/cert.pem', keyFile: '/srv/key.pem', profile: 'modern' });
+  });
+
+  it('lists every problem at once, one line each, naming the variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        CONFIDE_MASTER_KEY: 'too-short',
+        CONFIDE_DATABASE_URL: 'mysql://x',
+        CONFIDE_PUBLIC_LISTEN: 'nonsense',
+        CONFIDE_TLS_PROFILE: 'old',
+        CONFIDE_TLS_CERT_FILE: 'only-the-cert.pem',
+        CONFIDE_LOG_LEVEL: 'loud',
+        CONFIDE_SESSION_IDLE_SECONDS: '7200',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(7);
+    for (const name of ['CONFIDE_MASTER_KEY', 'CONFIDE_DATABASE_URL', 'CONFIDE_PUBLIC_LISTEN', 'CONFIDE_TLS_PROFILE', 'CONFIDE_TLS_CERT_FILE', 'CONFIDE_LOG_LEVEL', 'CONFIDE_SESSION_IDLE_SECONDS']) {
+      expect(problems.filter((line) => line.startsWith(name))).toHaveLength(1);
+    }
+    expect(problems.join('\n')).not.toContain('too-short'); // a bad secret is not echoed back
+  });
+
+  it('refuses a master key file inside the data directory', () => {
+    expect(() => loadConfig({ CONFIDE_DATA_DIR: '/d', CONFIDE_MASTER_KEY_FILE: '/d/keys/master.key' })).toThrow(/CONFIDE_MASTER_KEY_FILE/);
+  });
+
+  it('returns a frozen configuration', () => {
+    const config = loadConfig({}, '/x');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.tls)).toBe(true);
+  });
+});

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CATALOGUE } from '../../src/lib/error-catalogue.js';
+import { createTestApp, type TestApp } from '../harness/test-app.js';
+import { errorCode } from '../harness/builders.js';
+
+describe('service endpoints and the error contract', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('sqlite');
+  });
+  afterAll(() => t.close());
+
+  it('answers /healthz without authentication and without customer data', async () => {
+    const response = await t.request({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('describes the public API as OpenAPI 3.1, covering every contract route', async () => {
+    const response = await t.request({ method: 'GET', url: '/v1/openapi.json' });
+    expect(response.statusCode).toBe(200);
+    const doc = response.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = Object.entries(doc.paths as Record<string, object>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'GET /healthz',
+        'POST /v1/signup',
+        'POST /v1/sessions',
+        'DELETE /v1/sessions/current',
+        'GET /v1/me',
+        'POST /v1/collections/{collection}/records',
+        'GET /v1/collections/{collection}/records',
+        'GET /v1/collections/{collection}/records/{id}',
+        'PUT /v1/collections/{collection}/records/{id}',
+        'DELETE /v1/collections/{collection}/records/{id}',
+        'GET /v1/access-log',
+        'GET /v1/access-log/verify',
+      ]),
+    );
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('sends the security headers, a request id and no-store on every answer', async () => {
+    const response = await t.request({ method: 'GET', url: '/healthz' });
+    expect(response.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    expect(response.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(response.headers['x-frame-options']).toBe('DENY');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('puts the request id of the answer in the error body', async () => {
+    const response = await t.request({ method: 'GET', url: '/nowhere' });
+    expect(errorCode(response)).toBe('NOT_FOUND');
+    expect(response.json().error.requestId).toBe(response.headers['x-request-id']);
+  });
+
+  it('exposes no debug, metrics or documentation UI endpoints on the public listener', async () => {
+    for (const url of ['/metrics', '/debug', '/documentation', '/docs', '/status', '/admin/v1/staff']) {
+      expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(404);
+    }
+  });
+
+  it('documents every error code of the catalogue in docs/errors.md, with its status', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    for (const [code, { status }] of Object.entries(ERROR_CATALOGUE)) {
+      expect(doc, code).toMatch(new RegExp(`\\| ${status} \\| \`${code}\` \\|`));
+    }
+  });
+});
