@@ -45,7 +45,7 @@ export function rowToEntry(row: Selectable<AccessLogTable>, cipher: Cipher): Acc
   if (row.resource_collection !== null) entry.resource.collection = row.resource_collection;
   if (row.resource_id !== null) entry.resource.id = row.resource_id;
   if (row.details_enc !== null) {
-    entry.details = JSON.parse(cipher.decrypt(row.details_enc, location(row.tenant_id, Number(row.seq), 'details')));
+    entry.details = JSON.parse(cipher.decrypt(row.details_enc, location(row.tenant_id, Number(row.seq), 'details'))) as Record<string, unknown>;
   }
   if (row.grant_id !== null) entry.grantId = row.grant_id;
   if (row.justification !== null) entry.justification = row.justification;

@@ -40,5 +40,5 @@ export async function migrateToLatest(database: Database): Promise<void> {
       : undefined;
   const migrator = new Migrator({ db, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });
 }

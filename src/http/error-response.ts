@@ -48,7 +48,7 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
 
 function validationError(error: FastifyError): AppError {
   const first = error.validation?.[0];
-  const params = (first?.params ?? {}) as Record<string, unknown>;
+  const params = (first?.params ?? {});
   const path = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
   const child = (params.additionalProperty ?? params.missingProperty) as string | undefined;
   const field = [error.validationContext === 'body' ? '' : error.validationContext, path, child].filter(Boolean).join('.');

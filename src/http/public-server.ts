@@ -29,9 +29,11 @@ const HSTS = { maxAge: 63_072_000, includeSubDomains: true };
  */
 export async function buildPublicServer(options: PublicServerOptions): Promise<FastifyInstance> {
   const { config } = options;
+  // Typed as Fastify's logger interface so the instance keeps Fastify's default logger type.
+  const loggerInstance: FastifyBaseLogger = options.logger;
   const app = Fastify({
     https: { ...tlsOptionsFor(config.tls.profile, options.tls) },
-    loggerInstance: options.logger as FastifyBaseLogger,
+    loggerInstance,
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,

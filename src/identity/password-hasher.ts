@@ -3,7 +3,7 @@ import { normalisePassword } from './password-policy.js';
 
 /** OWASP's argon2id parameters (ASVS 11.4.2): 19 MiB of memory, 2 passes, 1 lane. */
 const ARGON2ID_ALGORITHM = 2; // Algorithm.Argon2id (a const enum, which isolated modules cannot import)
-const ARGON2ID: Options = { algorithm: ARGON2ID_ALGORITHM as Options['algorithm'], memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const ARGON2ID: Options = { algorithm: ARGON2ID_ALGORITHM, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
 export function hashPassword(password: string): Promise<string> {
   return hash(normalisePassword(password), ARGON2ID);

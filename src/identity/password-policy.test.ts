@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../lib/app-error.js';
+import type { AppError } from '../lib/app-error.js';
 import { commonPasswords } from './common-passwords.js';
 import { assertAcceptablePassword } from './password-policy.js';
 

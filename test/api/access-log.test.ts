@@ -43,7 +43,7 @@ describe.each(DIALECTS)('access log on %s', (dialect) => {
     const tenant = await buildTenant(t);
     const ip = '203.0.113.7';
     const call = (method: string, url: string, payload?: object) =>
-      t.request({ method: method as 'GET', url, token: tenant.token, remoteAddress: ip, ...(payload ? { payload } : {}) });
+      t.request({ method: method, url, token: tenant.token, remoteAddress: ip, ...(payload ? { payload } : {}) });
 
     const created = (await call('POST', '/v1/collections/patients/records', { name: 'A' })).json();
     await call('GET', `/v1/collections/patients/records/${created.id}`);

@@ -119,7 +119,7 @@ describe.each(DIALECTS)('records on %s', (dialect) => {
   it.each(badRequests)('refuses %s with the documented code and changes nothing', async (_name, make, status, code) => {
     const records = await countRecords();
     const entries = await countEntries();
-    const response = await t.request({ ...(make() as object), token: owner.token } as Parameters<TestApp['request']>[0]);
+    const response = await t.request({ ...(make() as object), token: owner.token });
     expect(response.statusCode, response.body).toBe(status);
     expect(errorCode(response)).toBe(code);
     expect(await countRecords()).toBe(records);
@@ -135,7 +135,7 @@ describe.each(DIALECTS)('records on %s', (dialect) => {
   ])('refuses to %s without a valid token, and changes nothing', async (_name, method, url) => {
     const records = await countRecords();
     for (const headers of [{}, { authorization: 'Bearer cfs_forged' }, { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }]) {
-      const response = await t.request({ method: method as 'GET', url, headers, ...(method === 'POST' || method === 'PUT' ? { payload: { a: 1 } } : {}) });
+      const response = await t.request({ method: method, url, headers, ...(method === 'POST' || method === 'PUT' ? { payload: { a: 1 } } : {}) });
       expect(response.statusCode).toBe(401);
       expect(errorCode(response)).toBe('UNAUTHENTICATED');
       expect(response.body).not.toContain('"data"');

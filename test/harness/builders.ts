@@ -39,7 +39,7 @@ export async function signIn(t: TestApp, email: string, password: string): Promi
 export async function buildRecord(t: TestApp, tenant: TestTenant, collection = 'patients', data: Record<string, unknown> = { name: `n-${unique()}` }) {
   const response = await t.request({ method: 'POST', url: `/v1/collections/${collection}/records`, token: tenant.token, payload: data });
   expect(response.statusCode, response.body).toBe(201);
-  return response.json() as { id: string; collection: string; data: Record<string, unknown>; version: number };
+  return response.json<{ id: string; collection: string; data: Record<string, unknown>; version: number }>();
 }
 
 /** The error body's code, asserting the contract's error shape along the way. */

@@ -38,7 +38,7 @@ export async function startTemporaryPostgres(binDir: string): Promise<TemporaryP
   const asRoot = process.getuid?.() === 0;
   const run = (command: string, args: string[]) => {
     const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(binDir, command), ...args]] : [join(binDir, command), args];
-    const result = spawnSync(file as string, argv as string[], { encoding: 'utf8' });
+    const result = spawnSync(file, argv, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`);
   };
   if (asRoot) execFileSync('install', ['-d', '-o', 'postgres', '-m', '700', dataDir]);
