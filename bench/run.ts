@@ -1,0 +1,171 @@
+/**
+ * npm run bench [-- --runs 3 --duration 5 --connections 10 --json]
+ *
+ * Starts Confide (built, embedded SQLite, default settings but warn-level logs) and the baseline
+ * server (bench/baseline-server.ts) as separate processes, then drives both with autocannon over
+ * keep-alive HTTPS: creating 1 KiB JSON records, then reading them by id. Phases alternate between
+ * the two servers, and each figure is the median over the runs, so both meet the same noise.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { generateSelfSignedCertificate } from '../src/http/certificate.js';
+import { httpsJson } from '../test/harness/server-process.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const RUNS = Number(args.runs);
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const say = (line: string) => {
+  if (!args.json) process.stdout.write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+};
+
+// A 1 KiB JSON body.
+const BODY = JSON.stringify({ name: 'Bench Record', note: 'x'.repeat(1024 - 40) });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(command: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, command, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(ready)) resolve(child);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}: ${output}`)));
+  });
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function drive(url: string, requests: autocannon.Request[]): Promise<Figures> {
+  let sample = '';
+  const observed = requests.map((request) => ({
+    ...request,
+    onResponse: (status: number, body: string) => {
+      if (status >= 300 && !sample) sample = `${status} ${body.slice(0, 200)}`;
+    },
+  }));
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: observed, pipelining: 1 });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors (first: ${sample})`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  say('building Confide…');
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+
+  const root = mkdtempSync(join(tmpdir(), 'confide-bench-'));
+  const credentials = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']);
+  writeFileSync(join(root, 'cert.pem'), credentials.cert);
+  writeFileSync(join(root, 'key.pem'), credentials.key, { mode: 0o600 });
+  const confidePort = await freePort();
+  const baselinePort = await freePort();
+  const children: ChildProcess[] = [];
+  try {
+    children.push(
+      await startProcess(['dist/cli/main.js', 'serve'], {
+        CONFIDE_DATA_DIR: join(root, 'confide-data'),
+        CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
+        CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
+        CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
+        CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
+        CONFIDE_LOG_LEVEL: 'warn',
+      }, 'Confide is listening'),
+    );
+    children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), join(root, 'cert.pem'), join(root, 'key.pem')], {}, 'baseline listening'));
+
+    const password = `load-test-${randomBytes(8).toString('hex')}`;
+    const signup = await httpsJson(confidePort, 'POST', '/v1/signup', { organization: 'Bench', email: 'bench@example.test', password });
+    if (signup.status !== 201) throw new Error(`sign-up failed: ${JSON.stringify(signup.body)}`);
+    const { body: session } = await httpsJson(confidePort, 'POST', '/v1/sessions', { email: 'bench@example.test', password });
+    const auth = { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' };
+    const json = { 'content-type': 'application/json' };
+
+    // Records to read back, the same number on each side.
+    const ids = { confide: [] as string[], baseline: [] as string[] };
+    for (let i = 0; i < 200; i += 1) {
+      ids.confide.push((await httpsJson(confidePort, 'POST', '/v1/collections/bench/records', JSON.parse(BODY), session.token)).body.id);
+      ids.baseline.push((await httpsJson(baselinePort, 'POST', '/records', JSON.parse(BODY))).body.id);
+    }
+    const readRequests = (paths: string[], headers: Record<string, string>): autocannon.Request[] => {
+      let next = 0;
+      return [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) }];
+    };
+
+    const samples: Record<'create' | 'read', Record<'confide' | 'baseline', Figures[]>> = {
+      create: { confide: [], baseline: [] },
+      read: { confide: [], baseline: [] },
+    };
+    for (let run = 1; run <= RUNS; run += 1) {
+      say(`run ${run}/${RUNS}…`);
+      samples.create.confide.push(await drive(`https://127.0.0.1:${confidePort}`, [{ method: 'POST', path: '/v1/collections/bench/records', headers: auth, body: BODY }]));
+      samples.create.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, [{ method: 'POST', path: '/records', headers: json, body: BODY }]));
+      samples.read.confide.push(await drive(`https://127.0.0.1:${confidePort}`, readRequests(ids.confide.map((id) => `/v1/collections/bench/records/${id}`), { authorization: auth.authorization })));
+      samples.read.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, readRequests(ids.baseline.map((id) => `/records/${id}`), {})));
+    }
+
+    const summary: Record<string, { confide: number; baseline: number; ratio: number; confideP50: number; confideP99: number; baselineP50: number; baselineP99: number }> = {};
+    say(`\n${CONNECTIONS} connections, ${DURATION} s per phase, median of ${RUNS} runs, 1 KiB JSON bodies, keep-alive HTTPS`);
+    say('phase    server     req/s     p50 ms   p99 ms');
+    for (const phase of ['create', 'read'] as const) {
+      const figure = (side: 'confide' | 'baseline') => ({
+        rps: median(samples[phase][side].map((s) => s.rps)),
+        p50: median(samples[phase][side].map((s) => s.p50)),
+        p99: median(samples[phase][side].map((s) => s.p99)),
+      });
+      const confide = figure('confide');
+      const baseline = figure('baseline');
+      const ratio = Number((confide.rps / baseline.rps).toFixed(3));
+      summary[phase] = { confide: Math.round(confide.rps), baseline: Math.round(baseline.rps), ratio, confideP50: confide.p50, confideP99: confide.p99, baselineP50: baseline.p50, baselineP99: baseline.p99 };
+      say(`${phase.padEnd(8)} confide  ${confide.rps.toFixed(0).padStart(8)} ${String(confide.p50).padStart(9)} ${String(confide.p99).padStart(8)}`);
+      say(`${phase.padEnd(8)} baseline ${baseline.rps.toFixed(0).padStart(8)} ${String(baseline.p50).padStart(9)} ${String(baseline.p99).padStart(8)}`);
+      say(`${phase.padEnd(8)} ratio confide/baseline (req/s): ${ratio}`);
+    }
+    if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
