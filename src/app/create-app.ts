@@ -3,6 +3,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Services } from '../core/services.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
+import { transactionRunner } from '../db/transaction-runner.js';
 import { deriveKey } from '../lib/key-derivation.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { KeyRing } from '../keys/key-ring.js';
@@ -40,8 +41,9 @@ export async function openServices(config: Readonly<Config>, clock: Clock = syst
     await migrateToLatest(database);
     const keyRing = new KeyRing(database.db, masterKey, clock);
     await keyRing.open();
-    const accessLog = new AccessLog(database.db, database.dialect, clock);
-    return { services: { config, db: database.db, dialect: database.dialect, keyRing, accessLog, clock }, database };
+    const transactions = transactionRunner(database.db, database.dialect);
+    const accessLog = new AccessLog(transactions, database.dialect, clock);
+    return { services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock }, database };
   } catch (error) {
     await database.close();
     throw error;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../db/database.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { DB } from '../db/schema.js';
 import { AppError } from '../lib/app-error.js';
 import type { Clock } from '../lib/time.js';
@@ -15,7 +16,7 @@ import { entryHash, genesisHash } from './hash-chain.js';
  */
 export class AccessLog {
   constructor(
-    private readonly db: Kysely<DB>,
+    private readonly transactions: TransactionRunner,
     private readonly dialect: Dialect,
     private readonly clock: Clock,
   ) {}
@@ -59,7 +60,7 @@ export class AccessLog {
    */
   async appendDurably(tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
     try {
-      return await this.db.transaction().execute((trx) => this.appendInTransaction(trx, tenantId, cipher, event));
+      return await this.transactions.run((trx) => this.appendInTransaction(trx, tenantId, cipher, event));
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw new AppError('AUDIT_UNAVAILABLE', { cause: error });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
 import type { Dialect } from '../db/database.js';
 import type { DB } from '../db/schema.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { Clock } from '../lib/time.js';
@@ -11,6 +12,8 @@ export interface Services {
   config: Readonly<Config>;
   db: Kysely<DB>;
   dialect: Dialect;
+  /** Runs a unit of work in a durable transaction (grouped commits on SQLite). */
+  transactions: TransactionRunner;
   keyRing: KeyRing;
   accessLog: AccessLog;
   clock: Clock;

@@ -48,7 +48,7 @@ export class Identity {
 
   constructor(private readonly services: Services) {
     this.sessions = new SessionStore(services.db, services.config.sessions, services.clock);
-    this.throttle = new SignInThrottle(services.db, services.config.signInThrottle, services.clock, () =>
+    this.throttle = new SignInThrottle(services.db, services.transactions, services.config.signInThrottle, services.clock, () =>
       services.keyRing.blindIndexKey(),
     );
   }
@@ -74,7 +74,7 @@ export class Identity {
     const tenant = { id: newId(), name: organization, createdAt: clock.now().toISOString() };
     const user = { id: newId(), email };
     try {
-      await db.transaction().execute(async (trx) => {
+      await this.services.transactions.run(async (trx) => {
         await createTenant(this.services, trx, tenant);
         await insertUser(trx, { ...user, emailIndex, passwordHash, createdAt: tenant.createdAt }, systemCipher);
         await insertMembership(trx, { tenantId: tenant.id, userId: user.id, role: 'owner', createdAt: tenant.createdAt });

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { Config } from '../config/config.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import { AppError } from '../lib/app-error.js';
@@ -26,6 +27,7 @@ export interface ThrottleSubject {
 export class SignInThrottle {
   constructor(
     private readonly db: Kysely<DB>,
+    private readonly transactions: TransactionRunner,
     private readonly policy: ThrottlePolicy,
     private readonly clock: Clock,
     private readonly indexKey: () => Promise<Buffer>,
@@ -74,7 +76,7 @@ export class SignInThrottle {
 
   private async bumpOnce(key: string, maxFailures: number): Promise<void> {
     const now = this.clock.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.transactions.run(async (trx) => {
       const row = await trx.selectFrom('signin_throttle').selectAll().where('key', '=', key).executeTakeFirst();
       const windowOpen = row && addSeconds(new Date(row.last_failure_at), this.policy.windowSeconds) > now;
       const failures = windowOpen ? row.failures + 1 : 1;

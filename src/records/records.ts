@@ -26,13 +26,13 @@ export class Records {
   constructor(private readonly services: Services) {}
 
   async create(caller: Caller, collection: string, data: RecordData): Promise<CustomerRecord> {
-    const { db, keyRing, accessLog, clock } = this.services;
+    const { transactions, keyRing, accessLog, clock } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
     const now = clock.now().toISOString();
     const id = newId();
     const row = { tenant_id: tenantId, collection, id, data_enc: sealRecordData(cipher, collection, id, data), version: 1, created_at: now, updated_at: now };
-    await db.transaction().execute(async (trx) => {
+    await transactions.run(async (trx) => {
       await ensureCollection(trx, tenantId, collection, now);
       await insertRecordRow(trx, row);
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
@@ -62,11 +62,11 @@ export class Records {
 
   /** Replaces the data. With `expectedVersion` (from If-Match) a stale writer gets 409 instead of overwriting. */
   async update(caller: Caller, collection: string, id: string, data: RecordData, expectedVersion?: number): Promise<CustomerRecord> {
-    const { db, keyRing, accessLog, clock } = this.services;
+    const { transactions, keyRing, accessLog, clock } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
     const now = clock.now().toISOString();
-    return db.transaction().execute(async (trx) => {
+    return transactions.run(async (trx) => {
       const row = await findRecordRow(trx, tenantId, collection, id);
       if (!row) throw notFound();
       const current = Number(row.version);
@@ -84,10 +84,10 @@ export class Records {
   }
 
   async delete(caller: Caller, collection: string, id: string): Promise<void> {
-    const { db, keyRing, accessLog } = this.services;
+    const { transactions, keyRing, accessLog } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
-    await db.transaction().execute(async (trx) => {
+    await transactions.run(async (trx) => {
       if (!(await deleteRecordRow(trx, tenantId, collection, id))) throw notFound();
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
         actor: actorOf(caller.principal),

@@ -1,0 +1,28 @@
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import type Database from 'better-sqlite3-multiple-ciphers';
+
+const CAPACITY = 500;
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more than running most
+ * of Confide's queries. Queries are built from a fixed set of shapes with bound parameters, so a
+ * small LRU of prepared statements serves nearly every call. Safe because better-sqlite3 runs a
+ * statement to completion synchronously: no two uses of one statement overlap.
+ */
+export function withStatementCache(db: Database.Database): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string): SqliteStatement {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = db.prepare(sql);
+        if (cache.size >= CAPACITY) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
+}

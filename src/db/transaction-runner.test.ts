@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
+import { withStatementCache } from './statement-cache.js';
+import { transactionRunner } from './transaction-runner.js';
+import type { DB } from './schema.js';
+
+describe('group commit on SQLite', () => {
+  let dir: string;
+  let db: Kysely<DB>;
+  let commits: number;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'confide-gc-'));
+    commits = 0;
+    db = new Kysely<DB>({
+      dialect: new SqliteDialect({ database: withStatementCache(openEncryptedSqlite(join(dir, 'x.db'), randomBytes(32))) }),
+      log: (event) => {
+        if (event.level === 'query' && event.query.sql === 'commit') commits += 1;
+      },
+    });
+    await sql`create table system_meta (key text primary key, value text not null)`.execute(db);
+  });
+  afterEach(async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const put = (key: string) => (trx: Kysely<DB>) => trx.insertInto('system_meta').values({ key, value: 'v' }).execute().then(() => key);
+  const keys = async () => (await db.selectFrom('system_meta').select('key').orderBy('key').execute()).map((row) => row.key);
+
+  it('commits concurrent units together: fewer commits than units, every unit durable', async () => {
+    const runner = transactionRunner(db, 'sqlite');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => runner.run(put(`k${String(i).padStart(2, '0')}`))));
+    expect(results).toHaveLength(20);
+    expect(await keys()).toHaveLength(20);
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(20);
+  });
+
+  it('rolls back a failing unit alone; the others in its batch commit', async () => {
+    const runner = transactionRunner(db, 'sqlite');
+    const failing = runner.run(async (trx) => {
+      await put('doomed')(trx);
+      throw new Error('unit failed');
+    });
+    const ok = [runner.run(put('a')), runner.run(put('b'))];
+    await expect(failing).rejects.toThrow('unit failed');
+    await expect(Promise.all(ok)).resolves.toEqual(['a', 'b']);
+    expect(await keys()).toEqual(['a', 'b']);
+  });
+
+  it('does not resolve a unit before its batch has committed', async () => {
+    const runner = transactionRunner(db, 'sqlite');
+    let committedBeforeResolve = -1;
+    await runner.run(put('x')).then(() => {
+      committedBeforeResolve = commits;
+    });
+    expect(committedBeforeResolve).toBe(1);
+  });
+
+  it('keeps a duplicate key a per-unit failure', async () => {
+    const runner = transactionRunner(db, 'sqlite');
+    const [first, second] = await Promise.allSettled([runner.run(put('same')), runner.run(put('same'))]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    expect(await keys()).toEqual(['same']);
+  });
+});

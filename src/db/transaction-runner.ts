@@ -1,0 +1,93 @@
+import type { Kysely } from 'kysely';
+import type { DB } from './schema.js';
+import type { Dialect } from './database.js';
+
+/** Runs a unit of work in a transaction and resolves once it is durably committed. */
+export interface TransactionRunner {
+  run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+}
+
+/** One transaction per unit: PostgreSQL already flushes concurrent commits together. */
+class OneTransactionEach implements TransactionRunner {
+  constructor(private readonly db: Kysely<DB>) {}
+  run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(work);
+  }
+}
+
+interface Pending {
+  work: (trx: Kysely<DB>) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for SQLite, whose single writer makes every commit (and its fsync) wait its turn.
+ * Units that arrive while a commit is in progress are run together in the next transaction, each
+ * inside its own savepoint: a unit that fails rolls back alone, the others commit together, and
+ * nobody's promise resolves before the shared commit is on disk. One fsync then covers many
+ * requests, and nothing is acknowledged early.
+ */
+class GroupCommit implements TransactionRunner {
+  private queue: Pending[] = [];
+  private flushing = false;
+
+  constructor(private readonly db: Kysely<DB>) {}
+
+  run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.commitBatch(batch);
+    }
+    this.flushing = false;
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let trx;
+    try {
+      trx = await this.db.startTransaction().execute();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    try {
+      for (const pending of batch) {
+        const unit = await trx.savepoint('unit').execute();
+        try {
+          outcomes.push({ ok: true, value: await pending.work(unit) });
+          await unit.releaseSavepoint('unit').execute();
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+          await unit.rollbackToSavepoint('unit').execute();
+          await unit.releaseSavepoint('unit').execute();
+        }
+      }
+      await trx.commit().execute();
+    } catch (error) {
+      await trx.rollback().execute().catch(() => undefined);
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const [index, pending] of batch.entries()) {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
+    }
+  }
+}
+
+export function transactionRunner(db: Kysely<DB>, dialect: Dialect): TransactionRunner {
+  return dialect === 'sqlite' ? new GroupCommit(db) : new OneTransactionEach(db);
+}
