@@ -32,7 +32,14 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
   // Typed as Fastify's logger interface so the instance keeps Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = options.logger;
   const app = Fastify({
-    https: { ...tlsOptionsFor(config.tls.profile, options.tls) },
+    https: {
+      ...tlsOptionsFor(config.tls.profile, options.tls),
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // Node checks those timeouts only this often (default 30 s): check every second, so a
+      // slowloris client is cut off at the header timeout, not up to 30 s later.
+      connectionsCheckingInterval: 1_000,
+    },
     loggerInstance,
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
@@ -42,7 +49,6 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.server.headersTimeout = config.http.headersTimeoutMs;
 
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: any other body type is answered 415 rather than parsed as text.
