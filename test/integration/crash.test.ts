@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,16 +7,8 @@ import { DIALECTS, freshPostgresSchema } from '../harness/dialects.js';
 import { httpsJson, killHard, startServerProcess } from '../harness/server-process.js';
 import { openEncryptedSqlite } from '../../src/db/open-encrypted-sqlite.js';
 import { deriveKey } from '../../src/lib/key-derivation.js';
+import { freePort } from '../harness/free-port.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function pageThrough(port: number, firstUrl: string, token: string): Promise<any[]> {
   const items: any[] = [];
