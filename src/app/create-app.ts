@@ -18,10 +18,15 @@ import { recordRoutes } from '../records/routes.js';
 import { loadTlsCredentials } from '../http/certificate.js';
 import { buildPublicServer } from '../http/public-server.js';
 import { createLogger } from './logger.js';
+import { MailQueue } from '../mail/mail-queue.js';
+import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
+import { join } from 'node:path';
 
 export interface AppOptions {
   clock?: Clock;
   logDestination?: DestinationStream;
+  /** Background workers (mail delivery); tests turn them off to drive them by hand. */
+  startWorkers?: boolean;
 }
 
 export interface App {
@@ -34,7 +39,11 @@ export interface App {
 }
 
 /** Opens the services a deployment needs (keys, storage, access log) and wires the public listener. */
-export async function openServices(config: Readonly<Config>, clock: Clock = systemClock): Promise<{ services: Services; database: Database }> {
+export async function openServices(
+  config: Readonly<Config>,
+  clock: Clock = systemClock,
+  onBackgroundError: (error: unknown) => void = () => undefined,
+): Promise<{ services: Services; database: Database }> {
   const masterKey = await masterKeyProvider(config.masterKey).load();
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
@@ -43,7 +52,12 @@ export async function openServices(config: Readonly<Config>, clock: Clock = syst
     await keyRing.open();
     const transactions = transactionRunner(database.db, database.dialect);
     const accessLog = new AccessLog(transactions, database.dialect, clock);
-    return { services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock }, database };
+    const systemCipher = async () => keyRing.systemCipher();
+    const transport = config.mail.smtpUrl
+      ? smtpTransport(config.mail.smtpUrl, config.mail.from)
+      : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher);
+    const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onBackgroundError);
+    return { services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail }, database };
   } catch (error) {
     await database.close();
     throw error;
@@ -52,13 +66,14 @@ export async function openServices(config: Readonly<Config>, clock: Clock = syst
 
 export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, database } = await openServices(config, options.clock);
+  const { services, database } = await openServices(config, options.clock, (error) => logger.error({ err: error }, 'background task failed'));
   try {
     const identity = new Identity(services);
     const records = new Records(services);
     const accessLogQueries = new AccessLogQueries(services);
     const authenticate = (token: string) => identity.authenticate(token);
     const tls = await loadTlsCredentials(config);
+    if (options.startWorkers ?? true) services.mail.start();
     const publicServer = await buildPublicServer({
       config,
       logger,
@@ -77,6 +92,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       selfSignedCertificate: tls.selfSigned,
       async close() {
         await publicServer.close();
+        await services.mail.stop();
         await database.close();
       },
     };

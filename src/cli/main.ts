@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { serveCommand } from './serve-command.js';
 import { auditVerifyCommand } from './audit-verify-command.js';
+import { mailOutboxCommand } from './mail-outbox-command.js';
 
 /** Failures end with one clear line per problem on stderr and a non-zero exit; never a stack trace. */
 function fail(error: unknown): never {
@@ -30,5 +31,13 @@ program
   .action((options: { tenant?: string; json?: boolean }) =>
     auditVerifyCommand(options).then((code) => process.exit(code), fail),
   );
+
+program
+  .command('mail')
+  .description('mail tools')
+  .command('outbox')
+  .description('print the messages written to the encrypted outbox folder (used when no SMTP server is configured)')
+  .option('--json', 'print one JSON object')
+  .action((options: { json?: boolean }) => mailOutboxCommand(options).catch(fail));
 
 program.parseAsync(process.argv).catch(fail);

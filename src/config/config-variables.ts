@@ -39,6 +39,36 @@ export function parseMasterKeyBase64(raw: string): string {
   return raw.trim();
 }
 
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+/** SMTP must use TLS (smtps:// or STARTTLS, which Confide then requires) unless the host is loopback. */
+export function parseSmtpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigProblem('must be an smtp:// or smtps:// URL');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigProblem('must be an smtp:// or smtps:// URL');
+  if (url.protocol === 'smtp:' && url.searchParams.get('tls') === 'off' && !isLoopbackHost(url.hostname)) {
+    throw new ConfigProblem('may turn TLS off only for a loopback host');
+  }
+  return raw;
+}
+
+export function parseHttpsUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigProblem('must be an https:// URL');
+  }
+  if (url.protocol !== 'https:') throw new ConfigProblem('must be an https:// URL');
+  return raw.replace(/\/+$/, '');
+}
+
 export function parsePostgresUrl(raw: string): string {
   let url: URL;
   try {

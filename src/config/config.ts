@@ -26,6 +26,14 @@ export interface Config {
   http: { bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
   passwords: { minLength: number };
   sessions: { absoluteSeconds: number; idleSeconds: number };
+  /** Where links in e-mails point, and the WebAuthn origin. */
+  publicUrl: string;
+  mail: {
+    /** smtp:// or smtps:// URL; null writes encrypted messages to the outbox folder instead. */
+    smtpUrl: string | null;
+    from: string;
+    retryBaseSeconds: number;
+  };
   signInThrottle: {
     accountMaxFailures: number;
     ipMaxFailures: number;

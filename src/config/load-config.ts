@@ -6,7 +6,9 @@ import {
   parseListenAddress,
   parseMasterKeyBase64,
   parseOneOf,
+  parseHttpsUrl,
   parsePostgresUrl,
+  parseSmtpUrl,
 } from './config-variables.js';
 
 export class ConfigError extends Error {
@@ -71,6 +73,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   const windowSeconds = read('CONFIDE_SIGNIN_WINDOW_SECONDS', '900', parseInteger(1, 86400));
   const lockSeconds = read('CONFIDE_SIGNIN_LOCK_SECONDS', '300', parseInteger(1, 86400));
 
+  const defaultPublicUrl = publicListen ? `https://${publicListen.host.includes(':') ? `[${publicListen.host}]` : publicListen.host}:${publicListen.port}` : undefined;
+  const publicUrl = read('CONFIDE_PUBLIC_URL', defaultPublicUrl, parseHttpsUrl);
+  const smtpUrl = read('CONFIDE_SMTP_URL', undefined, parseSmtpUrl);
+  const mailFrom = read('CONFIDE_MAIL_FROM', 'Confide <confide@localhost>', text);
+  const mailRetryBaseSeconds = read('CONFIDE_MAIL_RETRY_BASE_SECONDS', '5', parseInteger(1, 3600));
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -90,6 +98,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     http: { bodyLimitBytes: bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
     passwords: { minLength: minLength! },
     sessions: { absoluteSeconds: absoluteSeconds!, idleSeconds: idleSeconds! },
+    publicUrl: publicUrl!,
+    mail: { smtpUrl: smtpUrl ?? null, from: mailFrom!, retryBaseSeconds: mailRetryBaseSeconds! },
     signInThrottle: {
       accountMaxFailures: accountMaxFailures!,
       ipMaxFailures: ipMaxFailures!,

@@ -5,6 +5,7 @@ import type { DB } from '../db/schema.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { MailQueue } from '../mail/mail-queue.js';
 import type { Clock } from '../lib/time.js';
 
 /** What use cases are given to work with. Built once in app/create-app.ts. */
@@ -17,4 +18,6 @@ export interface Services {
   keyRing: KeyRing;
   accessLog: AccessLog;
   clock: Clock;
+  /** The persistent mail queue: enqueue inside a transaction, then `kick()`. */
+  mail: MailQueue;
 }

@@ -46,6 +46,58 @@ export interface SessionsTable {
   last_seen_at: string;
   expires_at: string;
   revoked_at: string | null;
+  verified_at: string | null;
+}
+
+export interface MailQueueTable {
+  id: string;
+  /** The whole message (to, subject, text), encrypted under the system key. */
+  message_enc: string;
+  attempts: number;
+  next_attempt_at: string;
+  claimed_until: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface TotpFactorsTable {
+  user_id: string;
+  secret_enc: string;
+  confirmed_at: string | null;
+  last_used_step: number | null;
+  created_at: string;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  used_at: string | null;
+  created_at: string;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  tenant_id: string;
+  attempts: number;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name_enc: string;
+  prefix: string;
+  key_hash: string;
+  scope: 'read' | 'read-write';
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
 }
 
 export interface CollectionsTable {
@@ -112,4 +164,9 @@ export interface DB {
   access_log_heads: AccessLogHeadsTable;
   signin_throttle: SignInThrottleTable;
   system_meta: SystemMetaTable;
+  mail_queue: MailQueueTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
+  api_keys: ApiKeysTable;
 }

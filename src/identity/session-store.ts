@@ -51,6 +51,7 @@ export class SessionStore {
         last_seen_at: now.toISOString(),
         expires_at: session.expiresAt,
         revoked_at: null,
+        verified_at: now.toISOString(),
       })
       .execute();
     return session;

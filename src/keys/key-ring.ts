@@ -26,6 +26,7 @@ export class MasterKeyMismatchError extends Error {
 export class KeyRing {
   private readonly ciphers = new Map<string, Cipher>();
   private indexKey: Buffer | undefined;
+  private system: Cipher | undefined;
   readonly masterKeyId: string;
 
   constructor(
@@ -59,6 +60,17 @@ export class KeyRing {
         if (!isUniqueViolation(error)) throw error; // another node, or an earlier start, made it
       }
     }
+    this.system = await this.loadCipher(SYSTEM_OWNER);
+    await this.blindIndexKey();
+  }
+
+  /**
+   * The system cipher, loaded at open and never evicted, so code inside a transaction can use
+   * it without a query of its own (on SQLite that query would wait for the transaction).
+   */
+  systemCipher(): Cipher {
+    if (!this.system) throw new Error('key ring is not open');
+    return this.system;
   }
 
   /**
@@ -73,12 +85,19 @@ export class KeyRing {
   }
 
   async cipherFor(owner: string): Promise<Cipher> {
+    if (owner === SYSTEM_OWNER && this.system) return this.system;
     const cached = this.ciphers.get(owner);
     if (cached) {
       this.ciphers.delete(owner);
       this.ciphers.set(owner, cached);
       return cached;
     }
+    const cipher = await this.loadCipher(owner);
+    this.remember(owner, cipher);
+    return cipher;
+  }
+
+  private async loadCipher(owner: string): Promise<Cipher> {
     const rows = await this.db
       .selectFrom('key_ring')
       .select(['version', 'wrapped_key'])
@@ -89,9 +108,7 @@ export class KeyRing {
     const keys = new Map(
       rows.map((row) => [row.version, unwrapKey(this.masterKey, { owner, purpose: 'data', version: row.version }, row.wrapped_key)]),
     );
-    const cipher = createCipher(owner, keys);
-    this.remember(owner, cipher);
-    return cipher;
+    return createCipher(owner, keys);
   }
 
   private remember(owner: string, cipher: Cipher): void {

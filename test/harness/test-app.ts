@@ -48,7 +48,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     },
   });
   const clock = new TestClock();
-  const app = await createApp(loadConfig(env, root), { clock, logDestination });
+  const app = await createApp(loadConfig(env, root), { clock, logDestination, startWorkers: false });
   return {
     app,
     dialect,

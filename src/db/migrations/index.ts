@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { foundation } from './0001-foundation.js';
+import { identity } from './0002-identity.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-identity': identity,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,119 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { Cipher } from '../keys/cipher.js';
+import { newId } from '../lib/ids.js';
+import { addSeconds, type Clock } from '../lib/time.js';
+import type { MailMessage } from './mail-message.js';
+import type { MailTransport } from './mail-transport.js';
+
+const BATCH = 20;
+const CLAIM_SECONDS = 120;
+const MAX_BACKOFF_SECONDS = 15 * 60;
+
+const location = (id: string) => ({ table: 'mail_queue', rowId: id, field: 'message' });
+
+/**
+ * A persistent, encrypted mail queue. Messages are written in the caller's transaction, so a mail
+ * is queued exactly when the change it reports commits. Delivery retries with exponential
+ * backoff (capped at 15 minutes) for as long as it takes: a message is never dropped while SMTP is
+ * down. A delivered message is deleted. Claims let several nodes share the queue.
+ */
+export class MailQueue {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly transport: MailTransport,
+    private readonly cipher: () => Promise<Cipher>,
+    private readonly clock: Clock,
+    private readonly retryBaseSeconds: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Queues a message inside the caller's transaction. Call `kick()` after the commit. */
+  async enqueue(trx: Kysely<DB>, systemCipher: Cipher, message: MailMessage): Promise<void> {
+    const id = newId();
+    const now = this.clock.now().toISOString();
+    await trx
+      .insertInto('mail_queue')
+      .values({ id, message_enc: systemCipher.encrypt(JSON.stringify(message), location(id)), attempts: 0, next_attempt_at: now, claimed_until: null, last_error: null, created_at: now })
+      .execute();
+  }
+
+  /** Starts polling for due messages every `intervalMs`. */
+  start(intervalMs = 5_000): void {
+    this.timer = setInterval(() => void this.kick(), intervalMs);
+    this.timer.unref();
+    void this.kick();
+  }
+
+  /** Delivers what is due now; resolves when this round is done. Rounds never overlap. */
+  kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.running ??= this.deliverDue()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    this.transport.close();
+  }
+
+  async pendingCount(): Promise<number> {
+    const row = await this.db.selectFrom('mail_queue').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  private async deliverDue(): Promise<void> {
+    const now = this.clock.now();
+    const due = await this.db
+      .selectFrom('mail_queue')
+      .select(['id', 'message_enc', 'attempts'])
+      .where('next_attempt_at', '<=', now.toISOString())
+      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now.toISOString())]))
+      .orderBy('next_attempt_at')
+      .limit(BATCH)
+      .execute();
+    const cipher = await this.cipher();
+    for (const row of due) {
+      const claimed = await this.db
+        .updateTable('mail_queue')
+        .set({ claimed_until: addSeconds(now, CLAIM_SECONDS).toISOString() })
+        .where('id', '=', row.id)
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now.toISOString())]))
+        .executeTakeFirst();
+      if (claimed.numUpdatedRows === 0n) continue; // another node has it
+      try {
+        await this.transport.deliver(JSON.parse(cipher.decrypt(row.message_enc, location(row.id))) as MailMessage);
+        await this.db.deleteFrom('mail_queue').where('id', '=', row.id).execute();
+      } catch (error) {
+        const attempts = Number(row.attempts) + 1;
+        const backoff = Math.min(this.retryBaseSeconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS);
+        await this.db
+          .updateTable('mail_queue')
+          .set({
+            attempts,
+            claimed_until: null,
+            next_attempt_at: addSeconds(this.clock.now(), backoff).toISOString(),
+            // Only the error's code: a message text may echo addresses back.
+            last_error: errorCode(error),
+          })
+          .where('id', '=', row.id)
+          .execute();
+      }
+    }
+  }
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code.slice(0, 100) : 'delivery failed';
+}
