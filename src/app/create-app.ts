@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Services } from '../core/services.js';
+import type { SecurityEvent } from '../core/security-events.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
 import { transactionRunner } from '../db/transaction-runner.js';
 import { deriveKey } from '../lib/key-derivation.js';
@@ -13,6 +14,8 @@ import { AccessLogQueries } from '../audit/access-log-queries.js';
 import { accessLogRoutes } from '../audit/routes.js';
 import { Identity } from '../identity/identity.js';
 import { identityRoutes } from '../identity/routes.js';
+import { Mfa } from '../identity/mfa/mfa.js';
+import { mfaRoutes } from '../identity/mfa/routes.js';
 import { Records } from '../records/records.js';
 import { recordRoutes } from '../records/routes.js';
 import { loadTlsCredentials } from '../http/certificate.js';
@@ -42,8 +45,10 @@ export interface App {
 export async function openServices(
   config: Readonly<Config>,
   clock: Clock = systemClock,
-  onBackgroundError: (error: unknown) => void = () => undefined,
+  logger?: Logger,
 ): Promise<{ services: Services; database: Database }> {
+  const onBackgroundError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
+  const securityEvents = { record: (event: SecurityEvent) => logger?.warn({ securityEvent: event }, `security event ${event.type}`) };
   const masterKey = await masterKeyProvider(config.masterKey).load();
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
@@ -57,7 +62,10 @@ export async function openServices(
       ? smtpTransport(config.mail.smtpUrl, config.mail.from)
       : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher);
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onBackgroundError);
-    return { services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail }, database };
+    return {
+      services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents },
+      database,
+    };
   } catch (error) {
     await database.close();
     throw error;
@@ -66,9 +74,10 @@ export async function openServices(
 
 export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, database } = await openServices(config, options.clock, (error) => logger.error({ err: error }, 'background task failed'));
+  const { services, database } = await openServices(config, options.clock, logger);
   try {
     const identity = new Identity(services);
+    const mfa = new Mfa(services, identity);
     const records = new Records(services);
     const accessLogQueries = new AccessLogQueries(services);
     const authenticate = (token: string) => identity.authenticate(token);
@@ -80,6 +89,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       tls,
       routes: (router) => {
         identityRoutes(router, identity);
+        mfaRoutes(router, mfa, authenticate);
         recordRoutes(router, records, authenticate);
         accessLogRoutes(router, accessLogQueries, authenticate);
       },

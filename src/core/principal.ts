@@ -12,6 +12,8 @@ export interface MemberPrincipal {
   tenantId: string;
   role: Role;
   sessionId: string;
+  /** When this session last proved its user with a password or a factor (for re-authentication). */
+  sessionVerifiedAt: string | null;
 }
 
 export type Principal = MemberPrincipal;

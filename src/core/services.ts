@@ -6,6 +6,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { MailQueue } from '../mail/mail-queue.js';
+import type { SecurityEventSink } from './security-events.js';
 import type { Clock } from '../lib/time.js';
 
 /** What use cases are given to work with. Built once in app/create-app.ts. */
@@ -20,4 +21,5 @@ export interface Services {
   clock: Clock;
   /** The persistent mail queue: enqueue inside a transaction, then `kick()`. */
   mail: MailQueue;
+  securityEvents: SecurityEventSink;
 }

@@ -12,6 +12,8 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash
 import { assertAcceptablePassword } from './password-policy.js';
 import { SessionStore, type IssuedSession } from './session-store.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import { openChallenge } from './mfa/mfa-challenges.js';
+import { hasConfirmedTotp } from './mfa/totp-factor.js';
 import {
   findUserByEmailIndex,
   findUserEmail,
@@ -38,13 +40,20 @@ export interface SignedIn extends IssuedSession {
   userId: string;
 }
 
+/** The password was right and the user has a second factor: the sign-in continues with a challenge. */
+export interface MfaRequired {
+  mfaRequired: true;
+  challenge: string;
+  methods: Array<'totp' | 'recoveryCode'>;
+}
+
 const invalidCredentials = () =>
   new AppError('UNAUTHENTICATED', { message: 'The e-mail address or password is not correct.' });
 
 /** Sign-up, sign-in, sign-out and "who am I": the identity use cases of the foundation. */
 export class Identity {
   readonly sessions: SessionStore;
-  private readonly throttle: SignInThrottle;
+  readonly throttle: SignInThrottle;
 
   constructor(private readonly services: Services) {
     this.sessions = new SessionStore(services.db, services.config.sessions, services.clock);
@@ -90,7 +99,7 @@ export class Identity {
    * Checks the password (throttled per account and per IP, in constant work whether or not the
    * account exists) and issues a session bound to one of the user's tenants.
    */
-  async signIn(input: SignInInput): Promise<SignedIn> {
+  async signIn(input: SignInInput): Promise<SignedIn | MfaRequired> {
     const email = normaliseEmail(input.email);
     const subject = { email, ip: input.ip };
     await this.throttle.assertAllowed(subject);
@@ -99,6 +108,7 @@ export class Identity {
     const passwordOk = user ? await verifyPassword(user.passwordHash, input.password) : (await burnPasswordCheck(input.password), false);
     if (!user || !passwordOk || user.disabledAt !== null) {
       await this.throttle.recordFailure(subject);
+      this.services.securityEvents.record({ type: 'signin.password', outcome: 'failure', ip: input.ip, ...(user ? { userId: user.id } : {}) });
       throw invalidCredentials();
     }
     const memberships = await listMemberships(this.services.db, user.id);
@@ -108,7 +118,13 @@ export class Identity {
       await this.throttle.recordFailure(subject);
       throw invalidCredentials();
     }
+    if (await hasConfirmedTotp(this.services.db, user.id)) {
+      // The account's failure count is cleared only when the second factor passes too.
+      const challenge = await openChallenge(this.services.db, this.services.clock, user.id, membership.tenantId);
+      return { mfaRequired: true, challenge, methods: ['totp', 'recoveryCode'] };
+    }
     await this.throttle.recordSuccess(subject);
+    this.services.securityEvents.record({ type: 'signin.password', outcome: 'success', userId: user.id, tenantId: membership.tenantId, ip: input.ip });
     const session = await this.sessions.issue(user.id, membership.tenantId);
     return { ...session, tenantId: membership.tenantId, userId: user.id };
   }
@@ -121,12 +137,13 @@ export class Identity {
     return this.sessions.revoke(principal.sessionId);
   }
 
-  async me(principal: MemberPrincipal): Promise<{ user: { id: string; email: string }; tenant: { id: string; name: string }; role: Role }> {
+  async me(principal: MemberPrincipal): Promise<{ user: { id: string; email: string }; tenant: { id: string; name: string }; role: Role; mfa: { totp: boolean } }> {
     const { db, keyRing } = this.services;
     const email = await findUserEmail(db, principal.userId, await keyRing.cipherFor(SYSTEM_OWNER));
     const name = await findTenantName(db, principal.tenantId, await keyRing.cipherFor(principal.tenantId));
     if (email === undefined || name === undefined) throw new AppError('UNAUTHENTICATED');
-    return { user: { id: principal.userId, email }, tenant: { id: principal.tenantId, name }, role: principal.role };
+    const totp = await hasConfirmedTotp(db, principal.userId);
+    return { user: { id: principal.userId, email }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa: { totp } };
   }
 
   private async emailIndex(email: string): Promise<string> {

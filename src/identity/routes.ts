@@ -4,7 +4,7 @@ import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication } from '../http/authenticate.js';
 import type { Identity } from './identity.js';
 
-const Session = Type.Object({
+export const Session = Type.Object({
   token: Type.String(),
   expiresAt: Type.String({ format: 'date-time' }),
   tenantId: Type.String({ format: 'uuid' }),
@@ -49,12 +49,17 @@ export function identityRoutes(app: Router, identity: Identity): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: Session, ...errorResponses(400, 401, 429) },
+        response: {
+          201: Session,
+          200: Type.Object({ mfaRequired: Type.Literal(true), challenge: Type.String(), methods: Type.Array(Type.String()) }, { description: 'The password was right; finish with POST /v1/sessions/mfa' }),
+          ...errorResponses(400, 401, 429),
+        },
       },
     },
     async (request, reply) => {
-      const session = await identity.signIn({ ...request.body, ip: request.ip });
-      return reply.code(201).send({ token: session.token, expiresAt: session.expiresAt, tenantId: session.tenantId, userId: session.userId });
+      const result = await identity.signIn({ ...request.body, ip: request.ip });
+      if ('mfaRequired' in result) return reply.code(200).send(result);
+      return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
     },
   );
 
@@ -81,7 +86,12 @@ export function identityRoutes(app: Router, identity: Identity): void {
         summary: 'The signed-in user, their tenant and role',
         security: [{ bearer: [] }],
         response: {
-          200: Type.Object({ user: UserRef, tenant: TenantRef, role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]) }),
+          200: Type.Object({
+            user: UserRef,
+            tenant: TenantRef,
+            role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
+            mfa: Type.Object({ totp: Type.Boolean() }),
+          }),
           ...errorResponses(401),
         },
       },

@@ -72,6 +72,7 @@ export class SessionStore {
         'sessions.last_seen_at as lastSeenAt',
         'sessions.expires_at as expiresAt',
         'sessions.revoked_at as revokedAt',
+        'sessions.verified_at as verifiedAt',
         'users.disabled_at as disabledAt',
         'memberships.role as role',
       ])
@@ -86,7 +87,12 @@ export class SessionStore {
     if (now.getTime() - new Date(row.lastSeenAt).getTime() > LAST_SEEN_PRECISION_MS) {
       await this.db.updateTable('sessions').set({ last_seen_at: now.toISOString() }).where('id', '=', row.sessionId).execute();
     }
-    return { kind: 'member', userId: row.userId, tenantId: row.tenantId, role: row.role, sessionId: row.sessionId };
+    return { kind: 'member', userId: row.userId, tenantId: row.tenantId, role: row.role, sessionId: row.sessionId, sessionVerifiedAt: row.verifiedAt };
+  }
+
+  /** Records that the session's user just proved themselves again (password or factor). */
+  async markVerified(sessionId: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ verified_at: this.clock.now().toISOString() }).where('id', '=', sessionId).execute();
   }
 
   async revoke(sessionId: string): Promise<void> {

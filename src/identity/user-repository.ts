@@ -21,6 +21,11 @@ export async function findUserByEmailIndex(db: Kysely<DB>, emailIndex: string): 
   return row && { id: row.id, passwordHash: row.password_hash, disabledAt: row.disabled_at };
 }
 
+export async function findUserCredentials(db: Kysely<DB>, userId: string): Promise<StoredUser | undefined> {
+  const row = await db.selectFrom('users').select(['id', 'password_hash', 'disabled_at']).where('id', '=', userId).executeTakeFirst();
+  return row && { id: row.id, passwordHash: row.password_hash, disabledAt: row.disabled_at };
+}
+
 export async function insertUser(
   trx: Kysely<DB>,
   user: { id: string; email: string; emailIndex: string; passwordHash: string; createdAt: string },

@@ -7,6 +7,10 @@ export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
   UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  REAUTHENTICATION_REQUIRED: {
+    status: 403,
+    message: 'Confirm it is you: send your password or a current code with this request.',
+  },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },

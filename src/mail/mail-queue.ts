@@ -21,6 +21,7 @@ const location = (id: string) => ({ table: 'mail_queue', rowId: id, field: 'mess
 export class MailQueue {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private followUp: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -49,10 +50,20 @@ export class MailQueue {
     void this.kick();
   }
 
-  /** Delivers what is due now; resolves when this round is done. Rounds never overlap. */
+  /**
+   * Delivers what is due now and resolves when that is done. Rounds never overlap: a kick during
+   * a round queues one more round after it (which sees messages committed meanwhile).
+   */
   kick(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.running ??= this.deliverDue()
+    if (this.running) {
+      this.followUp ??= this.running.then(() => {
+        this.followUp = undefined;
+        return this.kick();
+      });
+      return this.followUp;
+    }
+    this.running = this.deliverDue()
       .catch(this.onError)
       .finally(() => {
         this.running = undefined;

@@ -1,0 +1,16 @@
+/**
+ * A security-relevant event (ASVS 16.3): who, what, where, the outcome. Never a credential.
+ * Today they go to the structured log; the centralised store and the monitor build on this seam.
+ */
+export interface SecurityEvent {
+  type: string;
+  outcome: 'success' | 'failure' | 'refused';
+  userId?: string;
+  tenantId?: string;
+  ip?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface SecurityEventSink {
+  record(event: SecurityEvent): void;
+}

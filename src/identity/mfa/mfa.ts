@@ -1,0 +1,192 @@
+import type { Services } from '../../core/services.js';
+import type { MemberPrincipal } from '../../core/principal.js';
+import { AppError } from '../../lib/app-error.js';
+import { addSeconds } from '../../lib/time.js';
+import { accountChangeNotice, type AccountChange } from '../account-notices.js';
+import type { Identity, SignedIn } from '../identity.js';
+import { verifyPassword } from '../password-hasher.js';
+import { findUserCredentials, findUserEmail } from '../user-repository.js';
+import { closeChallenge, countFailedAttempt, findOpenChallenge } from './mfa-challenges.js';
+import { consumeRecoveryCode, deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
+import { checkTotp, consumeTotpStep, deleteTotpFactor, findTotpFactor, newTotpSecret, savePendingTotp } from './totp-factor.js';
+
+/** A factor change needs a password or factor check this recent (ASVS 7.5.1). */
+export const REAUTHENTICATION_SECONDS = 5 * 60;
+
+export interface Proof {
+  password?: string;
+  code?: string;
+}
+
+export interface SecondFactor {
+  code?: string;
+  recoveryCode?: string;
+}
+
+const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.' });
+
+/**
+ * Second factors: TOTP enrolment and removal, recovery codes, and the second step of sign-in.
+ * Every change is confirmed by a fresh password or factor check and reported to the user by e-mail.
+ */
+export class Mfa {
+  constructor(
+    private readonly services: Services,
+    private readonly identity: Identity,
+  ) {}
+
+  /** Starts TOTP enrolment; the factor is active only once confirmed with a first code. */
+  async beginTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ secret: string; otpauthUri: string }> {
+    await this.assertRecentlyVerified(principal, proof, ip);
+    const { db, keyRing, clock, transactions } = this.services;
+    const cipher = keyRing.systemCipher();
+    const existing = await findTotpFactor(db, principal.userId, cipher);
+    if (existing?.confirmed) {
+      throw new AppError('CONFLICT', { message: 'An authenticator app is already set up; remove it first to replace it.' });
+    }
+    const email = await this.emailOf(principal.userId);
+    const enrolment = newTotpSecret(email);
+    await transactions.run((trx) => savePendingTotp(trx, principal.userId, enrolment.secret, cipher, clock.now().toISOString()));
+    return enrolment;
+  }
+
+  /** Activates the pending TOTP factor with its first code, and issues the recovery codes. */
+  async confirmTotp(principal: MemberPrincipal, code: string, ip: string): Promise<{ recoveryCodes: string[] }> {
+    const { db, keyRing, clock, transactions } = this.services;
+    const factor = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
+    if (!factor || factor.confirmed) {
+      throw new AppError('CONFLICT', { message: 'There is no authenticator app waiting to be confirmed; start again.' });
+    }
+    const check = await checkTotp(factor.secret, code, factor.lastUsedStep, clock.now());
+    if (!check.ok) throw wrongCode();
+    const indexKey = await keyRing.blindIndexKey();
+    const now = clock.now().toISOString();
+    const codes = await transactions.run(async (trx) => {
+      if (!(await consumeTotpStep(trx, principal.userId, check.step, now))) throw wrongCode();
+      const recoveryCodes = await replaceRecoveryCodes(trx, principal.userId, indexKey, now);
+      await this.notify(trx, principal.userId, 'totp_enabled', ip);
+      return recoveryCodes;
+    });
+    await this.identity.sessions.markVerified(principal.sessionId);
+    this.services.mail.kick().catch(() => undefined);
+    return { recoveryCodes: codes };
+  }
+
+  async removeTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
+    await this.assertRecentlyVerified(principal, proof, ip);
+    const removed = await this.services.transactions.run(async (trx) => {
+      if (!(await deleteTotpFactor(trx, principal.userId))) return false;
+      // Recovery codes stand in for a factor; with no factor left they would be a bypass.
+      await deleteRecoveryCodes(trx, principal.userId);
+      await this.notify(trx, principal.userId, 'totp_removed', ip);
+      return true;
+    });
+    if (!removed) throw new AppError('NOT_FOUND', { message: 'No authenticator app is set up.' });
+    this.services.mail.kick().catch(() => undefined);
+  }
+
+  async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
+    await this.assertRecentlyVerified(principal, proof, ip);
+    const { db, keyRing, clock, transactions } = this.services;
+    const factor = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
+    if (!factor?.confirmed) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.' });
+    const indexKey = await keyRing.blindIndexKey();
+    const recoveryCodes = await transactions.run(async (trx) => {
+      const codes = await replaceRecoveryCodes(trx, principal.userId, indexKey, clock.now().toISOString());
+      await this.notify(trx, principal.userId, 'recovery_codes_regenerated', ip);
+      return codes;
+    });
+    this.services.mail.kick().catch(() => undefined);
+    return { recoveryCodes };
+  }
+
+  /**
+   * The second step of sign-in. The challenge allows few attempts and expires in 5 minutes;
+   * failures also count against the account's sign-in throttle, so fresh challenges do not buy
+   * an attacker more guesses.
+   */
+  async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string): Promise<SignedIn> {
+    const { db, keyRing, clock, transactions, securityEvents } = this.services;
+    const challenge = await findOpenChallenge(db, clock, challengeToken);
+    if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    const email = await this.emailOf(challenge.userId);
+    const subject = { email, ip };
+    await this.identity.throttle.assertAllowed(subject);
+
+    const now = clock.now().toISOString();
+    let usedRecoveryCode = false;
+    let passed = false;
+    if (factor.code !== undefined) {
+      const totp = await findTotpFactor(db, challenge.userId, keyRing.systemCipher());
+      const check = totp?.confirmed ? await checkTotp(totp.secret, factor.code, totp.lastUsedStep, clock.now()) : { ok: false as const, replay: false };
+      if (!check.ok && check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId: challenge.userId, ip });
+      passed = check.ok && (await transactions.run((trx) => consumeTotpStep(trx, challenge.userId, check.step)));
+    } else if (factor.recoveryCode !== undefined) {
+      const indexKey = await keyRing.blindIndexKey();
+      passed = await transactions.run((trx) => consumeRecoveryCode(trx, challenge.userId, factor.recoveryCode!, indexKey, now));
+      usedRecoveryCode = passed;
+    }
+    if (!passed) {
+      await countFailedAttempt(db, challenge.id);
+      await this.identity.throttle.recordFailure(subject);
+      securityEvents.record({ type: 'signin.mfa', outcome: 'failure', userId: challenge.userId, ip });
+      throw wrongCode();
+    }
+    const closed = await transactions.run(async (trx) => {
+      if (!(await closeChallenge(trx, challenge.id, now))) return false;
+      if (usedRecoveryCode) await this.notify(trx, challenge.userId, 'recovery_code_used', ip);
+      return true;
+    });
+    if (!closed) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    await this.identity.throttle.recordSuccess(subject);
+    if (usedRecoveryCode) this.services.mail.kick().catch(() => undefined);
+    securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: usedRecoveryCode ? 'recoveryCode' : 'totp' } });
+    const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId);
+    return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
+  }
+
+  /**
+   * Re-authentication: a password or a current code in this request, or a check on this session
+   * within the last 5 minutes. A password or code given here refreshes the session's check.
+   */
+  private async assertRecentlyVerified(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
+    const { db, keyRing, clock, transactions } = this.services;
+    if (proof.password !== undefined || proof.code !== undefined) {
+      const email = await this.emailOf(principal.userId);
+      const subject = { email, ip };
+      await this.identity.throttle.assertAllowed(subject);
+      let ok = false;
+      if (proof.password !== undefined) {
+        const user = await findUserCredentials(db, principal.userId);
+        ok = user !== undefined && (await verifyPassword(user.passwordHash, proof.password));
+      } else {
+        const totp = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
+        const check = totp?.confirmed ? await checkTotp(totp.secret, proof.code!, totp.lastUsedStep, clock.now()) : { ok: false as const, replay: false };
+        ok = check.ok && (await transactions.run((trx) => consumeTotpStep(trx, principal.userId, check.step)));
+      }
+      if (!ok) {
+        await this.identity.throttle.recordFailure(subject);
+        throw new AppError('UNAUTHENTICATED', { message: 'The password or code is not correct.' });
+      }
+      await this.identity.sessions.markVerified(principal.sessionId);
+      return;
+    }
+    const verifiedAt = principal.sessionVerifiedAt ? new Date(principal.sessionVerifiedAt) : undefined;
+    if (!verifiedAt || addSeconds(verifiedAt, REAUTHENTICATION_SECONDS) < clock.now()) {
+      throw new AppError('REAUTHENTICATION_REQUIRED');
+    }
+  }
+
+  private async notify(trx: Parameters<Parameters<Services['transactions']['run']>[0]>[0], userId: string, change: AccountChange, ip: string): Promise<void> {
+    const { mail, keyRing, clock, config } = this.services;
+    const to = await findUserEmail(trx, userId, keyRing.systemCipher());
+    if (!to) return;
+    await mail.enqueue(trx, keyRing.systemCipher(), accountChangeNotice(to, change, { at: clock.now().toISOString(), ip, publicUrl: config.publicUrl }));
+  }
+
+  private async emailOf(userId: string): Promise<string> {
+    const email = await findUserEmail(this.services.db, userId, this.services.keyRing.systemCipher());
+    if (email === undefined) throw new AppError('UNAUTHENTICATED');
+    return email;
+  }
+}
