@@ -15,6 +15,10 @@ import { accessLogRoutes } from '../audit/routes.js';
 import { Identity } from '../identity/identity.js';
 import { identityRoutes } from '../identity/routes.js';
 import { Mfa } from '../identity/mfa/mfa.js';
+import { ApiKeys } from '../api-keys/api-keys.js';
+import { apiKeyRoutes } from '../api-keys/routes.js';
+import { API_KEY_PREFIX, resolveApiKey } from '../api-keys/api-key-store.js';
+import type { Principal } from '../core/principal.js';
 import { mfaRoutes } from '../identity/mfa/routes.js';
 import { Records } from '../records/records.js';
 import { recordRoutes } from '../records/routes.js';
@@ -78,9 +82,12 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   try {
     const identity = new Identity(services);
     const mfa = new Mfa(services, identity);
+    const apiKeys = new ApiKeys(services);
     const records = new Records(services);
     const accessLogQueries = new AccessLogQueries(services);
-    const authenticate = (token: string) => identity.authenticate(token);
+    // Bearer tokens are session tokens (cfs_…) or API keys (cfk_…).
+    const authenticate = (token: string): Promise<Principal | undefined> =>
+      token.startsWith(API_KEY_PREFIX) ? resolveApiKey(services.db, services.clock, token) : identity.authenticate(token);
     const tls = await loadTlsCredentials(config);
     if (options.startWorkers ?? true) services.mail.start();
     const publicServer = await buildPublicServer({
@@ -88,7 +95,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       logger,
       tls,
       routes: (router) => {
-        identityRoutes(router, identity);
+        identityRoutes(router, identity, authenticate);
+        apiKeyRoutes(router, apiKeys, authenticate);
         mfaRoutes(router, mfa, authenticate);
         recordRoutes(router, records, authenticate);
         accessLogRoutes(router, accessLogQueries, authenticate);

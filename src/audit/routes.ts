@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
-import { authorize } from '../core/policies.js';
 import type { AccessLogQueries } from './access-log-queries.js';
 
 const Entry = Type.Object({
@@ -29,13 +28,12 @@ const Report = Type.Object({
 
 /** The tenant's access log and its verification (owners and admins). */
 export function accessLogRoutes(app: Router, queries: AccessLogQueries, authenticate: Authenticator): void {
-  const base = { preHandler: requireAuthentication(authenticate) };
   const common = { tags: ['access log'], security: [{ bearer: [] }] };
 
   app.get(
     '/v1/access-log',
     {
-      ...base,
+      onRequest: requireAuthentication(authenticate, 'accessLog.read'),
       schema: {
         ...common,
         summary: 'Read the access log, oldest first (reading it is itself logged)',
@@ -52,17 +50,15 @@ export function accessLogRoutes(app: Router, queries: AccessLogQueries, authenti
     },
     async (request) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'accessLog.read');
       return queries.list(caller, request.query);
     },
   );
 
   app.get(
     '/v1/access-log/verify',
-    { ...base, schema: { ...common, summary: 'Verify the hash chain of the access log', response: { 200: Report, ...errorResponses(401, 403, 503) } } },
+    { onRequest: requireAuthentication(authenticate, 'accessLog.verify'), schema: { ...common, summary: 'Verify the hash chain of the access log', response: { 200: Report, ...errorResponses(401, 403, 503) } } },
     async (request) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'accessLog.verify');
       return queries.verify(caller);
     },
   );

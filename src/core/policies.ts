@@ -1,23 +1,33 @@
 import { AppError } from '../lib/app-error.js';
-import type { Principal, Role } from './principal.js';
+import type { ApiKeyScope, MemberPrincipal, Principal, Role } from './principal.js';
 
 /**
- * One declarative rule per action: which roles may do it. Routes call `authorize` before the
- * use case; anything not listed here is refused.
+ * One declarative rule per action: which member roles, and which API-key scopes, may do it.
+ * Routes call `authorize` before the use case; anything not listed is refused.
  */
 const RULES = {
-  'records.read': ['owner', 'admin', 'member'],
-  'records.write': ['owner', 'admin', 'member'],
-  'accessLog.read': ['owner', 'admin'],
-  'accessLog.verify': ['owner', 'admin'],
-} as const satisfies Record<string, readonly Role[]>;
+  'records.read': { roles: ['owner', 'admin', 'member'], scopes: ['read', 'read-write'] },
+  'records.write': { roles: ['owner', 'admin', 'member'], scopes: ['read-write'] },
+  'accessLog.read': { roles: ['owner', 'admin'], scopes: [] },
+  'accessLog.verify': { roles: ['owner', 'admin'], scopes: [] },
+  'apiKeys.manage': { roles: ['owner', 'admin'], scopes: [] },
+} as const satisfies Record<string, { roles: readonly Role[]; scopes: readonly ApiKeyScope[] }>;
 
 export type Action = keyof typeof RULES;
 
 export function isAllowed(principal: Principal, action: Action): boolean {
-  return (RULES[action] as readonly Role[]).includes(principal.role);
+  const rule = RULES[action];
+  return principal.kind === 'member'
+    ? (rule.roles as readonly Role[]).includes(principal.role)
+    : (rule.scopes as readonly ApiKeyScope[]).includes(principal.scope);
 }
 
 export function authorize(principal: Principal, action: Action): void {
   if (!isAllowed(principal, action)) throw new AppError('FORBIDDEN');
+}
+
+/** For what only a signed-in person may do (their own account, factors, sessions). */
+export function requireMember(principal: Principal): MemberPrincipal {
+  if (principal.kind !== 'member') throw new AppError('FORBIDDEN', { message: 'This needs a signed-in user, not an API key.' });
+  return principal;
 }

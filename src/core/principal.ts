@@ -1,6 +1,7 @@
 import type { Actor } from '../audit/access-event.js';
 
 export type Role = 'owner' | 'admin' | 'member';
+export type ApiKeyScope = 'read' | 'read-write';
 
 /**
  * Who is calling, as established by authentication. The tenant comes only from here:
@@ -16,7 +17,15 @@ export interface MemberPrincipal {
   sessionVerifiedAt: string | null;
 }
 
-export type Principal = MemberPrincipal;
+/** A machine client: a tenant-scoped API key with a scope, and no user behind it. */
+export interface ApiKeyPrincipal {
+  kind: 'apiKey';
+  apiKeyId: string;
+  tenantId: string;
+  scope: ApiKeyScope;
+}
+
+export type Principal = MemberPrincipal | ApiKeyPrincipal;
 
 /** The request facts every use case needs: who, for which tenant, from where. */
 export interface Caller {
@@ -25,5 +34,5 @@ export interface Caller {
 }
 
 export function actorOf(principal: Principal): Actor {
-  return { type: 'member', id: principal.userId };
+  return principal.kind === 'member' ? { type: 'member', id: principal.userId } : { type: 'apiKey', id: principal.apiKeyId };
 }

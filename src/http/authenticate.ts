@@ -1,23 +1,30 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Caller, MemberPrincipal } from '../core/principal.js';
+import type { Caller, MemberPrincipal, Principal } from '../core/principal.js';
+import { authorize, requireMember, type Action } from '../core/policies.js';
 import { AppError } from '../lib/app-error.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal: MemberPrincipal | undefined;
+    principal: Principal | undefined;
   }
 }
 
-export type Authenticator = (token: string) => Promise<MemberPrincipal | undefined>;
+export type Authenticator = (token: string) => Promise<Principal | undefined>;
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
 
-/** A preHandler that establishes the principal from `Authorization: Bearer …`, or answers 401. */
-export function requireAuthentication(authenticate: Authenticator) {
+/**
+ * An onRequest hook that establishes the principal from `Authorization: Bearer …` (or answers 401)
+ * and checks the route's access rule (or answers 403), before the body is even read.
+ */
+export function requireAuthentication(authenticate: Authenticator, access?: Action | 'member') {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const match = BEARER.exec(request.headers.authorization ?? '');
     const principal = match ? await authenticate(match[1]!) : undefined;
     if (!principal) throw new AppError('UNAUTHENTICATED');
+    // Authorised before the body is validated: a caller who may not act learns nothing more.
+    if (access === 'member') requireMember(principal);
+    else if (access) authorize(principal, access);
     request.principal = principal;
   };
 }
@@ -26,4 +33,9 @@ export function requireAuthentication(authenticate: Authenticator) {
 export function callerOf(request: FastifyRequest): Caller {
   if (!request.principal) throw new AppError('UNAUTHENTICATED');
   return { principal: request.principal, ip: request.ip };
+}
+
+/** The signed-in user of a request; API keys get 403 here. */
+export function memberOf(request: FastifyRequest): MemberPrincipal {
+  return requireMember(callerOf(request).principal);
 }

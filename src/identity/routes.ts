@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
-import { callerOf, requireAuthentication } from '../http/authenticate.js';
+import { memberOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import type { Identity } from './identity.js';
 
 export const Session = Type.Object({
@@ -14,7 +14,7 @@ const UserRef = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.S
 const TenantRef = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
 
 /** Sign-up, sessions and the signed-in user. */
-export function identityRoutes(app: Router, identity: Identity): void {
+export function identityRoutes(app: Router, identity: Identity, authenticate: Authenticator): void {
   app.post(
     '/v1/signup',
     {
@@ -63,7 +63,7 @@ export function identityRoutes(app: Router, identity: Identity): void {
     },
   );
 
-  const authenticated = { preHandler: requireAuthentication((token) => identity.authenticate(token)) };
+  const authenticated = { onRequest: requireAuthentication(authenticate, 'member') };
 
   app.delete(
     '/v1/sessions/current',
@@ -72,7 +72,7 @@ export function identityRoutes(app: Router, identity: Identity): void {
       schema: { tags: ['identity'], summary: 'Sign out: the token stops working at once', security: [{ bearer: [] }], response: { 204: NoContent, ...errorResponses(401) } },
     },
     async (request, reply) => {
-      await identity.signOut(callerOf(request).principal);
+      await identity.signOut(memberOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -96,6 +96,6 @@ export function identityRoutes(app: Router, identity: Identity): void {
         },
       },
     },
-    async (request) => identity.me(callerOf(request).principal),
+    async (request) => identity.me(memberOf(request)),
   );
 }

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
-import { authorize } from '../core/policies.js';
 import { AppError } from '../lib/app-error.js';
 import type { Records } from './records.js';
 
@@ -35,18 +34,18 @@ function expectedVersion(ifMatch: string | undefined): number | undefined {
 
 /** The records API: customer data in collections, every access logged. */
 export function recordRoutes(app: Router, records: Records, authenticate: Authenticator): void {
-  const base = { preHandler: requireAuthentication(authenticate) };
+  const reading = { onRequest: requireAuthentication(authenticate, 'records.read') };
+  const writing = { onRequest: requireAuthentication(authenticate, 'records.write') };
   const common = { tags: ['records'], security: [{ bearer: [] }] };
 
   app.post(
     '/v1/collections/:collection/records',
     {
-      ...base,
+      ...writing,
       schema: { ...common, summary: 'Create a record (the collection is created on first write)', params: CollectionParams, body: RecordBody, response: { 201: RecordSchema, ...errorResponses(400, 401, 403, 413, 503) } },
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'records.write');
       const record = await records.create(caller, request.params.collection, request.body as Record<string, unknown>);
       return reply.code(201).header('etag', `"${record.version}"`).send(record);
     },
@@ -55,12 +54,11 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
   app.get(
     '/v1/collections/:collection/records/:id',
     {
-      ...base,
+      ...reading,
       schema: { ...common, summary: 'Read a record', params: RecordParams, response: { 200: RecordSchema, ...errorResponses(400, 401, 403, 404, 503) } },
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'records.read');
       const record = await records.read(caller, request.params.collection, request.params.id);
       return reply.header('etag', `"${record.version}"`).send(record);
     },
@@ -69,7 +67,7 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
   app.put(
     '/v1/collections/:collection/records/:id',
     {
-      ...base,
+      ...writing,
       schema: {
         ...common,
         summary: 'Replace a record’s data; send If-Match with the version you read to avoid lost updates',
@@ -81,7 +79,6 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'records.write');
       const { collection, id } = request.params;
       const record = await records.update(caller, collection, id, request.body as Record<string, unknown>, expectedVersion(request.headers['if-match']));
       return reply.header('etag', `"${record.version}"`).send(record);
@@ -90,10 +87,9 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
 
   app.delete(
     '/v1/collections/:collection/records/:id',
-    { ...base, schema: { ...common, summary: 'Delete a record', params: RecordParams, response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 503) } } },
+    { ...writing, schema: { ...common, summary: 'Delete a record', params: RecordParams, response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 503) } } },
     async (request, reply) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'records.write');
       await records.delete(caller, request.params.collection, request.params.id);
       return reply.code(204).send(null);
     },
@@ -102,7 +98,7 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
   app.get(
     '/v1/collections/:collection/records',
     {
-      ...base,
+      ...reading,
       schema: {
         ...common,
         summary: 'List a collection’s records, oldest first, a page at a time',
@@ -116,7 +112,6 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
     },
     async (request) => {
       const caller = callerOf(request);
-      authorize(caller.principal, 'records.read');
       return records.list(caller, request.params.collection, { limit: request.query.limit, cursor: request.query.cursor });
     },
   );

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Router } from '../../http/route-types.js';
 import { NoContent, errorResponses } from '../../http/error-schema.js';
-import { callerOf, requireAuthentication, type Authenticator } from '../../http/authenticate.js';
+import { memberOf, requireAuthentication, type Authenticator } from '../../http/authenticate.js';
 import { optionalBody } from '../../http/validators.js';
 import { Session } from '../routes.js';
 import type { Mfa } from './mfa.js';
@@ -19,7 +19,7 @@ const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String(), { m
 /** Second factors (TOTP, recovery codes) and the second step of sign-in. */
 export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
   const common = { tags: ['mfa'], security: [{ bearer: [] }] };
-  const base = { preHandler: requireAuthentication(authenticate) };
+  const base = { onRequest: requireAuthentication(authenticate, 'member') };
 
   app.post(
     '/v1/sessions/mfa',
@@ -57,8 +57,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
       },
     },
     async (request, reply) => {
-      const caller = callerOf(request);
-      return reply.code(201).send(await mfa.beginTotp(caller.principal, request.body ?? {}, caller.ip));
+      return reply.code(201).send(await mfa.beginTotp(memberOf(request), request.body ?? {}, request.ip));
     },
   );
 
@@ -74,8 +73,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
       },
     },
     async (request) => {
-      const caller = callerOf(request);
-      return mfa.confirmTotp(caller.principal, request.body.code, caller.ip);
+      return mfa.confirmTotp(memberOf(request), request.body.code, request.ip);
     },
   );
 
@@ -83,8 +81,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
     '/v1/mfa/totp',
     { ...base, schema: { ...common, summary: 'Remove the authenticator app (and the recovery codes)', body: optionalBody(Proof), response: { 204: NoContent, ...errorResponses(400, 401, 403, 404) } } },
     async (request, reply) => {
-      const caller = callerOf(request);
-      await mfa.removeTotp(caller.principal, request.body ?? {}, caller.ip);
+      await mfa.removeTotp(memberOf(request), request.body ?? {}, request.ip);
       return reply.code(204).send(null);
     },
   );
@@ -93,8 +90,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
     '/v1/mfa/recovery-codes',
     { ...base, schema: { ...common, summary: 'Replace the recovery codes with 10 new ones', body: optionalBody(Proof), response: { 200: RecoveryCodes, ...errorResponses(400, 401, 403, 409) } } },
     async (request) => {
-      const caller = callerOf(request);
-      return mfa.regenerateRecoveryCodes(caller.principal, request.body ?? {}, caller.ip);
+      return mfa.regenerateRecoveryCodes(memberOf(request), request.body ?? {}, request.ip);
     },
   );
 }

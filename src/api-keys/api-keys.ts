@@ -1,0 +1,53 @@
+import type { Services } from '../core/services.js';
+import type { ApiKeyScope, Caller } from '../core/principal.js';
+import { actorOf } from '../core/principal.js';
+import { AppError } from '../lib/app-error.js';
+import { newId } from '../lib/ids.js';
+import { insertApiKey, listApiKeys, newApiKey, revokeApiKey, type ApiKeyView } from './api-key-store.js';
+
+/** Tenant-scoped keys for machine clients: created by owners and admins, shown once, revocable. */
+export class ApiKeys {
+  constructor(private readonly services: Services) {}
+
+  async create(caller: Caller, input: { name: string; scope: ApiKeyScope; expiresAt?: string }): Promise<{ id: string; key: string; prefix: string }> {
+    const { keyRing, clock, transactions, securityEvents } = this.services;
+    const now = clock.now();
+    const name = input.name.trim();
+    if (name.length === 0) throw new AppError('VALIDATION_FAILED', { message: 'The name is empty.', details: { field: 'name' } });
+    if (input.expiresAt !== undefined && new Date(input.expiresAt) <= now) {
+      throw new AppError('VALIDATION_FAILED', { message: 'The expiry must be in the future.', details: { field: 'expiresAt' } });
+    }
+    const tenantId = caller.principal.tenantId;
+    const cipher = await keyRing.cipherFor(tenantId);
+    const id = newId();
+    const generated = newApiKey();
+    await transactions.run((trx) =>
+      insertApiKey(trx, cipher, {
+        id,
+        tenantId,
+        name,
+        prefix: generated.prefix,
+        hash: generated.hash,
+        scope: input.scope,
+        createdBy: actorOf(caller.principal).id,
+        createdAt: now.toISOString(),
+        expiresAt: input.expiresAt === undefined ? null : new Date(input.expiresAt).toISOString(),
+      }),
+    );
+    securityEvents.record({ type: 'apiKey.created', outcome: 'success', tenantId, ip: caller.ip, details: { apiKeyId: id, scope: input.scope } });
+    return { id, key: generated.key, prefix: generated.prefix };
+  }
+
+  async list(caller: Caller): Promise<ApiKeyView[]> {
+    const tenantId = caller.principal.tenantId;
+    return listApiKeys(this.services.db, tenantId, await this.services.keyRing.cipherFor(tenantId));
+  }
+
+  async revoke(caller: Caller, id: string): Promise<void> {
+    const { transactions, clock, securityEvents } = this.services;
+    const tenantId = caller.principal.tenantId;
+    const revoked = await transactions.run((trx) => revokeApiKey(trx, tenantId, id, clock.now().toISOString()));
+    if (!revoked) throw new AppError('NOT_FOUND');
+    securityEvents.record({ type: 'apiKey.revoked', outcome: 'success', tenantId, ip: caller.ip, details: { apiKeyId: id } });
+  }
+}
