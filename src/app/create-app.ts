@@ -17,6 +17,11 @@ import { identityRoutes } from '../identity/routes.js';
 import { Mfa } from '../identity/mfa/mfa.js';
 import { ApiKeys } from '../api-keys/api-keys.js';
 import { apiKeyRoutes } from '../api-keys/routes.js';
+import { Members } from '../members/members.js';
+import { Invitations } from '../members/invitations.js';
+import { memberRoutes } from '../members/routes.js';
+import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
+import { tenantRoutes } from '../tenants/routes.js';
 import { API_KEY_PREFIX, resolveApiKey } from '../api-keys/api-key-store.js';
 import type { Principal } from '../core/principal.js';
 import { mfaRoutes } from '../identity/mfa/routes.js';
@@ -83,6 +88,9 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     const identity = new Identity(services);
     const mfa = new Mfa(services, identity);
     const apiKeys = new ApiKeys(services);
+    const members = new Members(services);
+    const invitations = new Invitations(services, identity);
+    const tenantSettings = new TenantSettingsUseCases(services);
     const records = new Records(services);
     const accessLogQueries = new AccessLogQueries(services);
     // Bearer tokens are session tokens (cfs_…) or API keys (cfk_…).
@@ -97,6 +105,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       routes: (router) => {
         identityRoutes(router, identity, authenticate);
         apiKeyRoutes(router, apiKeys, authenticate);
+        memberRoutes(router, members, invitations, authenticate);
+        tenantRoutes(router, tenantSettings, authenticate);
         mfaRoutes(router, mfa, authenticate);
         recordRoutes(router, records, authenticate);
         accessLogRoutes(router, accessLogQueries, authenticate);

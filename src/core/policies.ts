@@ -11,6 +11,9 @@ const RULES = {
   'accessLog.read': { roles: ['owner', 'admin'], scopes: [] },
   'accessLog.verify': { roles: ['owner', 'admin'], scopes: [] },
   'apiKeys.manage': { roles: ['owner', 'admin'], scopes: [] },
+  'tenant.settings': { roles: ['owner', 'admin'], scopes: [] },
+  'members.read': { roles: ['owner', 'admin'], scopes: [] },
+  'members.manage': { roles: ['owner', 'admin'], scopes: [] },
 } as const satisfies Record<string, { roles: readonly Role[]; scopes: readonly ApiKeyScope[] }>;
 
 export type Action = keyof typeof RULES;

@@ -15,6 +15,8 @@ export interface MemberPrincipal {
   sessionId: string;
   /** When this session last proved its user with a password or a factor (for re-authentication). */
   sessionVerifiedAt: string | null;
+  /** False when the tenant requires a second factor and this user has none yet. */
+  mfaSatisfied: boolean;
 }
 
 /** A machine client: a tenant-scoped API key with a scope, and no user behind it. */

@@ -100,6 +100,28 @@ export interface ApiKeysTable {
   revoked_at: string | null;
 }
 
+export interface InvitationsTable {
+  id: string;
+  tenant_id: string;
+  email_enc: string;
+  email_index: string;
+  role: 'owner' | 'admin' | 'member';
+  token_hash: string;
+  invited_by: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+}
+
+export interface TenantSettingsTable {
+  tenant_id: string;
+  /** 0 or 1 (a portable boolean). */
+  require_mfa: number;
+  session_idle_seconds: number | null;
+  session_absolute_seconds: number | null;
+  updated_at: string;
+}
+
 export interface CollectionsTable {
   tenant_id: string;
   name: string;
@@ -169,4 +191,6 @@ export interface DB {
   recovery_codes: RecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
   api_keys: ApiKeysTable;
+  invitations: InvitationsTable;
+  tenant_settings: TenantSettingsTable;
 }

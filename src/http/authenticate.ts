@@ -17,11 +17,17 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
  * An onRequest hook that establishes the principal from `Authorization: Bearer …` (or answers 401)
  * and checks the route's access rule (or answers 403), before the body is even read.
  */
-export function requireAuthentication(authenticate: Authenticator, access?: Action | 'member') {
+export interface AccessOptions {
+  /** Open to a member whose tenant requires MFA before they have a factor (to set one up). */
+  allowWithoutMfa?: boolean;
+}
+
+export function requireAuthentication(authenticate: Authenticator, access?: Action | 'member', options: AccessOptions = {}) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const match = BEARER.exec(request.headers.authorization ?? '');
     const principal = match ? await authenticate(match[1]!) : undefined;
     if (!principal) throw new AppError('UNAUTHENTICATED');
+    if (principal.kind === 'member' && !principal.mfaSatisfied && !options.allowWithoutMfa) throw new AppError('MFA_REQUIRED');
     // Authorised before the body is validated: a caller who may not act learns nothing more.
     if (access === 'member') requireMember(principal);
     else if (access) authorize(principal, access);

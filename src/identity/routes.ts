@@ -63,7 +63,8 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
     },
   );
 
-  const authenticated = { onRequest: requireAuthentication(authenticate, 'member') };
+  // Open even before a required second factor is set up: to see who you are, and to leave.
+  const authenticated = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true }) };
 
   app.delete(
     '/v1/sessions/current',

@@ -65,8 +65,15 @@ export class SessionStore {
       .innerJoin('memberships', (join) =>
         join.onRef('memberships.user_id', '=', 'sessions.user_id').onRef('memberships.tenant_id', '=', 'sessions.tenant_id'),
       )
+      .leftJoin('tenant_settings', 'tenant_settings.tenant_id', 'sessions.tenant_id')
+      .leftJoin('totp_factors', (join) => join.onRef('totp_factors.user_id', '=', 'sessions.user_id').on('totp_factors.confirmed_at', 'is not', null))
       .select([
         'sessions.id as sessionId',
+        'sessions.created_at as createdAt',
+        'tenant_settings.require_mfa as requireMfa',
+        'tenant_settings.session_idle_seconds as tenantIdleSeconds',
+        'tenant_settings.session_absolute_seconds as tenantAbsoluteSeconds',
+        'totp_factors.user_id as totpUser',
         'sessions.user_id as userId',
         'sessions.tenant_id as tenantId',
         'sessions.last_seen_at as lastSeenAt',
@@ -80,14 +87,26 @@ export class SessionStore {
       .executeTakeFirst();
     if (!row || row.revokedAt !== null || row.disabledAt !== null) return undefined;
 
+    // A tenant may shorten (never lengthen) the server's lifetimes, and that applies at once.
     const now = this.clock.now();
-    const idleUntil = addSeconds(new Date(row.lastSeenAt), this.policy.idleSeconds);
-    if (now >= new Date(row.expiresAt) || now >= idleUntil) return undefined;
+    const idleSeconds = Math.min(this.policy.idleSeconds, row.tenantIdleSeconds ?? Infinity);
+    const absoluteSeconds = Math.min(this.policy.absoluteSeconds, row.tenantAbsoluteSeconds ?? Infinity);
+    const idleUntil = addSeconds(new Date(row.lastSeenAt), idleSeconds);
+    const absoluteUntil = addSeconds(new Date(row.createdAt), absoluteSeconds);
+    if (now >= new Date(row.expiresAt) || now >= absoluteUntil || now >= idleUntil) return undefined;
 
     if (now.getTime() - new Date(row.lastSeenAt).getTime() > LAST_SEEN_PRECISION_MS) {
       await this.db.updateTable('sessions').set({ last_seen_at: now.toISOString() }).where('id', '=', row.sessionId).execute();
     }
-    return { kind: 'member', userId: row.userId, tenantId: row.tenantId, role: row.role, sessionId: row.sessionId, sessionVerifiedAt: row.verifiedAt };
+    return {
+      kind: 'member',
+      userId: row.userId,
+      tenantId: row.tenantId,
+      role: row.role,
+      sessionId: row.sessionId,
+      sessionVerifiedAt: row.verifiedAt,
+      mfaSatisfied: !row.requireMfa || row.totpUser !== null,
+    };
   }
 
   /** Records that the session's user just proved themselves again (password or factor). */

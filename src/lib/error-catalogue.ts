@@ -11,6 +11,10 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: 'Confirm it is you: send your password or a current code with this request.',
   },
+  MFA_REQUIRED: {
+    status: 403,
+    message: 'Your organisation requires a second factor: set one up before doing anything else.',
+  },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },

@@ -43,3 +43,9 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** The body of a received message, with quoted-printable soft line breaks and escapes undone. */
+export function bodyOf(mail: ReceivedMail): string {
+  const body = mail.raw.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}

@@ -8,6 +8,7 @@ import { verifyPassword } from '../password-hasher.js';
 import { findUserCredentials, findUserEmail } from '../user-repository.js';
 import { closeChallenge, countFailedAttempt, findOpenChallenge } from './mfa-challenges.js';
 import { consumeRecoveryCode, deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
+import { readTenantSettings } from '../../tenants/tenant-settings.js';
 import { checkTotp, consumeTotpStep, deleteTotpFactor, findTotpFactor, newTotpSecret, savePendingTotp } from './totp-factor.js';
 
 /** A factor change needs a password or factor check this recent (ASVS 7.5.1). */
@@ -74,6 +75,9 @@ export class Mfa {
 
   async removeTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
     await this.assertRecentlyVerified(principal, proof, ip);
+    if ((await readTenantSettings(this.services.db, principal.tenantId)).requireMfa) {
+      throw new AppError('CONFLICT', { message: 'Your organisation requires a second factor, so the only one cannot be removed.' });
+    }
     const removed = await this.services.transactions.run(async (trx) => {
       if (!(await deleteTotpFactor(trx, principal.userId))) return false;
       // Recovery codes stand in for a factor; with no factor left they would be a bypass.

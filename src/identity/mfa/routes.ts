@@ -20,6 +20,8 @@ const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String(), { m
 export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
   const common = { tags: ['mfa'], security: [{ bearer: [] }] };
   const base = { onRequest: requireAuthentication(authenticate, 'member') };
+  // Enrolment stays open to a member whose tenant requires MFA: it is how they satisfy it.
+  const enrolment = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true }) };
 
   app.post(
     '/v1/sessions/mfa',
@@ -48,7 +50,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
   app.post(
     '/v1/mfa/totp',
     {
-      ...base,
+      ...enrolment,
       schema: {
         ...common,
         summary: 'Start setting up an authenticator app (pending until confirmed)',
@@ -64,7 +66,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
   app.post(
     '/v1/mfa/totp/confirm',
     {
-      ...base,
+      ...enrolment,
       schema: {
         ...common,
         summary: 'Confirm the authenticator app with its first code; returns 10 recovery codes, shown only here',

@@ -1,0 +1,146 @@
+import type { Services } from '../core/services.js';
+import type { Caller, Role } from '../core/principal.js';
+import { requireMember } from '../core/policies.js';
+import { isUniqueViolation } from '../db/constraint-errors.js';
+import { AppError } from '../lib/app-error.js';
+import { newId } from '../lib/ids.js';
+import { hashToken, newBearerToken } from '../lib/random-token.js';
+import { addSeconds } from '../lib/time.js';
+import { blindIndex } from '../keys/blind-index.js';
+import { findTenantName } from '../tenants/tenant-repository.js';
+import { isPlausibleEmail, normaliseEmail } from '../identity/email-address.js';
+import type { Identity, MfaRequired, SignedIn } from '../identity/identity.js';
+import { hashPassword, verifyPassword } from '../identity/password-hasher.js';
+import { assertAcceptablePassword } from '../identity/password-policy.js';
+import { findUserByEmailIndex, insertMembership, insertUser } from '../identity/user-repository.js';
+import { openChallenge } from '../identity/mfa/mfa-challenges.js';
+import { hasConfirmedTotp } from '../identity/mfa/totp-factor.js';
+import { findRole } from './member-repository.js';
+
+export const INVITATION_SECONDS = 7 * 24 * 3600;
+const emailLocation = (id: string) => ({ table: 'invitations', rowId: id, field: 'email' });
+const invalidInvitation = () => new AppError('UNAUTHENTICATED', { message: 'This invitation is not valid: it may have expired or been used.' });
+
+/**
+ * Invitations by e-mail: a single-use link token, valid 7 days, that travels only in the e-mail
+ * (in the link's fragment, which browsers never send to a server). A new user sets a password; an
+ * existing user proves theirs (and their second factor) and joins.
+ */
+export class Invitations {
+  constructor(
+    private readonly services: Services,
+    private readonly identity: Identity,
+  ) {}
+
+  async invite(caller: Caller, input: { email: string; role: Role }): Promise<{ id: string; expiresAt: string }> {
+    const actor = requireMember(caller.principal);
+    const { db, keyRing, clock, transactions, mail, config, securityEvents } = this.services;
+    if (input.role === 'owner' && actor.role !== 'owner') throw new AppError('FORBIDDEN', { message: 'Only an owner can invite an owner.' });
+    const email = normaliseEmail(input.email);
+    if (!isPlausibleEmail(email)) throw new AppError('VALIDATION_FAILED', { message: 'The e-mail address is not valid.', details: { field: 'email' } });
+
+    const tenantId = actor.tenantId;
+    const emailIndex = blindIndex(await keyRing.blindIndexKey(), 'email', email);
+    const existing = await findUserByEmailIndex(db, emailIndex);
+    if (existing && (await findRole(db, tenantId, existing.id))) {
+      throw new AppError('CONFLICT', { message: 'This person is already a member.', details: { field: 'email' } });
+    }
+    const cipher = await keyRing.cipherFor(tenantId);
+    const organization = (await findTenantName(db, tenantId, cipher)) ?? 'your organisation';
+    const token = newBearerToken('cfi_');
+    const id = newId();
+    const now = clock.now();
+    const expiresAt = addSeconds(now, INVITATION_SECONDS).toISOString();
+    await transactions.run(async (trx) => {
+      await trx
+        .insertInto('invitations')
+        .values({
+          id,
+          tenant_id: tenantId,
+          email_enc: cipher.encrypt(email, emailLocation(id)),
+          email_index: emailIndex,
+          role: input.role,
+          token_hash: hashToken(token),
+          invited_by: actor.userId,
+          created_at: now.toISOString(),
+          expires_at: expiresAt,
+          accepted_at: null,
+        })
+        .execute();
+      await mail.enqueue(trx, keyRing.systemCipher(), {
+        to: email,
+        subject: `Confide: you are invited to join ${organization}`,
+        text: [
+          `You have been invited to join ${organization} on Confide as ${input.role === 'admin' ? 'an admin' : `a ${input.role}`}.`,
+          '',
+          `Accept the invitation: ${config.publicUrl}/accept-invitation#token=${token}`,
+          '',
+          `The invitation works once and expires on ${expiresAt} (UTC). If you did not expect it, ignore this e-mail.`,
+        ].join('\n'),
+      });
+    });
+    mail.kick().catch(() => undefined);
+    securityEvents.record({ type: 'member.invited', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { invitationId: id, role: input.role } });
+    return { id, expiresAt };
+  }
+
+  /** Accepts an invitation: creates the user (new address) or adds the existing user, then signs in. */
+  async accept(input: { token: string; password?: string; ip: string }): Promise<SignedIn | MfaRequired> {
+    const { db, keyRing, clock, transactions, config, securityEvents } = this.services;
+    const row = await db.selectFrom('invitations').selectAll().where('token_hash', '=', hashToken(input.token)).executeTakeFirst();
+    const now = clock.now();
+    if (!row || row.accepted_at !== null || new Date(row.expires_at) <= now) throw invalidInvitation();
+    const cipher = await keyRing.cipherFor(row.tenant_id);
+    const email = cipher.decrypt(row.email_enc, emailLocation(row.id));
+    if (input.password === undefined) {
+      throw new AppError('VALIDATION_FAILED', { message: 'A password is required to accept an invitation.', details: { field: 'password' } });
+    }
+    const existing = await findUserByEmailIndex(db, row.email_index);
+    const accepted = { tenantId: row.tenant_id, role: row.role, createdAt: now.toISOString() };
+    const markAccepted = async (trx: Parameters<Parameters<typeof transactions.run>[0]>[0]) => {
+      const result = await trx
+        .updateTable('invitations')
+        .set({ accepted_at: accepted.createdAt })
+        .where('id', '=', row.id)
+        .where('accepted_at', 'is', null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw invalidInvitation();
+    };
+
+    let userId: string;
+    if (existing) {
+      const subject = { email, ip: input.ip };
+      await this.identity.throttle.assertAllowed(subject);
+      if (existing.disabledAt !== null || !(await verifyPassword(existing.passwordHash, input.password))) {
+        await this.identity.throttle.recordFailure(subject);
+        throw new AppError('UNAUTHENTICATED', { message: 'This address already has an account: enter that account’s password to join.' });
+      }
+      userId = existing.id;
+      await transactions.run(async (trx) => {
+        await markAccepted(trx);
+        if (!(await findRole(trx, row.tenant_id, userId))) await insertMembership(trx, { ...accepted, userId });
+      });
+    } else {
+      const organization = (await findTenantName(db, row.tenant_id, cipher)) ?? '';
+      assertAcceptablePassword(input.password, config.passwords.minLength, { email, organization });
+      const passwordHash = await hashPassword(input.password);
+      userId = newId();
+      try {
+        await transactions.run(async (trx) => {
+          await markAccepted(trx);
+          await insertUser(trx, { id: userId, email, emailIndex: row.email_index, passwordHash, createdAt: accepted.createdAt }, keyRing.systemCipher());
+          await insertMembership(trx, { ...accepted, userId });
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw invalidInvitation();
+        throw error;
+      }
+    }
+    securityEvents.record({ type: 'member.joined', outcome: 'success', tenantId: row.tenant_id, userId, ip: input.ip, details: { invitationId: row.id } });
+    if (await hasConfirmedTotp(db, userId)) {
+      return { mfaRequired: true, challenge: await openChallenge(db, clock, userId, row.tenant_id), methods: ['totp', 'recoveryCode'] };
+    }
+    const session = await this.identity.sessions.issue(userId, row.tenant_id);
+    return { ...session, tenantId: row.tenant_id, userId };
+  }
+}

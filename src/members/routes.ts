@@ -1,0 +1,83 @@
+import { Type } from 'typebox';
+import type { Router } from '../http/route-types.js';
+import { NoContent, errorResponses } from '../http/error-schema.js';
+import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
+import { Session } from '../identity/routes.js';
+import type { Invitations } from './invitations.js';
+import type { Members } from './members.js';
+
+const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
+const Member = Type.Object({ userId: Type.String(), email: Type.String(), role: RoleSchema, mfa: Type.Boolean() });
+const MemberParams = Type.Object({ userId: Type.String({ format: 'uuid' }) });
+
+/** Members, roles and invitations. */
+export function memberRoutes(app: Router, members: Members, invitations: Invitations, authenticate: Authenticator): void {
+  const common = { tags: ['members'], security: [{ bearer: [] }] };
+  const reading = { onRequest: requireAuthentication(authenticate, 'members.read') };
+  const managing = { onRequest: requireAuthentication(authenticate, 'members.manage') };
+
+  app.get(
+    '/v1/members',
+    { ...reading, schema: { ...common, summary: 'The tenant’s members, their roles and whether they have a second factor', response: { 200: Type.Object({ items: Type.Array(Member) }), ...errorResponses(401, 403) } } },
+    async (request) => ({ items: await members.list(callerOf(request)) }),
+  );
+
+  app.post(
+    '/v1/invitations',
+    {
+      ...managing,
+      schema: {
+        ...common,
+        summary: 'Invite someone by e-mail (the single-use token travels only in the e-mail, valid 7 days)',
+        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }), role: RoleSchema }, { additionalProperties: false }),
+        response: { 201: Type.Object({ id: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }), ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await invitations.invite(callerOf(request), request.body)),
+  );
+
+  app.post(
+    '/v1/invitations/accept',
+    {
+      schema: {
+        tags: ['members'],
+        summary: 'Accept an invitation: a new user sets a password, an existing user gives theirs; answers as sign-in does',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), password: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }, { additionalProperties: false }),
+        response: {
+          201: Session,
+          200: Type.Object({ mfaRequired: Type.Literal(true), challenge: Type.String(), methods: Type.Array(Type.String()) }),
+          ...errorResponses(400, 401, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await invitations.accept({ ...request.body, ip: request.ip });
+      if ('mfaRequired' in result) return reply.code(200).send(result);
+      return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
+    },
+  );
+
+  app.patch(
+    '/v1/members/:userId',
+    {
+      ...managing,
+      schema: {
+        ...common,
+        summary: 'Change a member’s role (a tenant keeps at least one owner)',
+        params: MemberParams,
+        body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
+        response: { 200: Member, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => members.changeRole(callerOf(request), request.params.userId, request.body.role),
+  );
+
+  app.delete(
+    '/v1/members/:userId',
+    { ...managing, schema: { ...common, summary: 'Remove a member: their sessions in this tenant end at once', params: MemberParams, response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 409) } } },
+    async (request, reply) => {
+      await members.remove(callerOf(request), request.params.userId);
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,27 @@
+import type { Services } from '../core/services.js';
+import type { Caller } from '../core/principal.js';
+import { AppError } from '../lib/app-error.js';
+import { hasConfirmedTotp } from '../identity/mfa/totp-factor.js';
+import { readTenantSettings, writeTenantSettings, type TenantSettings } from './tenant-settings.js';
+
+/** Reading and changing a tenant's security settings (owners and admins). */
+export class TenantSettingsUseCases {
+  constructor(private readonly services: Services) {}
+
+  get(caller: Caller): Promise<TenantSettings> {
+    return readTenantSettings(this.services.db, caller.principal.tenantId);
+  }
+
+  async update(caller: Caller, changes: Partial<TenantSettings>): Promise<TenantSettings> {
+    const { db, transactions, clock, securityEvents } = this.services;
+    const tenantId = caller.principal.tenantId;
+    // As GitHub does for organisations: whoever requires a second factor must have one first.
+    if (changes.requireMfa && caller.principal.kind === 'member' && !(await hasConfirmedTotp(db, caller.principal.userId))) {
+      throw new AppError('CONFLICT', { message: 'Set up a second factor for yourself before requiring one of every member.' });
+    }
+    const next = { ...(await readTenantSettings(db, tenantId)), ...changes };
+    await transactions.run((trx) => writeTenantSettings(trx, tenantId, next, clock.now().toISOString()));
+    securityEvents.record({ type: 'tenant.settings.changed', outcome: 'success', tenantId, ip: caller.ip, details: { changes } });
+    return next;
+  }
+}
