@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Services } from '../core/services.js';
-import type { SecurityEvent } from '../core/security-events.js';
+import type { SecurityEvent, SecurityEventSink } from '../core/security-events.js';
+import { storeSecurityEvent } from '../security-events/security-event-store.js';
+import { securityEventRoutes } from '../security-events/routes.js';
+import { Account } from '../identity/account/account.js';
+import { accountRoutes } from '../identity/account/routes.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
 import { transactionRunner } from '../db/transaction-runner.js';
 import { deriveKey } from '../lib/key-derivation.js';
@@ -57,7 +61,22 @@ export async function openServices(
   logger?: Logger,
 ): Promise<{ services: Services; database: Database }> {
   const onBackgroundError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
-  const securityEvents = { record: (event: SecurityEvent) => logger?.warn({ securityEvent: event }, `security event ${event.type}`) };
+  let store: ((event: SecurityEvent) => Promise<void>) | undefined;
+  const storing = new Set<Promise<void>>();
+  // Logged at once (shippable), and stored centrally; a failed store is itself logged.
+  const securityEvents: SecurityEventSink = {
+    record(event) {
+      logger?.info({ securityEvent: event }, `security event ${event.type}`);
+      if (!store) return;
+      const pending = store(event)
+        .catch((error: unknown) => logger?.error({ err: error, securityEvent: event.type }, 'security event not stored'))
+        .finally(() => storing.delete(pending));
+      storing.add(pending);
+    },
+    async flush() {
+      await Promise.all([...storing]);
+    },
+  };
   const masterKey = await masterKeyProvider(config.masterKey).load();
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
@@ -67,6 +86,7 @@ export async function openServices(
     const transactions = transactionRunner(database.db, database.dialect);
     const accessLog = new AccessLog(transactions, database.dialect, clock);
     const systemCipher = async () => keyRing.systemCipher();
+    store = (event) => storeSecurityEvent(database.db, keyRing.systemCipher(), clock, event);
     const transport = config.mail.smtpUrl
       ? smtpTransport(config.mail.smtpUrl, config.mail.from)
       : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher);
@@ -91,6 +111,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     const members = new Members(services);
     const invitations = new Invitations(services, identity);
     const tenantSettings = new TenantSettingsUseCases(services);
+    const account = new Account(services, identity);
     const records = new Records(services);
     const accessLogQueries = new AccessLogQueries(services);
     // Bearer tokens are session tokens (cfs_…) or API keys (cfk_…).
@@ -102,11 +123,22 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       config,
       logger,
       tls,
+      onRefused: (request, code) =>
+        services.securityEvents.record({
+          type: 'authorization.denied',
+          outcome: 'refused',
+          ip: request.ip,
+          ...(request.principal ? { tenantId: request.principal.tenantId } : {}),
+          ...(request.principal?.kind === 'member' ? { userId: request.principal.userId } : {}),
+          details: { code, method: request.method, route: request.routeOptions.url ?? '' },
+        }),
       routes: (router) => {
         identityRoutes(router, identity, authenticate);
         apiKeyRoutes(router, apiKeys, authenticate);
         memberRoutes(router, members, invitations, authenticate);
         tenantRoutes(router, tenantSettings, authenticate);
+        accountRoutes(router, account, authenticate);
+        securityEventRoutes(router, services, authenticate);
         mfaRoutes(router, mfa, authenticate);
         recordRoutes(router, records, authenticate);
         accessLogRoutes(router, accessLogQueries, authenticate);
@@ -120,6 +152,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       selfSignedCertificate: tls.selfSigned,
       async close() {
         await publicServer.close();
+        await services.securityEvents.flush();
         await services.mail.stop();
         await database.close();
       },

@@ -14,6 +14,7 @@ const RULES = {
   'tenant.settings': { roles: ['owner', 'admin'], scopes: [] },
   'members.read': { roles: ['owner', 'admin'], scopes: [] },
   'members.manage': { roles: ['owner', 'admin'], scopes: [] },
+  'securityEvents.read': { roles: ['owner', 'admin'], scopes: [] },
 } as const satisfies Record<string, { roles: readonly Role[]; scopes: readonly ApiKeyScope[] }>;
 
 export type Action = keyof typeof RULES;

@@ -12,5 +12,8 @@ export interface SecurityEvent {
 }
 
 export interface SecurityEventSink {
+  /** Logs the event at once and stores it in the background. */
   record(event: SecurityEvent): void;
+  /** Resolves when every event recorded so far is stored. */
+  flush(): Promise<void>;
 }

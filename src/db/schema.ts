@@ -47,6 +47,29 @@ export interface SessionsTable {
   expires_at: string;
   revoked_at: string | null;
   verified_at: string | null;
+  ip_enc: string | null;
+  user_agent_enc: string | null;
+}
+
+export interface PasswordResetsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  /** Null for events that belong to no tenant (an unknown account's failed sign-in): operators see those. */
+  tenant_id: string | null;
+  at: string;
+  type: string;
+  outcome: string;
+  user_id: string | null;
+  ip_enc: string | null;
+  details_enc: string | null;
 }
 
 export interface MailQueueTable {
@@ -193,4 +216,6 @@ export interface DB {
   api_keys: ApiKeysTable;
   invitations: InvitationsTable;
   tenant_settings: TenantSettingsTable;
+  password_resets: PasswordResetsTable;
+  security_events: SecurityEventsTable;
 }

@@ -27,11 +27,11 @@ export function requireAuthentication(authenticate: Authenticator, access?: Acti
     const match = BEARER.exec(request.headers.authorization ?? '');
     const principal = match ? await authenticate(match[1]!) : undefined;
     if (!principal) throw new AppError('UNAUTHENTICATED');
+    request.principal = principal; // known even when refused below, for the security event
     if (principal.kind === 'member' && !principal.mfaSatisfied && !options.allowWithoutMfa) throw new AppError('MFA_REQUIRED');
     // Authorised before the body is validated: a caller who may not act learns nothing more.
     if (access === 'member') requireMember(principal);
     else if (access) authorize(principal, access);
-    request.principal = principal;
   };
 }
 

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +16,8 @@ export interface PublicServerOptions {
   config: Readonly<Config>;
   logger: Logger;
   tls: { cert: string; key: string };
+  /** Told of every 403, so refused actions become security events (ASVS 16.3.2). */
+  onRefused?: (request: FastifyRequest, code: string) => void;
   /** Registers each domain's routes; called once the shared plumbing is in place. */
   routes: (router: Router) => void;
 }
@@ -53,7 +55,11 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: any other body type is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, toAppError(error as Error, request)));
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error as Error, request);
+    if (appError.status === 403) options.onRefused?.(request, appError.code);
+    return sendError(request, reply, appError);
+  });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')));
   app.decorateRequest('principal', undefined);
   app.addHook('onSend', async (request, reply) => {

@@ -33,6 +33,7 @@ export interface SignInInput {
   password: string;
   tenantId?: string;
   ip: string;
+  userAgent?: string;
 }
 
 export interface SignedIn extends IssuedSession {
@@ -56,7 +57,7 @@ export class Identity {
   readonly throttle: SignInThrottle;
 
   constructor(private readonly services: Services) {
-    this.sessions = new SessionStore(services.db, services.config.sessions, services.clock);
+    this.sessions = new SessionStore(services.db, services.config.sessions, services.clock, () => services.keyRing.systemCipher());
     this.throttle = new SignInThrottle(services.db, services.transactions, services.config.signInThrottle, services.clock, () =>
       services.keyRing.blindIndexKey(),
     );
@@ -125,7 +126,7 @@ export class Identity {
     }
     await this.throttle.recordSuccess(subject);
     this.services.securityEvents.record({ type: 'signin.password', outcome: 'success', userId: user.id, tenantId: membership.tenantId, ip: input.ip });
-    const session = await this.sessions.issue(user.id, membership.tenantId);
+    const session = await this.sessions.issue(user.id, membership.tenantId, { ip: input.ip, userAgent: input.userAgent });
     return { ...session, tenantId: membership.tenantId, userId: user.id };
   }
 

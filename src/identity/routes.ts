@@ -57,7 +57,7 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
       },
     },
     async (request, reply) => {
-      const result = await identity.signIn({ ...request.body, ip: request.ip });
+      const result = await identity.signIn({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] });
       if ('mfaRequired' in result) return reply.code(200).send(result);
       return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
     },

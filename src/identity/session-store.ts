@@ -4,6 +4,7 @@ import type { MemberPrincipal } from '../core/principal.js';
 import { newId } from '../lib/ids.js';
 import { hashToken, newBearerToken } from '../lib/random-token.js';
 import { addSeconds, type Clock } from '../lib/time.js';
+import type { Cipher } from '../keys/cipher.js';
 
 export const SESSION_TOKEN_PREFIX = 'cfs_';
 
@@ -14,6 +15,24 @@ export interface SessionPolicy {
   absoluteSeconds: number;
   idleSeconds: number;
 }
+
+/** Where a session was opened from; kept encrypted, shown to its user in their session list. */
+export interface ClientInfo {
+  ip: string;
+  userAgent?: string;
+}
+
+export interface SessionView {
+  id: string;
+  tenantId: string;
+  createdAt: string;
+  lastSeenAt: string;
+  ip: string;
+  userAgent: string;
+  current: boolean;
+}
+
+const clientLocation = (sessionId: string, field: string) => ({ table: 'sessions', rowId: sessionId, field });
 
 export interface IssuedSession {
   id: string;
@@ -31,9 +50,10 @@ export class SessionStore {
     private readonly db: Kysely<DB>,
     private readonly policy: SessionPolicy,
     private readonly clock: Clock,
+    private readonly cipher: () => Cipher,
   ) {}
 
-  async issue(userId: string, tenantId: string): Promise<IssuedSession> {
+  async issue(userId: string, tenantId: string, client: ClientInfo): Promise<IssuedSession> {
     const now = this.clock.now();
     const session = {
       id: newId(),
@@ -52,6 +72,8 @@ export class SessionStore {
         expires_at: session.expiresAt,
         revoked_at: null,
         verified_at: now.toISOString(),
+        ip_enc: this.cipher().encrypt(client.ip, clientLocation(session.id, 'ip')),
+        user_agent_enc: this.cipher().encrypt((client.userAgent ?? '').slice(0, 512), clientLocation(session.id, 'userAgent')),
       })
       .execute();
     return session;
@@ -112,6 +134,52 @@ export class SessionStore {
   /** Records that the session's user just proved themselves again (password or factor). */
   async markVerified(sessionId: string): Promise<void> {
     await this.db.updateTable('sessions').set({ verified_at: this.clock.now().toISOString() }).where('id', '=', sessionId).execute();
+  }
+
+  /** The user's live sessions, in every tenant, newest first. */
+  async listForUser(userId: string, currentSessionId: string): Promise<SessionView[]> {
+    const now = this.clock.now();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now.toISOString())
+      .where('last_seen_at', '>', addSeconds(now, -this.policy.idleSeconds).toISOString())
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      tenantId: row.tenant_id,
+      createdAt: row.created_at,
+      lastSeenAt: row.last_seen_at,
+      ip: row.ip_enc ? this.cipher().decrypt(row.ip_enc, clientLocation(row.id, 'ip')) : '',
+      userAgent: row.user_agent_enc ? this.cipher().decrypt(row.user_agent_enc, clientLocation(row.id, 'userAgent')) : '',
+      current: row.id === currentSessionId,
+    }));
+  }
+
+  /** Ends one of the user's own sessions; false when it is not theirs (or already ended). */
+  async revokeOwn(userId: string, sessionId: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: this.clock.now().toISOString() })
+      .where('id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Ends every session of a user, in every tenant, but `keepSessionId`. */
+  async revokeAllForUser(userId: string, keepSessionId?: string): Promise<void> {
+    let query = this.db
+      .updateTable('sessions')
+      .set({ revoked_at: this.clock.now().toISOString() })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null);
+    if (keepSessionId) query = query.where('id', '!=', keepSessionId);
+    await query.execute();
   }
 
   async revoke(sessionId: string): Promise<void> {

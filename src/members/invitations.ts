@@ -85,7 +85,7 @@ export class Invitations {
   }
 
   /** Accepts an invitation: creates the user (new address) or adds the existing user, then signs in. */
-  async accept(input: { token: string; password?: string; ip: string }): Promise<SignedIn | MfaRequired> {
+  async accept(input: { token: string; password?: string; ip: string; userAgent?: string }): Promise<SignedIn | MfaRequired> {
     const { db, keyRing, clock, transactions, config, securityEvents } = this.services;
     const row = await db.selectFrom('invitations').selectAll().where('token_hash', '=', hashToken(input.token)).executeTakeFirst();
     const now = clock.now();
@@ -140,7 +140,7 @@ export class Invitations {
     if (await hasConfirmedTotp(db, userId)) {
       return { mfaRequired: true, challenge: await openChallenge(db, clock, userId, row.tenant_id), methods: ['totp', 'recoveryCode'] };
     }
-    const session = await this.identity.sessions.issue(userId, row.tenant_id);
+    const session = await this.identity.sessions.issue(userId, row.tenant_id, { ip: input.ip, userAgent: input.userAgent });
     return { ...session, tenantId: row.tenant_id, userId };
   }
 }

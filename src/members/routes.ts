@@ -51,7 +51,7 @@ export function memberRoutes(app: Router, members: Members, invitations: Invitat
       },
     },
     async (request, reply) => {
-      const result = await invitations.accept({ ...request.body, ip: request.ip });
+      const result = await invitations.accept({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] });
       if ('mfaRequired' in result) return reply.code(200).send(result);
       return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
     },

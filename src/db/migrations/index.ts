@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { foundation } from './0001-foundation.js';
 import { identity } from './0002-identity.js';
 import { members } from './0003-members.js';
+import { accountSecurity } from './0004-account-security.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-identity': identity,
   '0003-members': members,
+  '0004-account-security': accountSecurity,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -109,7 +109,7 @@ export class Mfa {
    * failures also count against the account's sign-in throttle, so fresh challenges do not buy
    * an attacker more guesses.
    */
-  async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string): Promise<SignedIn> {
+  async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string, userAgent?: string): Promise<SignedIn> {
     const { db, keyRing, clock, transactions, securityEvents } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
     if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
@@ -145,7 +145,7 @@ export class Mfa {
     await this.identity.throttle.recordSuccess(subject);
     if (usedRecoveryCode) this.services.mail.kick().catch(() => undefined);
     securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: usedRecoveryCode ? 'recoveryCode' : 'totp' } });
-    const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId);
+    const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
     return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
   }
 

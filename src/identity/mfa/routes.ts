@@ -42,7 +42,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
     },
     async (request, reply) => {
       const { challenge, code, recoveryCode } = request.body;
-      const session = await mfa.completeSignIn(challenge, { code, recoveryCode }, request.ip);
+      const session = await mfa.completeSignIn(challenge, { code, recoveryCode }, request.ip, request.headers['user-agent']);
       return reply.code(201).send({ token: session.token, expiresAt: session.expiresAt, tenantId: session.tenantId, userId: session.userId });
     },
   );

@@ -1,0 +1,77 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { SecurityEvent } from '../core/security-events.js';
+import type { Cipher } from '../keys/cipher.js';
+import { newId } from '../lib/ids.js';
+import type { Clock } from '../lib/time.js';
+
+const location = (id: string, field: string) => ({ table: 'security_events', rowId: id, field });
+
+export interface StoredSecurityEvent {
+  id: string;
+  at: string;
+  type: string;
+  outcome: string;
+  actor: { type: 'member'; id: string } | null;
+  ip: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Security events stored centrally (the database every node shares). An event about a user but
+ * no particular tenant (a failed sign-in) is filed under each tenant the user belongs to, so every
+ * organisation sees attempts on its members' accounts. IPs and details rest encrypted under the
+ * system key.
+ */
+export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: Clock, event: SecurityEvent): Promise<void> {
+  let tenants: Array<string | null> = [event.tenantId ?? null];
+  if (!event.tenantId && event.userId) {
+    const rows = await db.selectFrom('memberships').select('tenant_id').where('user_id', '=', event.userId).execute();
+    if (rows.length > 0) tenants = rows.map((row) => row.tenant_id);
+  }
+  const at = clock.now().toISOString();
+  await db
+    .insertInto('security_events')
+    .values(
+      tenants.map((tenantId) => {
+        const id = newId();
+        return {
+          id,
+          tenant_id: tenantId,
+          at,
+          type: event.type,
+          outcome: event.outcome,
+          user_id: event.userId ?? null,
+          ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, location(id, 'ip')),
+          details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), location(id, 'details')),
+        };
+      }),
+    )
+    .execute();
+}
+
+/** A tenant's events, newest first. */
+export async function listSecurityEvents(
+  db: Kysely<DB>,
+  cipher: Cipher,
+  tenantId: string,
+  options: { limit: number; beforeId?: string; type?: string },
+): Promise<{ items: StoredSecurityEvent[]; nextBeforeId: string | null }> {
+  let query = db.selectFrom('security_events').selectAll().where('tenant_id', '=', tenantId).orderBy('id', 'desc').limit(options.limit + 1);
+  if (options.beforeId) query = query.where('id', '<', options.beforeId);
+  if (options.type) query = query.where('type', '=', options.type);
+  const rows = await query.execute();
+  const page = rows.slice(0, options.limit);
+  return {
+    items: page.map((row) => ({
+      id: row.id,
+      at: row.at,
+      type: row.type,
+      outcome: row.outcome,
+      actor: row.user_id ? { type: 'member' as const, id: row.user_id } : null,
+      ip: row.ip_enc ? cipher.decrypt(row.ip_enc, location(row.id, 'ip')) : '',
+      ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, location(row.id, 'details'))) as Record<string, unknown> } : {}),
+    })),
+    nextBeforeId: rows.length > options.limit ? page[page.length - 1]!.id : null,
+  };
+}
