@@ -28,6 +28,8 @@ export interface Config {
   sessions: { absoluteSeconds: number; idleSeconds: number };
   /** Where links in e-mails point, and the WebAuthn origin. */
   publicUrl: string;
+  /** The WebAuthn relying party: its id (a domain) and the origin browsers report. */
+  webauthn: { rpId: string; origin: string };
   mail: {
     /** smtp:// or smtps:// URL; null writes encrypted messages to the outbox folder instead. */
     smtpUrl: string | null;

@@ -73,9 +73,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   const windowSeconds = read('CONFIDE_SIGNIN_WINDOW_SECONDS', '900', parseInteger(1, 86400));
   const lockSeconds = read('CONFIDE_SIGNIN_LOCK_SECONDS', '300', parseInteger(1, 86400));
 
-  const defaultPublicUrl = publicListen ? `https://${publicListen.host.includes(':') ? `[${publicListen.host}]` : publicListen.host}:${publicListen.port}` : undefined;
+  // A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP
+  // address) as a WebAuthn relying party, and the self-signed certificate names it.
+  const defaultPublicUrl = publicListen ? `https://${publicUrlHost(publicListen.host)}:${publicListen.port}` : undefined;
   const publicUrl = read('CONFIDE_PUBLIC_URL', defaultPublicUrl, parseHttpsUrl);
   const smtpUrl = read('CONFIDE_SMTP_URL', undefined, parseSmtpUrl);
+  const rpId = read('CONFIDE_WEBAUTHN_RP_ID', publicUrl ? new URL(publicUrl).hostname.replace(/^\[|\]$/g, '') : undefined, text);
   const mailFrom = read('CONFIDE_MAIL_FROM', 'Confide <confide@localhost>', text);
   const mailRetryBaseSeconds = read('CONFIDE_MAIL_RETRY_BASE_SECONDS', '5', parseInteger(1, 3600));
 
@@ -99,6 +102,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     passwords: { minLength: minLength! },
     sessions: { absoluteSeconds: absoluteSeconds!, idleSeconds: idleSeconds! },
     publicUrl: publicUrl!,
+    webauthn: { rpId: rpId!, origin: new URL(publicUrl!).origin },
     mail: { smtpUrl: smtpUrl ?? null, from: mailFrom!, retryBaseSeconds: mailRetryBaseSeconds! },
     signInThrottle: {
       accountMaxFailures: accountMaxFailures!,
@@ -108,6 +112,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
   };
   return deepFreeze(config);
+}
+
+function publicUrlHost(host: string): string {
+  if (host === '::1' || /^127\./.test(host) || host === 'localhost') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function isInside(file: string, dir: string): boolean {

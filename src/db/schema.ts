@@ -145,6 +145,29 @@ export interface TenantSettingsTable {
   updated_at: string;
 }
 
+export interface WebauthnCredentialsTable {
+  id: string;
+  user_id: string;
+  /** The authenticator's credential id, base64url. */
+  credential_id: string;
+  /** COSE public key, base64url (public: nothing secret here). */
+  public_key: string;
+  counter: number | string;
+  /** JSON array of transport hints. */
+  transports: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  user_id: string;
+  purpose: 'register' | 'authenticate';
+  challenge: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface CollectionsTable {
   tenant_id: string;
   name: string;
@@ -218,4 +241,6 @@ export interface DB {
   tenant_settings: TenantSettingsTable;
   password_resets: PasswordResetsTable;
   security_events: SecurityEventsTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }

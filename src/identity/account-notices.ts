@@ -4,11 +4,13 @@ import type { MailMessage } from '../mail/mail-message.js';
  * The e-mails that tell a user their account's security changed (ASVS 6.3.7), so a change they
  * did not make is noticed. They name what changed, when and from where, and carry no secret.
  */
-export type AccountChange = 'totp_enabled' | 'totp_removed' | 'recovery_codes_regenerated' | 'recovery_code_used';
+export type AccountChange = 'totp_enabled' | 'totp_removed' | 'passkey_added' | 'passkey_removed' | 'recovery_codes_regenerated' | 'recovery_code_used';
 
 const WHAT: Record<AccountChange, { subject: string; sentence: string }> = {
   totp_enabled: { subject: 'Two-step sign-in was turned on', sentence: 'An authenticator app was added as a second factor to your Confide account.' },
   totp_removed: { subject: 'Your authenticator app was removed', sentence: 'The authenticator app was removed from your Confide account.' },
+  passkey_added: { subject: 'A passkey was added', sentence: 'A passkey (security key or device) was added as a second factor to your Confide account.' },
+  passkey_removed: { subject: 'A passkey was removed', sentence: 'A passkey was removed from your Confide account.' },
   recovery_codes_regenerated: { subject: 'New recovery codes were created', sentence: 'New recovery codes were created for your Confide account; the old ones no longer work.' },
   recovery_code_used: { subject: 'A recovery code was used to sign in', sentence: 'One of your recovery codes was used to sign in to your Confide account.' },
 };

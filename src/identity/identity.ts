@@ -13,7 +13,7 @@ import { assertAcceptablePassword } from './password-policy.js';
 import { SessionStore, type IssuedSession } from './session-store.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { openChallenge } from './mfa/mfa-challenges.js';
-import { hasConfirmedTotp } from './mfa/totp-factor.js';
+import { factorSummary, methodsFor } from './mfa/second-factors.js';
 import {
   findUserByEmailIndex,
   findUserEmail,
@@ -45,7 +45,7 @@ export interface SignedIn extends IssuedSession {
 export interface MfaRequired {
   mfaRequired: true;
   challenge: string;
-  methods: Array<'totp' | 'recoveryCode'>;
+  methods: Array<'totp' | 'webauthn' | 'recoveryCode'>;
 }
 
 const invalidCredentials = () =>
@@ -119,10 +119,11 @@ export class Identity {
       await this.throttle.recordFailure(subject);
       throw invalidCredentials();
     }
-    if (await hasConfirmedTotp(this.services.db, user.id)) {
+    const factors = await factorSummary(this.services.db, user.id);
+    if (factors.totp || factors.webauthn > 0) {
       // The account's failure count is cleared only when the second factor passes too.
       const challenge = await openChallenge(this.services.db, this.services.clock, user.id, membership.tenantId);
-      return { mfaRequired: true, challenge, methods: ['totp', 'recoveryCode'] };
+      return { mfaRequired: true, challenge, methods: methodsFor(factors) };
     }
     await this.throttle.recordSuccess(subject);
     this.services.securityEvents.record({ type: 'signin.password', outcome: 'success', userId: user.id, tenantId: membership.tenantId, ip: input.ip });
@@ -138,13 +139,18 @@ export class Identity {
     return this.sessions.revoke(principal.sessionId);
   }
 
-  async me(principal: MemberPrincipal): Promise<{ user: { id: string; email: string }; tenant: { id: string; name: string }; role: Role; mfa: { totp: boolean } }> {
+  async me(principal: MemberPrincipal): Promise<{
+    user: { id: string; email: string };
+    tenant: { id: string; name: string };
+    role: Role;
+    mfa: { totp: boolean; webauthn: number; recoveryCodes: number };
+  }> {
     const { db, keyRing } = this.services;
     const email = await findUserEmail(db, principal.userId, await keyRing.cipherFor(SYSTEM_OWNER));
     const name = await findTenantName(db, principal.tenantId, await keyRing.cipherFor(principal.tenantId));
     if (email === undefined || name === undefined) throw new AppError('UNAUTHENTICATED');
-    const totp = await hasConfirmedTotp(db, principal.userId);
-    return { user: { id: principal.userId, email }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa: { totp } };
+    const mfa = await factorSummary(db, principal.userId);
+    return { user: { id: principal.userId, email }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa };
   }
 
   private async emailIndex(email: string): Promise<string> {

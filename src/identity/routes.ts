@@ -91,7 +91,7 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
             user: UserRef,
             tenant: TenantRef,
             role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
-            mfa: Type.Object({ totp: Type.Boolean() }),
+            mfa: Type.Object({ totp: Type.Boolean(), webauthn: Type.Integer({ description: 'passkeys registered' }), recoveryCodes: Type.Integer({ description: 'unused recovery codes' }) }),
           }),
           ...errorResponses(401),
         },

@@ -96,6 +96,7 @@ export class SessionStore {
         'tenant_settings.session_idle_seconds as tenantIdleSeconds',
         'tenant_settings.session_absolute_seconds as tenantAbsoluteSeconds',
         'totp_factors.user_id as totpUser',
+        (eb) => eb.exists(eb.selectFrom('webauthn_credentials').select('webauthn_credentials.id').whereRef('webauthn_credentials.user_id', '=', 'sessions.user_id')).as('hasPasskey'),
         'sessions.user_id as userId',
         'sessions.tenant_id as tenantId',
         'sessions.last_seen_at as lastSeenAt',
@@ -127,7 +128,7 @@ export class SessionStore {
       role: row.role,
       sessionId: row.sessionId,
       sessionVerifiedAt: row.verifiedAt,
-      mfaSatisfied: !row.requireMfa || row.totpUser !== null,
+      mfaSatisfied: !row.requireMfa || row.totpUser !== null || Boolean(row.hasPasskey),
     };
   }
 

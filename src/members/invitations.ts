@@ -14,7 +14,7 @@ import { hashPassword, verifyPassword } from '../identity/password-hasher.js';
 import { assertAcceptablePassword } from '../identity/password-policy.js';
 import { findUserByEmailIndex, insertMembership, insertUser } from '../identity/user-repository.js';
 import { openChallenge } from '../identity/mfa/mfa-challenges.js';
-import { hasConfirmedTotp } from '../identity/mfa/totp-factor.js';
+import { factorSummary, methodsFor } from '../identity/mfa/second-factors.js';
 import { findRole } from './member-repository.js';
 
 export const INVITATION_SECONDS = 7 * 24 * 3600;
@@ -137,8 +137,9 @@ export class Invitations {
       }
     }
     securityEvents.record({ type: 'member.joined', outcome: 'success', tenantId: row.tenant_id, userId, ip: input.ip, details: { invitationId: row.id } });
-    if (await hasConfirmedTotp(db, userId)) {
-      return { mfaRequired: true, challenge: await openChallenge(db, clock, userId, row.tenant_id), methods: ['totp', 'recoveryCode'] };
+    const factors = await factorSummary(db, userId);
+    if (factors.totp || factors.webauthn > 0) {
+      return { mfaRequired: true, challenge: await openChallenge(db, clock, userId, row.tenant_id), methods: methodsFor(factors) };
     }
     const session = await this.identity.sessions.issue(userId, row.tenant_id, { ip: input.ip, userAgent: input.userAgent });
     return { ...session, tenantId: row.tenant_id, userId };

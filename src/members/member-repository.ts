@@ -16,13 +16,18 @@ export async function listMembers(db: Kysely<DB>, tenantId: string, systemCipher
   const rows = await db
     .selectFrom('memberships')
     .leftJoin('totp_factors', (join) => join.onRef('totp_factors.user_id', '=', 'memberships.user_id').on('totp_factors.confirmed_at', 'is not', null))
-    .select(['memberships.user_id as userId', 'memberships.role as role', 'totp_factors.user_id as totpUser'])
+    .select((eb) => [
+      'memberships.user_id as userId',
+      'memberships.role as role',
+      'totp_factors.user_id as totpUser',
+      eb.exists(eb.selectFrom('webauthn_credentials').select('webauthn_credentials.id').whereRef('webauthn_credentials.user_id', '=', 'memberships.user_id')).as('hasPasskey'),
+    ])
     .where('memberships.tenant_id', '=', tenantId)
     .orderBy('memberships.created_at', 'asc')
     .execute();
   const members: MemberView[] = [];
   for (const row of rows) {
-    members.push({ userId: row.userId, email: (await findUserEmail(db, row.userId, systemCipher)) ?? '', role: row.role, mfa: row.totpUser !== null });
+    members.push({ userId: row.userId, email: (await findUserEmail(db, row.userId, systemCipher)) ?? '', role: row.role, mfa: row.totpUser !== null || Boolean(row.hasPasskey) });
   }
   return members;
 }

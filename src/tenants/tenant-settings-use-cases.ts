@@ -1,7 +1,7 @@
 import type { Services } from '../core/services.js';
 import type { Caller } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
-import { hasConfirmedTotp } from '../identity/mfa/totp-factor.js';
+import { hasSecondFactor } from '../identity/mfa/second-factors.js';
 import { readTenantSettings, writeTenantSettings, type TenantSettings } from './tenant-settings.js';
 
 /** Reading and changing a tenant's security settings (owners and admins). */
@@ -16,7 +16,7 @@ export class TenantSettingsUseCases {
     const { db, transactions, clock, securityEvents } = this.services;
     const tenantId = caller.principal.tenantId;
     // As GitHub does for organisations: whoever requires a second factor must have one first.
-    if (changes.requireMfa && caller.principal.kind === 'member' && !(await hasConfirmedTotp(db, caller.principal.userId))) {
+    if (changes.requireMfa && caller.principal.kind === 'member' && !(await hasSecondFactor(db, caller.principal.userId))) {
       throw new AppError('CONFLICT', { message: 'Set up a second factor for yourself before requiring one of every member.' });
     }
     const next = { ...(await readTenantSettings(db, tenantId)), ...changes };

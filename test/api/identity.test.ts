@@ -27,7 +27,7 @@ describe.each(DIALECTS)('identity on %s', (dialect) => {
     expect(session.tenantId).toBe(tenant.id);
     const me = await t.request({ method: 'GET', url: '/v1/me', token: session.token });
     expect(me.statusCode).toBe(200);
-    expect(me.json()).toEqual({ user: { id: user.id, email: 'alice@example.test' }, tenant: { id: tenant.id, name: 'Acme Health' }, role: 'owner', mfa: { totp: false } });
+    expect(me.json()).toEqual({ user: { id: user.id, email: 'alice@example.test' }, tenant: { id: tenant.id, name: 'Acme Health' }, role: 'owner', mfa: { totp: false, webauthn: 0, recoveryCodes: 0 } });
   });
 
   it('refuses a second account with the same e-mail address, in any letter case', async () => {

@@ -53,7 +53,7 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
 
     // Pending: sign-in does not ask for it yet, and /me says no.
     expect((await post('/v1/sessions', undefined, { email: owner.email, password: owner.password })).statusCode).toBe(201);
-    expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).json().mfa).toEqual({ totp: false });
+    expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).json().mfa).toEqual({ totp: false, webauthn: 0, recoveryCodes: 0 });
 
     const wrong = await post('/v1/mfa/totp/confirm', owner.token, { code: '000000' });
     expect(wrong.statusCode).toBe(401);
@@ -63,7 +63,7 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
     expect(codes.every((code) => /^[a-z2-9]{5}-[a-z2-9]{5}$/.test(code))).toBe(true);
-    expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).json().mfa).toEqual({ totp: true });
+    expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).json().mfa).toEqual({ totp: true, webauthn: 0, recoveryCodes: 10 });
     expect(await mailTo(owner.email)).toContain('Confide: Two-step sign-in was turned on');
   });
 

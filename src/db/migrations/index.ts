@@ -3,6 +3,7 @@ import { foundation } from './0001-foundation.js';
 import { identity } from './0002-identity.js';
 import { members } from './0003-members.js';
 import { accountSecurity } from './0004-account-security.js';
+import { webauthn } from './0005-webauthn.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-identity': identity,
   '0003-members': members,
   '0004-account-security': accountSecurity,
+  '0005-webauthn': webauthn,
 };
 
 export const migrationProvider: MigrationProvider = {

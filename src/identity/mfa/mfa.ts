@@ -8,7 +8,10 @@ import { verifyPassword } from '../password-hasher.js';
 import { findUserCredentials, findUserEmail } from '../user-repository.js';
 import { closeChallenge, countFailedAttempt, findOpenChallenge } from './mfa-challenges.js';
 import { consumeRecoveryCode, deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { readTenantSettings } from '../../tenants/tenant-settings.js';
+import { factorSummary, hasSecondFactor } from './second-factors.js';
+import { authenticationOptions, deleteCredential, listCredentials, registerCredential, registrationOptions, verifyAssertion } from './webauthn-factor.js';
 import { checkTotp, consumeTotpStep, deleteTotpFactor, findTotpFactor, newTotpSecret, savePendingTotp } from './totp-factor.js';
 
 /** A factor change needs a password or factor check this recent (ASVS 7.5.1). */
@@ -22,6 +25,7 @@ export interface Proof {
 export interface SecondFactor {
   code?: string;
   recoveryCode?: string;
+  webauthn?: AuthenticationResponseJSON;
 }
 
 const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.' });
@@ -75,13 +79,12 @@ export class Mfa {
 
   async removeTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
     await this.assertRecentlyVerified(principal, proof, ip);
-    if ((await readTenantSettings(this.services.db, principal.tenantId)).requireMfa) {
-      throw new AppError('CONFLICT', { message: 'Your organisation requires a second factor, so the only one cannot be removed.' });
-    }
+    const factors = await factorSummary(this.services.db, principal.userId);
+    await this.assertMayRemove(principal, factors.webauthn === 0);
     const removed = await this.services.transactions.run(async (trx) => {
       if (!(await deleteTotpFactor(trx, principal.userId))) return false;
       // Recovery codes stand in for a factor; with no factor left they would be a bypass.
-      await deleteRecoveryCodes(trx, principal.userId);
+      if (factors.webauthn === 0) await deleteRecoveryCodes(trx, principal.userId);
       await this.notify(trx, principal.userId, 'totp_removed', ip);
       return true;
     });
@@ -92,8 +95,7 @@ export class Mfa {
   async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
     await this.assertRecentlyVerified(principal, proof, ip);
     const { db, keyRing, clock, transactions } = this.services;
-    const factor = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
-    if (!factor?.confirmed) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.' });
+    if (!(await hasSecondFactor(db, principal.userId))) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.' });
     const indexKey = await keyRing.blindIndexKey();
     const recoveryCodes = await transactions.run(async (trx) => {
       const codes = await replaceRecoveryCodes(trx, principal.userId, indexKey, clock.now().toISOString());
@@ -110,7 +112,7 @@ export class Mfa {
    * an attacker more guesses.
    */
   async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string, userAgent?: string): Promise<SignedIn> {
-    const { db, keyRing, clock, transactions, securityEvents } = this.services;
+    const { db, keyRing, clock, transactions, securityEvents, config } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
     if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
     const email = await this.emailOf(challenge.userId);
@@ -125,6 +127,9 @@ export class Mfa {
       const check = totp?.confirmed ? await checkTotp(totp.secret, factor.code, totp.lastUsedStep, clock.now()) : { ok: false as const, replay: false };
       if (!check.ok && check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId: challenge.userId, ip });
       passed = check.ok && (await transactions.run((trx) => consumeTotpStep(trx, challenge.userId, check.step)));
+    } else if (factor.webauthn !== undefined) {
+      const assertion = factor.webauthn;
+      passed = await transactions.run((trx) => verifyAssertion(trx, clock, config.webauthn, challenge.userId, assertion));
     } else if (factor.recoveryCode !== undefined) {
       const indexKey = await keyRing.blindIndexKey();
       passed = await transactions.run((trx) => consumeRecoveryCode(trx, challenge.userId, factor.recoveryCode!, indexKey, now));
@@ -133,7 +138,7 @@ export class Mfa {
     if (!passed) {
       await countFailedAttempt(db, challenge.id);
       await this.identity.throttle.recordFailure(subject);
-      securityEvents.record({ type: 'signin.mfa', outcome: 'failure', userId: challenge.userId, ip });
+      securityEvents.record({ type: 'signin.mfa', outcome: 'failure', userId: challenge.userId, ip, details: { method: factorMethod(factor) } });
       throw wrongCode();
     }
     const closed = await transactions.run(async (trx) => {
@@ -144,9 +149,68 @@ export class Mfa {
     if (!closed) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
     await this.identity.throttle.recordSuccess(subject);
     if (usedRecoveryCode) this.services.mail.kick().catch(() => undefined);
-    securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: usedRecoveryCode ? 'recoveryCode' : 'totp' } });
+    securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: factorMethod(factor) } });
     const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
     return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
+  }
+
+  /** Options for navigator.credentials.create(): a fresh check is needed, as for any factor change. */
+  async webauthnRegistrationOptions(principal: MemberPrincipal, proof: Proof, ip: string) {
+    await this.assertRecentlyVerified(principal, proof, ip);
+    const { db, clock, config } = this.services;
+    return registrationOptions(db, clock, config.webauthn, { id: principal.userId, email: await this.emailOf(principal.userId) });
+  }
+
+  /** Registers a passkey from its attestation; the first factor of an account also gets recovery codes. */
+  async registerWebauthn(principal: MemberPrincipal, response: RegistrationResponseJSON, ip: string): Promise<{ id: string; recoveryCodes?: string[] }> {
+    const { db, keyRing, clock, transactions, config } = this.services;
+    const firstFactor = !(await hasSecondFactor(db, principal.userId));
+    const indexKey = await keyRing.blindIndexKey();
+    const result = await transactions.run(async (trx) => {
+      const id = await registerCredential(trx, clock, config.webauthn, principal.userId, response);
+      if (!id) return undefined;
+      const recoveryCodes = firstFactor ? await replaceRecoveryCodes(trx, principal.userId, indexKey, clock.now().toISOString()) : undefined;
+      await this.notify(trx, principal.userId, 'passkey_added', ip);
+      return { id, ...(recoveryCodes ? { recoveryCodes } : {}) };
+    });
+    if (!result) throw new AppError('VALIDATION_FAILED', { message: 'The passkey registration could not be verified.', details: { field: 'response' } });
+    this.services.mail.kick().catch(() => undefined);
+    return result;
+  }
+
+  async listWebauthn(principal: MemberPrincipal) {
+    return (await listCredentials(this.services.db, principal.userId)).map((c) => ({ id: c.id, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt, transports: c.transports }));
+  }
+
+  async removeWebauthn(principal: MemberPrincipal, id: string, proof: Proof, ip: string): Promise<void> {
+    await this.assertRecentlyVerified(principal, proof, ip);
+    const factors = await factorSummary(this.services.db, principal.userId);
+    const last = !factors.totp && factors.webauthn <= 1;
+    await this.assertMayRemove(principal, last);
+    const removed = await this.services.transactions.run(async (trx) => {
+      if (!(await deleteCredential(trx, principal.userId, id))) return false;
+      if (last) await deleteRecoveryCodes(trx, principal.userId);
+      await this.notify(trx, principal.userId, 'passkey_removed', ip);
+      return true;
+    });
+    if (!removed) throw new AppError('NOT_FOUND');
+    this.services.mail.kick().catch(() => undefined);
+  }
+
+  /** Options for navigator.credentials.get() during the second step of sign-in. */
+  async webauthnSignInOptions(challengeToken: string) {
+    const { db, clock, config } = this.services;
+    const challenge = await findOpenChallenge(db, clock, challengeToken);
+    if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    if ((await factorSummary(db, challenge.userId)).webauthn === 0) throw new AppError('CONFLICT', { message: 'This account has no passkey.' });
+    return authenticationOptions(db, clock, config.webauthn, challenge.userId);
+  }
+
+  /** The tenant's requireMfa forbids removing a user's last factor. */
+  private async assertMayRemove(principal: MemberPrincipal, lastFactor: boolean): Promise<void> {
+    if (lastFactor && (await readTenantSettings(this.services.db, principal.tenantId)).requireMfa) {
+      throw new AppError('CONFLICT', { message: 'Your organisation requires a second factor, so your only one cannot be removed.' });
+    }
   }
 
   /**
@@ -193,4 +257,8 @@ export class Mfa {
     if (email === undefined) throw new AppError('UNAUTHENTICATED');
     return email;
   }
+}
+
+function factorMethod(factor: SecondFactor): string {
+  return factor.webauthn ? 'webauthn' : factor.recoveryCode !== undefined ? 'recoveryCode' : 'totp';
 }
