@@ -99,6 +99,15 @@ describe.each(DIALECTS)('identity on %s', (dialect) => {
     expect(after.headers['www-authenticate']).toBe('Bearer');
   });
 
+  it('ends every session of a disabled user at once, and refuses their sign-in', async () => {
+    const owner = await buildTenant(t);
+    const other = await signIn(t, owner.email, owner.password);
+    await t.app.services.db.updateTable('users').set({ disabled_at: new Date().toISOString() }).where('id', '=', owner.userId).execute();
+    expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).statusCode).toBe(401);
+    expect((await t.request({ method: 'GET', url: '/v1/me', token: other.token })).statusCode).toBe(401);
+    expect((await t.request({ method: 'POST', url: '/v1/sessions', payload: { email: owner.email, password: owner.password } })).statusCode).toBe(401);
+  });
+
   it('issues a new token at every sign-in', async () => {
     const owner = await buildTenant(t);
     const again = await signIn(t, owner.email, owner.password);

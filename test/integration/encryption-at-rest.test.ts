@@ -31,15 +31,25 @@ async function writeCanaries(t: TestApp) {
   await t.request({ method: 'PUT', url: `/v1/collections/patients/records/${record.id}`, token: tenant.token, payload: { diagnosis: `${canary}-v2` } });
   await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: tenant.token });
   await t.request({ method: 'GET', url: '/v1/access-log', token: tenant.token });
-  return { canary, email, organization, tenant };
+  // Account data that rests elsewhere: a TOTP seed, an API key name, a queued and a delivered
+  // e-mail (the outbox folder), sessions' client details, security events.
+  const totp = (await t.request({ method: 'POST', url: '/v1/mfa/totp', token: tenant.token })).json();
+  await t.request({ method: 'POST', url: '/v1/api-keys', token: tenant.token, payload: { name: `key ${canary}`, scope: 'read' } });
+  await t.request({ method: 'POST', url: '/v1/sessions', payload: { email, password: tenant.password }, headers: { 'user-agent': `agent ${canary}` } });
+  await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } });
+  await t.app.services.mail.kick();
+  await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } }); // stays queued
+  await t.app.services.securityEvents.flush();
+  return { canary, email, organization, tenant, totpSecret: totp.secret as string };
 }
 
 describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
   it('leaves no customer value, e-mail address or organisation name in any file under the data directory', async () => {
     const t = await createTestApp(dialect);
     try {
-      const { canary, email } = await writeCanaries(t);
-      const needles = [canary, email, email.split('@')[0]!, 'private-domain.test'];
+      const { canary, email, totpSecret } = await writeCanaries(t);
+      const needles = [canary, email, email.split('@')[0]!, 'private-domain.test', totpSecret];
+      if (dialect === 'sqlite') expect(readdirSync(join(t.dataDir, 'outbox')).length).toBeGreaterThan(0);
 
       // A positive control: the scan finds a canary that is stored in clear.
       const control = join(t.dataDir, 'control.txt');
@@ -82,7 +92,7 @@ describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
     it('leaves no customer value or e-mail address in a pg_dump of the database', async () => {
       const t = await createTestApp(dialect);
       try {
-        const { canary, email } = await writeCanaries(t);
+        const { canary, email, totpSecret } = await writeCanaries(t);
         const schema = new URL(t.env.CONFIDE_DATABASE_URL!).searchParams.get('options')!.split('=').pop()!;
         const binDir = inject('postgresBinDir');
         const pgDump = binDir ? join(binDir, 'pg_dump') : 'pg_dump';
@@ -92,6 +102,7 @@ describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
         expect(dump.stdout).not.toContain(canary);
         expect(dump.stdout).not.toContain(email);
         expect(dump.stdout).not.toContain(email.split('@')[0]!);
+        expect(dump.stdout).not.toContain(totpSecret);
       } finally {
         await t.close();
       }
