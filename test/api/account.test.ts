@@ -2,25 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildTenant, errorCode, signIn, strongPassword, type TestTenant } from '../harness/builders.js';
-import { bodyOf, startSmtpSink, type SmtpSink } from '../harness/smtp-sink.js';
+import { bodyOf } from '../harness/smtp-sink.js';
 import { totpCode } from '../harness/totp.js';
 
 describe.each(DIALECTS)('passwords, sessions and security events on %s', (dialect) => {
   let t: TestApp;
-  let sink: SmtpSink;
   beforeAll(async () => {
-    sink = await startSmtpSink();
-    t = await createTestApp(dialect, { env: { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off` } });
+    t = await createTestApp(dialect, { smtp: true });
   });
-  afterAll(async () => {
-    await t.close();
-    await sink.close();
-  });
+  afterAll(() => t.close());
 
-  const mailsTo = async (email: string) => {
-    await t.app.services.mail.kick();
-    return sink.received.filter((m) => m.to.includes(email));
-  };
+  const mailsTo = (email: string) => t.mailTo(email);
   async function resetToken(email: string): Promise<string> {
     const response = await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } });
     expect(response.statusCode).toBe(202);

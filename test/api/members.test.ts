@@ -2,20 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, errorCode, signIn, strongPassword, type TestTenant } from '../harness/builders.js';
-import { bodyOf, startSmtpSink, type SmtpSink } from '../harness/smtp-sink.js';
+import { bodyOf } from '../harness/smtp-sink.js';
 import { totpCode } from '../harness/totp.js';
 
 describe.each(DIALECTS)('members, invitations and tenant settings on %s', (dialect) => {
   let t: TestApp;
-  let sink: SmtpSink;
   beforeAll(async () => {
-    sink = await startSmtpSink();
-    t = await createTestApp(dialect, { env: { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off` } });
+    t = await createTestApp(dialect, { smtp: true });
   });
-  afterAll(async () => {
-    await t.close();
-    await sink.close();
-  });
+  afterAll(() => t.close());
 
   let counter = 0;
   const freshEmail = () => `invitee-${Date.now()}-${counter++}@example.test`;
@@ -25,8 +20,7 @@ describe.each(DIALECTS)('members, invitations and tenant settings on %s', (diale
     const response = await t.request({ method: 'POST', url: '/v1/invitations', token: inviter.token, payload: { email, role } });
     expect(response.statusCode, response.body).toBe(201);
     expect(response.body).not.toContain('cfi_');
-    await t.app.services.mail.kick();
-    const message = sink.received.filter((m) => m.to.includes(email)).pop();
+    const message = (await t.mailTo(email)).pop();
     expect(message).toBeDefined();
     const token = /#token=(cfi_[A-Za-z0-9_-]+)/.exec(bodyOf(message!))?.[1];
     expect(token).toBeDefined();

@@ -2,25 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildTenant, errorCode, type TestTenant } from '../harness/builders.js';
-import { startSmtpSink, type SmtpSink } from '../harness/smtp-sink.js';
 import { totpCode } from '../harness/totp.js';
 
 describe.each(DIALECTS)('second factors on %s', (dialect) => {
   let t: TestApp;
-  let sink: SmtpSink;
   beforeAll(async () => {
-    sink = await startSmtpSink();
-    t = await createTestApp(dialect, { env: { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`, CONFIDE_SIGNIN_MAX_FAILURES: '8' } });
+    t = await createTestApp(dialect, { smtp: true, env: { CONFIDE_SIGNIN_MAX_FAILURES: '8' } });
   });
-  afterAll(async () => {
-    await t.close();
-    await sink.close();
-  });
+  afterAll(() => t.close());
 
   const post = (url: string, token: string | undefined, payload?: object) => t.request({ method: 'POST', url, token, ...(payload ? { payload } : {}) });
   const mailTo = async (email: string) => {
-    await t.app.services.mail.kick();
-    return sink.received.filter((m) => m.to.includes(email)).map((m) => /^Subject: (.*)$/m.exec(m.raw)?.[1] ?? '');
+    return (await t.mailTo(email)).map((m) => /^Subject: (.*)$/m.exec(m.raw)?.[1] ?? '');
   };
 
   /** A tenant owner with a confirmed authenticator app; returns the secret and recovery codes. */

@@ -3,21 +3,15 @@ import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildTenant, errorCode, type TestTenant } from '../harness/builders.js';
 import { SoftAuthenticator } from '../harness/soft-authenticator.js';
-import { startSmtpSink, type SmtpSink } from '../harness/smtp-sink.js';
 
 const ORIGIN = 'https://localhost:8443';
 
 describe.each(DIALECTS)('passkeys (WebAuthn) on %s', (dialect) => {
   let t: TestApp;
-  let sink: SmtpSink;
   beforeAll(async () => {
-    sink = await startSmtpSink();
-    t = await createTestApp(dialect, { env: { CONFIDE_PUBLIC_URL: ORIGIN, CONFIDE_SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off` } });
+    t = await createTestApp(dialect, { smtp: true, env: { CONFIDE_PUBLIC_URL: ORIGIN } });
   });
-  afterAll(async () => {
-    await t.close();
-    await sink.close();
-  });
+  afterAll(() => t.close());
 
   const post = (url: string, token: string | undefined, payload?: object) => t.request({ method: 'POST', url, token, ...(payload ? { payload } : {}) });
 
@@ -44,8 +38,7 @@ describe.each(DIALECTS)('passkeys (WebAuthn) on %s', (dialect) => {
     const list = await t.request({ method: 'GET', url: '/v1/mfa/webauthn/credentials', token: owner.token });
     expect(list.json().items).toHaveLength(1);
     expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).json().mfa).toEqual({ totp: false, webauthn: 1, recoveryCodes: 10 });
-    await t.app.services.mail.kick();
-    expect(sink.received.some((m) => m.to.includes(owner.email) && m.raw.includes('Subject: Confide: A passkey was added'))).toBe(true);
+    expect((await t.mailTo(owner.email)).some((m) => m.raw.includes('Subject: Confide: A passkey was added'))).toBe(true);
   });
 
   it('signs in with the passkey as the second step', async () => {

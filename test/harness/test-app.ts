@@ -8,12 +8,17 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createApp, type App } from '../../src/app/create-app.js';
 import { freshPostgresSchema, type TestDialect } from './dialects.js';
 import { TestClock } from './test-clock.js';
+import { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp-sink.js';
 
 export interface TestApp {
   app: App;
   dialect: TestDialect;
   clock: TestClock;
   dataDir: string;
+  /** The loopback SMTP server receiving Confide's mail, when asked for. */
+  smtp: SmtpSink | undefined;
+  /** Delivers queued mail now, then returns what `email` has received so far. */
+  mailTo(email: string): Promise<ReceivedMail[]>;
   /** The environment Confide was started with (to start it again, or run the CLI against it). */
   env: Record<string, string>;
   /** Every log line Confide wrote, to check that no secret or customer value reaches the logs. */
@@ -24,6 +29,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Deliver mail to a real SMTP server on loopback, kept as `t.smtp` (closed with the app). */
+  smtp?: boolean;
 }
 
 /**
@@ -33,11 +40,13 @@ export interface TestAppOptions {
 export async function createTestApp(dialect: TestDialect, options: TestAppOptions = {}): Promise<TestApp> {
   const root = mkdtempSync(join(tmpdir(), 'confide-test-'));
   const dataDir = join(root, 'data');
+  const smtp = options.smtp ? await startSmtpSink() : undefined;
   const env: Record<string, string> = {
     CONFIDE_DATA_DIR: dataDir,
     CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
     CONFIDE_LOG_LEVEL: 'info',
     ...(dialect === 'postgres' ? { CONFIDE_DATABASE_URL: (await freshPostgresSchema()).url } : {}),
+    ...(smtp ? { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=off` } : {}),
     ...options.env,
   };
   const logs: string[] = [];
@@ -56,6 +65,11 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     dataDir,
     env,
     logs,
+    smtp,
+    async mailTo(email) {
+      await app.services.mail.kick();
+      return (smtp?.received ?? []).filter((mail) => mail.to.includes(email));
+    },
     request({ token, headers, ...rest }) {
       return app.publicServer.inject({
         ...rest,
@@ -64,6 +78,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     },
     async close() {
       await app.close();
+      await smtp?.close();
       rmSync(root, { recursive: true, force: true });
     },
   };
