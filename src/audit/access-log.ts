@@ -1,13 +1,33 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../db/database.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
-import type { DB } from '../db/schema.js';
+import type { AccessLogTable, DB } from '../db/schema.js';
+import { preparedQuery } from '../db/prepared-query.js';
 import { AppError } from '../lib/app-error.js';
 import type { Clock } from '../lib/time.js';
 import type { Cipher } from '../keys/cipher.js';
 import type { AccessEvent, AccessLogEntry } from './access-event.js';
 import { entryToRow } from './access-log-rows.js';
 import { entryHash, genesisHash } from './hash-chain.js';
+
+// Every access to customer data runs these three statements: they are compiled once.
+const headQuery = (db: Kysely<DB>, tenantId: string) => db.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId);
+const readHead = preparedQuery(headQuery, 1);
+const lockHead = preparedQuery((db: Kysely<DB>, tenantId: string) => headQuery(db, tenantId).forUpdate(), 1);
+const moveHead = preparedQuery(
+  (db: Kysely<DB>, seq: string, hash: string, tenantId: string) =>
+    db.updateTable('access_log_heads').set({ seq: seq as unknown as number, hash }).where('tenant_id', '=', tenantId),
+  3,
+);
+const ACCESS_LOG_COLUMNS = [
+  'tenant_id', 'seq', 'at', 'actor_type', 'actor_id', 'action', 'resource_type', 'resource_collection',
+  'resource_id', 'grant_id', 'justification', 'ip_enc', 'details_enc', 'prev_hash', 'hash',
+] as const satisfies ReadonlyArray<keyof AccessLogTable>;
+const insertEntry = preparedQuery(
+  (db: Kysely<DB>, ...values: string[]) =>
+    db.insertInto('access_log').values(Object.fromEntries(ACCESS_LOG_COLUMNS.map((column, i) => [column, values[i]])) as unknown as AccessLogTable),
+  ACCESS_LOG_COLUMNS.length,
+);
 
 /**
  * The append-only, hash-chained, per-tenant access log. It fails closed, as Vault's audit
@@ -32,9 +52,8 @@ export class AccessLog {
    */
   async appendInTransaction(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
     try {
-      let headQuery = trx.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId);
-      if (this.dialect === 'postgres') headQuery = headQuery.forUpdate();
-      const head = await headQuery.executeTakeFirstOrThrow();
+      const [head] = await (this.dialect === 'postgres' ? lockHead : readHead)(trx, tenantId);
+      if (!head) throw new Error('the tenant has no access-log head');
       const unhashed: Omit<AccessLogEntry, 'hash'> = {
         ...event,
         seq: Number(head.seq) + 1,
@@ -42,12 +61,9 @@ export class AccessLog {
         prevHash: head.hash,
       };
       const entry: AccessLogEntry = { ...unhashed, hash: entryHash(tenantId, unhashed) };
-      await trx.insertInto('access_log').values(entryToRow(tenantId, entry, cipher)).execute();
-      await trx
-        .updateTable('access_log_heads')
-        .set({ seq: entry.seq, hash: entry.hash })
-        .where('tenant_id', '=', tenantId)
-        .execute();
+      const row = entryToRow(tenantId, entry, cipher);
+      await insertEntry(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]));
+      await moveHead(trx, entry.seq, entry.hash, tenantId);
       return entry;
     } catch (error) {
       throw new AppError('AUDIT_UNAVAILABLE', { cause: error });

@@ -62,6 +62,19 @@ class GroupCommit implements TransactionRunner {
       for (const pending of batch) pending.reject(error);
       return;
     }
+    if (batch.length === 1) {
+      // Alone in its batch, a unit needs no savepoint: its failure may roll back the whole transaction.
+      const [pending] = batch as [Pending];
+      try {
+        const value = await pending.work(trx);
+        await trx.commit().execute();
+        pending.resolve(value);
+      } catch (error) {
+        await trx.rollback().execute().catch(() => undefined);
+        pending.reject(error);
+      }
+      return;
+    }
     try {
       for (const pending of batch) {
         const unit = await trx.savepoint('unit').execute();

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { preparedQuery } from '../db/prepared-query.js';
 import type { DB } from '../db/schema.js';
 import type { MemberPrincipal } from '../core/principal.js';
 import { newId } from '../lib/ids.js';
@@ -31,6 +32,38 @@ export interface SessionView {
   userAgent: string;
   current: boolean;
 }
+
+/** The hottest query of all (every authenticated request): built and compiled once. */
+const resolveSession = preparedQuery(
+  (db: Kysely<DB>, tokenHash: string) =>
+    db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .innerJoin('memberships', (join) =>
+      join.onRef('memberships.user_id', '=', 'sessions.user_id').onRef('memberships.tenant_id', '=', 'sessions.tenant_id'),
+    )
+    .leftJoin('tenant_settings', 'tenant_settings.tenant_id', 'sessions.tenant_id')
+    .leftJoin('totp_factors', (join) => join.onRef('totp_factors.user_id', '=', 'sessions.user_id').on('totp_factors.confirmed_at', 'is not', null))
+    .select([
+      'sessions.id as sessionId',
+      'sessions.created_at as createdAt',
+      'tenant_settings.require_mfa as requireMfa',
+      'tenant_settings.session_idle_seconds as tenantIdleSeconds',
+      'tenant_settings.session_absolute_seconds as tenantAbsoluteSeconds',
+      'totp_factors.user_id as totpUser',
+      (eb) => eb.exists(eb.selectFrom('webauthn_credentials').select('webauthn_credentials.id').whereRef('webauthn_credentials.user_id', '=', 'sessions.user_id')).as('hasPasskey'),
+      'sessions.user_id as userId',
+      'sessions.tenant_id as tenantId',
+      'sessions.last_seen_at as lastSeenAt',
+      'sessions.expires_at as expiresAt',
+      'sessions.revoked_at as revokedAt',
+      'sessions.verified_at as verifiedAt',
+      'users.disabled_at as disabledAt',
+      'memberships.role as role',
+    ])
+    .where('sessions.token_hash', '=', tokenHash),
+  1,
+);
 
 const clientLocation = (sessionId: string, field: string) => ({ table: 'sessions', rowId: sessionId, field });
 
@@ -81,33 +114,7 @@ export class SessionStore {
 
   /** The principal behind a token, or undefined when it is unknown, expired, idle, revoked or its user lost access. */
   async resolve(token: string): Promise<MemberPrincipal | undefined> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .innerJoin('memberships', (join) =>
-        join.onRef('memberships.user_id', '=', 'sessions.user_id').onRef('memberships.tenant_id', '=', 'sessions.tenant_id'),
-      )
-      .leftJoin('tenant_settings', 'tenant_settings.tenant_id', 'sessions.tenant_id')
-      .leftJoin('totp_factors', (join) => join.onRef('totp_factors.user_id', '=', 'sessions.user_id').on('totp_factors.confirmed_at', 'is not', null))
-      .select([
-        'sessions.id as sessionId',
-        'sessions.created_at as createdAt',
-        'tenant_settings.require_mfa as requireMfa',
-        'tenant_settings.session_idle_seconds as tenantIdleSeconds',
-        'tenant_settings.session_absolute_seconds as tenantAbsoluteSeconds',
-        'totp_factors.user_id as totpUser',
-        (eb) => eb.exists(eb.selectFrom('webauthn_credentials').select('webauthn_credentials.id').whereRef('webauthn_credentials.user_id', '=', 'sessions.user_id')).as('hasPasskey'),
-        'sessions.user_id as userId',
-        'sessions.tenant_id as tenantId',
-        'sessions.last_seen_at as lastSeenAt',
-        'sessions.expires_at as expiresAt',
-        'sessions.revoked_at as revokedAt',
-        'sessions.verified_at as verifiedAt',
-        'users.disabled_at as disabledAt',
-        'memberships.role as role',
-      ])
-      .where('sessions.token_hash', '=', hashToken(token))
-      .executeTakeFirst();
+    const [row] = await resolveSession(this.db, hashToken(token));
     if (!row || row.revokedAt !== null || row.disabledAt !== null) return undefined;
 
     // A tenant may shorten (never lengthen) the server's lifetimes, and that applies at once.
