@@ -46,7 +46,12 @@ export async function insertUser(
 
 export async function findUserEmail(db: Kysely<DB>, userId: string, systemCipher: Cipher): Promise<string | undefined> {
   const row = await db.selectFrom('users').select('email_enc').where('id', '=', userId).executeTakeFirst();
-  return row && systemCipher.decrypt(row.email_enc, emailLocation(userId));
+  return row && openUserEmail(systemCipher, userId, row.email_enc);
+}
+
+/** For queries that select `users.email_enc` themselves (joins), instead of one lookup per user. */
+export function openUserEmail(systemCipher: Cipher, userId: string, emailEnc: string): string {
+  return systemCipher.decrypt(emailEnc, emailLocation(userId));
 }
 
 export async function insertMembership(

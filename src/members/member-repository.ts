@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Role } from '../core/principal.js';
 import type { Cipher } from '../keys/cipher.js';
-import { findUserEmail } from '../identity/user-repository.js';
+import { openUserEmail } from '../identity/user-repository.js';
 
 export interface MemberView {
   userId: string;
@@ -15,21 +15,24 @@ export interface MemberView {
 export async function listMembers(db: Kysely<DB>, tenantId: string, systemCipher: Cipher): Promise<MemberView[]> {
   const rows = await db
     .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
     .leftJoin('totp_factors', (join) => join.onRef('totp_factors.user_id', '=', 'memberships.user_id').on('totp_factors.confirmed_at', 'is not', null))
     .select((eb) => [
       'memberships.user_id as userId',
       'memberships.role as role',
+      'users.email_enc as emailEnc',
       'totp_factors.user_id as totpUser',
       eb.exists(eb.selectFrom('webauthn_credentials').select('webauthn_credentials.id').whereRef('webauthn_credentials.user_id', '=', 'memberships.user_id')).as('hasPasskey'),
     ])
     .where('memberships.tenant_id', '=', tenantId)
     .orderBy('memberships.created_at', 'asc')
     .execute();
-  const members: MemberView[] = [];
-  for (const row of rows) {
-    members.push({ userId: row.userId, email: (await findUserEmail(db, row.userId, systemCipher)) ?? '', role: row.role, mfa: row.totpUser !== null || Boolean(row.hasPasskey) });
-  }
-  return members;
+  return rows.map((row) => ({
+    userId: row.userId,
+    email: openUserEmail(systemCipher, row.userId, row.emailEnc),
+    role: row.role,
+    mfa: row.totpUser !== null || Boolean(row.hasPasskey),
+  }));
 }
 
 export async function findRole(db: Kysely<DB>, tenantId: string, userId: string): Promise<Role | undefined> {

@@ -52,13 +52,3 @@ export async function consumeRecoveryCode(trx: Kysely<DB>, userId: string, code:
 export async function deleteRecoveryCodes(trx: Kysely<DB>, userId: string): Promise<void> {
   await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
 }
-
-export async function countUnusedRecoveryCodes(db: Kysely<DB>, userId: string): Promise<number> {
-  const row = await db
-    .selectFrom('recovery_codes')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .where('user_id', '=', userId)
-    .where('used_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}

@@ -70,8 +70,3 @@ export async function deleteTotpFactor(trx: Kysely<DB>, userId: string): Promise
   const result = await trx.deleteFrom('totp_factors').where('user_id', '=', userId).executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
-
-export async function hasConfirmedTotp(db: Kysely<DB>, userId: string): Promise<boolean> {
-  const row = await db.selectFrom('totp_factors').select('user_id').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst();
-  return row !== undefined;
-}
