@@ -51,8 +51,9 @@ export class MailQueue {
   }
 
   /**
-   * Delivers what is due now and resolves when that is done. Rounds never overlap: a kick during
-   * a round queues one more round after it (which sees messages committed meanwhile).
+   * Delivers what is due now and resolves when that is done; never rejects (failures go to
+   * `onError`). Rounds never overlap: a kick during a round queues one more round after it
+   * (which sees messages committed meanwhile).
    */
   kick(): Promise<void> {
     if (this.stopped) return Promise.resolve();

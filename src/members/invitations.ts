@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Services } from '../core/services.js';
+import type { DB } from '../db/schema.js';
 import type { Caller, Role } from '../core/principal.js';
 import { requireMember } from '../core/policies.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
@@ -79,7 +81,7 @@ export class Invitations {
         ].join('\n'),
       });
     });
-    mail.kick().catch(() => undefined);
+    void mail.kick();
     securityEvents.record({ type: 'member.invited', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { invitationId: id, role: input.role } });
     return { id, expiresAt };
   }
@@ -97,7 +99,7 @@ export class Invitations {
     }
     const existing = await findUserByEmailIndex(db, row.email_index);
     const accepted = { tenantId: row.tenant_id, role: row.role, createdAt: now.toISOString() };
-    const markAccepted = async (trx: Parameters<Parameters<typeof transactions.run>[0]>[0]) => {
+    const markAccepted = async (trx: Kysely<DB>) => {
       const result = await trx
         .updateTable('invitations')
         .set({ accepted_at: accepted.createdAt })

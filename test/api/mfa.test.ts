@@ -96,6 +96,15 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
     expect(logged.join()).not.toContain(code);
   });
 
+  it('refuses and logs a replayed code when it is offered as re-authentication too', async () => {
+    const owner = await enrolled();
+    const code = await totpCode(t, owner.secret);
+    expect((await post('/v1/mfa/recovery-codes', owner.token, { code })).statusCode).toBe(200);
+    const before = t.logs.filter((line) => line.includes('mfa.totp.replay') && line.includes(owner.userId)).length;
+    expect((await post('/v1/mfa/recovery-codes', owner.token, { code })).statusCode).toBe(401);
+    expect(t.logs.filter((line) => line.includes('mfa.totp.replay') && line.includes(owner.userId)).length).toBe(before + 1);
+  });
+
   it('accepts a code from the step before or after (clock drift), not two steps away', async () => {
     const owner = await enrolled();
     expect((await post('/v1/sessions/mfa', undefined, { challenge: await challengeFor(owner), code: await totpCode(t, owner.secret, -2) })).statusCode).toBe(401);

@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Services } from '../../core/services.js';
+import type { DB } from '../../db/schema.js';
 import type { MemberPrincipal } from '../../core/principal.js';
 import { AppError } from '../../lib/app-error.js';
 import { newId } from '../../lib/ids.js';
@@ -67,7 +69,7 @@ export class Account {
         ].join('\n'),
       });
     });
-    mail.kick().catch(() => undefined);
+    void mail.kick();
     securityEvents.record({ type: 'password.reset.requested', outcome: 'success', userId: user.id, ip });
   }
 
@@ -94,7 +96,7 @@ export class Account {
     });
     // Whoever knew the old password is signed out everywhere.
     await this.identity.sessions.revokeAllForUser(row.user_id);
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
     securityEvents.record({ type: 'password.reset.completed', outcome: 'success', userId: row.user_id, ip });
   }
 
@@ -118,7 +120,7 @@ export class Account {
     });
     await this.identity.sessions.revokeAllForUser(principal.userId, principal.sessionId);
     await this.identity.sessions.markVerified(principal.sessionId);
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
     securityEvents.record({ type: 'password.changed', outcome: 'success', userId: principal.userId, tenantId: principal.tenantId, ip });
   }
 
@@ -130,7 +132,7 @@ export class Account {
     if (!(await this.identity.sessions.revokeOwn(principal.userId, sessionId))) throw new AppError('NOT_FOUND');
   }
 
-  private async notifyPasswordChanged(trx: Parameters<Parameters<Services['transactions']['run']>[0]>[0], to: string, ip: string): Promise<void> {
+  private async notifyPasswordChanged(trx: Kysely<DB>, to: string, ip: string): Promise<void> {
     const { mail, keyRing, clock, config } = this.services;
     await mail.enqueue(trx, keyRing.systemCipher(), {
       to,

@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Services } from '../../core/services.js';
+import type { DB } from '../../db/schema.js';
 import type { MemberPrincipal } from '../../core/principal.js';
 import { AppError } from '../../lib/app-error.js';
 import { addSeconds } from '../../lib/time.js';
@@ -29,6 +31,7 @@ export interface SecondFactor {
 }
 
 const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.' });
+const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
 
 /**
  * Second factors: TOTP enrolment and removal, recovery codes, and the second step of sign-in.
@@ -73,7 +76,7 @@ export class Mfa {
       return recoveryCodes;
     });
     await this.identity.sessions.markVerified(principal.sessionId);
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
     return { recoveryCodes: codes };
   }
 
@@ -89,7 +92,7 @@ export class Mfa {
       return true;
     });
     if (!removed) throw new AppError('NOT_FOUND', { message: 'No authenticator app is set up.' });
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
   }
 
   async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
@@ -102,7 +105,7 @@ export class Mfa {
       await this.notify(trx, principal.userId, 'recovery_codes_regenerated', ip);
       return codes;
     });
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
     return { recoveryCodes };
   }
 
@@ -114,7 +117,7 @@ export class Mfa {
   async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string, userAgent?: string): Promise<SignedIn> {
     const { db, keyRing, clock, transactions, securityEvents, config } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
-    if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    if (!challenge) throw closedChallenge();
     const email = await this.emailOf(challenge.userId);
     const subject = { email, ip };
     await this.identity.throttle.assertAllowed(subject);
@@ -123,10 +126,7 @@ export class Mfa {
     let usedRecoveryCode = false;
     let passed = false;
     if (factor.code !== undefined) {
-      const totp = await findTotpFactor(db, challenge.userId, keyRing.systemCipher());
-      const check = totp?.confirmed ? await checkTotp(totp.secret, factor.code, totp.lastUsedStep, clock.now()) : { ok: false as const, replay: false };
-      if (!check.ok && check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId: challenge.userId, ip });
-      passed = check.ok && (await transactions.run((trx) => consumeTotpStep(trx, challenge.userId, check.step)));
+      passed = await this.useTotpCode(challenge.userId, factor.code, ip);
     } else if (factor.webauthn !== undefined) {
       const assertion = factor.webauthn;
       passed = await transactions.run((trx) => verifyAssertion(trx, clock, config.webauthn, challenge.userId, assertion));
@@ -146,9 +146,9 @@ export class Mfa {
       if (usedRecoveryCode) await this.notify(trx, challenge.userId, 'recovery_code_used', ip);
       return true;
     });
-    if (!closed) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    if (!closed) throw closedChallenge();
     await this.identity.throttle.recordSuccess(subject);
-    if (usedRecoveryCode) this.services.mail.kick().catch(() => undefined);
+    if (usedRecoveryCode) void this.services.mail.kick();
     securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: factorMethod(factor) } });
     const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
     return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
@@ -174,7 +174,7 @@ export class Mfa {
       return { id, ...(recoveryCodes ? { recoveryCodes } : {}) };
     });
     if (!result) throw new AppError('VALIDATION_FAILED', { message: 'The passkey registration could not be verified.', details: { field: 'response' } });
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
     return result;
   }
 
@@ -194,14 +194,14 @@ export class Mfa {
       return true;
     });
     if (!removed) throw new AppError('NOT_FOUND');
-    this.services.mail.kick().catch(() => undefined);
+    void this.services.mail.kick();
   }
 
   /** Options for navigator.credentials.get() during the second step of sign-in. */
   async webauthnSignInOptions(challengeToken: string) {
     const { db, clock, config } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
-    if (!challenge) throw new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+    if (!challenge) throw closedChallenge();
     if ((await factorSummary(db, challenge.userId)).webauthn === 0) throw new AppError('CONFLICT', { message: 'This account has no passkey.' });
     return authenticationOptions(db, clock, config.webauthn, challenge.userId);
   }
@@ -218,7 +218,7 @@ export class Mfa {
    * within the last 5 minutes. A password or code given here refreshes the session's check.
    */
   private async assertRecentlyVerified(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
-    const { db, keyRing, clock, transactions } = this.services;
+    const { db, clock } = this.services;
     if (proof.password !== undefined || proof.code !== undefined) {
       const email = await this.emailOf(principal.userId);
       const subject = { email, ip };
@@ -228,9 +228,7 @@ export class Mfa {
         const user = await findUserCredentials(db, principal.userId);
         ok = user !== undefined && (await verifyPassword(user.passwordHash, proof.password));
       } else {
-        const totp = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
-        const check = totp?.confirmed ? await checkTotp(totp.secret, proof.code!, totp.lastUsedStep, clock.now()) : { ok: false as const, replay: false };
-        ok = check.ok && (await transactions.run((trx) => consumeTotpStep(trx, principal.userId, check.step)));
+        ok = await this.useTotpCode(principal.userId, proof.code!, ip);
       }
       if (!ok) {
         await this.identity.throttle.recordFailure(subject);
@@ -245,7 +243,23 @@ export class Mfa {
     }
   }
 
-  private async notify(trx: Parameters<Parameters<Services['transactions']['run']>[0]>[0], userId: string, change: AccountChange, ip: string): Promise<void> {
+  /**
+   * Checks a code against the user's confirmed authenticator app and uses up its time step.
+   * A replayed code is refused and recorded, wherever it is offered.
+   */
+  private async useTotpCode(userId: string, code: string, ip: string): Promise<boolean> {
+    const { db, keyRing, clock, transactions, securityEvents } = this.services;
+    const totp = await findTotpFactor(db, userId, keyRing.systemCipher());
+    if (!totp?.confirmed) return false;
+    const check = await checkTotp(totp.secret, code, totp.lastUsedStep, clock.now());
+    if (!check.ok) {
+      if (check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId, ip });
+      return false;
+    }
+    return transactions.run((trx) => consumeTotpStep(trx, userId, check.step));
+  }
+
+  private async notify(trx: Kysely<DB>, userId: string, change: AccountChange, ip: string): Promise<void> {
     const { mail, keyRing, clock, config } = this.services;
     const to = await findUserEmail(trx, userId, keyRing.systemCipher());
     if (!to) return;
