@@ -52,6 +52,17 @@ export class SignInThrottle {
     }
   }
 
+  /**
+   * One throttled proof of identity: refused (429) while the subject is blocked; a failed check
+   * counts against the account and the IP. Returns whether the check passed.
+   */
+  async attempt(subject: ThrottleSubject, check: () => Promise<boolean>): Promise<boolean> {
+    await this.assertAllowed(subject);
+    const passed = await check();
+    if (!passed) await this.recordFailure(subject);
+    return passed;
+  }
+
   async recordFailure(subject: ThrottleSubject): Promise<void> {
     const [accountKey, ipKey] = await this.keys(subject);
     await this.bump(accountKey!, this.policy.accountMaxFailures);

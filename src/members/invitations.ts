@@ -111,10 +111,9 @@ export class Invitations {
 
     let userId: string;
     if (existing) {
-      const subject = { email, ip: input.ip };
-      await this.identity.throttle.assertAllowed(subject);
-      if (existing.disabledAt !== null || !(await verifyPassword(existing.passwordHash, input.password))) {
-        await this.identity.throttle.recordFailure(subject);
+      const password = input.password;
+      const proven = await this.identity.throttle.attempt({ email, ip: input.ip }, async () => existing.disabledAt === null && (await verifyPassword(existing.passwordHash, password)));
+      if (!proven) {
         throw new AppError('UNAUTHENTICATED', { message: 'This address already has an account: enter that account’s password to join.' });
       }
       userId = existing.id;

@@ -105,10 +105,7 @@ export class Account {
     const email = await findUserEmail(db, principal.userId, keyRing.systemCipher());
     const user = await findUserCredentials(db, principal.userId);
     if (!email || !user) throw new AppError('UNAUTHENTICATED');
-    const subject = { email, ip };
-    await this.identity.throttle.assertAllowed(subject);
-    if (!(await verifyPassword(user.passwordHash, currentPassword))) {
-      await this.identity.throttle.recordFailure(subject);
+    if (!(await this.identity.throttle.attempt({ email, ip }, () => verifyPassword(user.passwordHash, currentPassword)))) {
       securityEvents.record({ type: 'password.changed', outcome: 'failure', userId: principal.userId, tenantId: principal.tenantId, ip });
       throw new AppError('UNAUTHENTICATED', { message: 'The current password is not correct.' });
     }

@@ -220,18 +220,14 @@ export class Mfa {
   private async assertRecentlyVerified(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
     const { db, clock } = this.services;
     if (proof.password !== undefined || proof.code !== undefined) {
-      const email = await this.emailOf(principal.userId);
-      const subject = { email, ip };
-      await this.identity.throttle.assertAllowed(subject);
-      let ok = false;
-      if (proof.password !== undefined) {
+      // A password, when given, takes precedence over a code.
+      const { password: offered, code } = proof;
+      const ok = await this.identity.throttle.attempt({ email: await this.emailOf(principal.userId), ip }, async () => {
+        if (offered === undefined) return this.useTotpCode(principal.userId, code!, ip);
         const user = await findUserCredentials(db, principal.userId);
-        ok = user !== undefined && (await verifyPassword(user.passwordHash, proof.password));
-      } else {
-        ok = await this.useTotpCode(principal.userId, proof.code!, ip);
-      }
+        return user !== undefined && (await verifyPassword(user.passwordHash, offered));
+      });
       if (!ok) {
-        await this.identity.throttle.recordFailure(subject);
         throw new AppError('UNAUTHENTICATED', { message: 'The password or code is not correct.' });
       }
       await this.identity.sessions.markVerified(principal.sessionId);
