@@ -1,3 +1,5 @@
+import { isLoopbackHost } from '../lib/loopback.js';
+
 /**
  * The schema of Confide's configuration: every environment variable, its default and how it is
  * parsed. Each parser returns a value or throws a ConfigProblem naming what is wrong.
@@ -39,19 +41,21 @@ export function parseMasterKeyBase64(raw: string): string {
   return raw.trim();
 }
 
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
-}
-
-/** SMTP must use TLS (smtps:// or STARTTLS, which Confide then requires) unless the host is loopback. */
-export function parseSmtpUrl(raw: string): string {
+/** Parses a URL whose scheme is one of `protocols` (with the colon, as URL reports them). */
+function parseUrl(raw: string, protocols: readonly string[], expected: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigProblem('must be an smtp:// or smtps:// URL');
+    throw new ConfigProblem(`must be ${expected}`);
   }
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigProblem('must be an smtp:// or smtps:// URL');
+  if (!protocols.includes(url.protocol)) throw new ConfigProblem(`must be ${expected}`);
+  return url;
+}
+
+/** SMTP must use TLS (smtps:// or STARTTLS, which Confide then requires) unless the host is loopback. */
+export function parseSmtpUrl(raw: string): string {
+  const url = parseUrl(raw, ['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL');
   if (url.protocol === 'smtp:' && url.searchParams.get('tls') === 'off' && !isLoopbackHost(url.hostname)) {
     throw new ConfigProblem('may turn TLS off only for a loopback host');
   }
@@ -59,25 +63,11 @@ export function parseSmtpUrl(raw: string): string {
 }
 
 export function parseHttpsUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigProblem('must be an https:// URL');
-  }
-  if (url.protocol !== 'https:') throw new ConfigProblem('must be an https:// URL');
+  parseUrl(raw, ['https:'], 'an https:// URL');
   return raw.replace(/\/+$/, '');
 }
 
 export function parsePostgresUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigProblem('must be a postgres:// URL');
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigProblem('must be a postgres:// URL');
-  }
+  parseUrl(raw, ['postgres:', 'postgresql:'], 'a postgres:// URL');
   return raw;
 }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isLoopbackHost } from '../lib/loopback.js';
 import type { Config, LogLevel, TlsProfile } from './config.js';
 import {
   ConfigProblem,
@@ -115,7 +116,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
 }
 
 function publicUrlHost(host: string): string {
-  if (host === '::1' || /^127\./.test(host) || host === 'localhost') return 'localhost';
+  if (isLoopbackHost(host)) return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Cipher } from '../keys/cipher.js';
 import { newId } from '../lib/ids.js';
+import { isLoopbackHost } from '../lib/loopback.js';
 import type { MailMessage } from './mail-message.js';
 
 /** Where queued mail goes: an SMTP server, or the encrypted outbox folder. */
@@ -12,15 +13,13 @@ export interface MailTransport {
   close(): void;
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/;
-
 /**
  * SMTP through nodemailer. TLS is required (smtps://, or STARTTLS on smtp://) unless the server
  * is on loopback and the URL says `?tls=off`.
  */
 export function smtpTransport(url: string, from: string): MailTransport {
   const parsed = new URL(url);
-  const plainAllowed = parsed.searchParams.get('tls') === 'off' && LOOPBACK.test(parsed.hostname);
+  const plainAllowed = parsed.searchParams.get('tls') === 'off' && isLoopbackHost(parsed.hostname);
   parsed.searchParams.delete('tls');
   const transporter = nodemailer.createTransport({
     url: parsed.toString(),

@@ -110,6 +110,8 @@ describe.each(DIALECTS)('mail on %s', (dialect) => {
 describe('mail configuration', () => {
   it('refuses plain SMTP to a host that is not loopback', () => {
     expect(() => loadConfig({ CONFIDE_SMTP_URL: 'smtp://mail.example.com:25?tls=off' })).toThrow(/CONFIDE_SMTP_URL/);
+    expect(() => loadConfig({ CONFIDE_SMTP_URL: 'smtp://127.attacker.example:25?tls=off' })).toThrow(/CONFIDE_SMTP_URL/);
+    expect(loadConfig({ CONFIDE_SMTP_URL: 'smtp://127.0.0.1:2525?tls=off' }).mail.smtpUrl).toBe('smtp://127.0.0.1:2525?tls=off');
     expect(() => loadConfig({ CONFIDE_SMTP_URL: 'http://mail.example.com' })).toThrow(/CONFIDE_SMTP_URL/);
     expect(loadConfig({ CONFIDE_SMTP_URL: 'smtp://mail.example.com:587' }).mail.smtpUrl).toBe('smtp://mail.example.com:587');
   });
