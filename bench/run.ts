@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { generateSelfSignedCertificate } from '../src/http/certificate.js';
-import { httpsJson } from '../test/harness/server-process.js';
+import { httpsJson, verifyEmailThroughOutbox } from '../test/harness/server-process.js';
 import { freePort } from '../test/harness/free-port.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -87,21 +87,23 @@ async function main(): Promise<void> {
   const baselinePort = await freePort();
   const children: ChildProcess[] = [];
   try {
+    const confideEnv = {
+      CONFIDE_DATA_DIR: join(root, 'confide-data'),
+      CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
+      CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
+      CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
+      CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
+      CONFIDE_LOG_LEVEL: 'warn',
+    };
     children.push(
-      await startProcess(['dist/cli/main.js', 'serve'], {
-        CONFIDE_DATA_DIR: join(root, 'confide-data'),
-        CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
-        CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
-        CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
-        CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
-        CONFIDE_LOG_LEVEL: 'warn',
-      }, 'Confide is listening'),
+      await startProcess(['dist/cli/main.js', 'serve'], confideEnv, 'Confide is listening'),
     );
     children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), join(root, 'cert.pem'), join(root, 'key.pem')], {}, 'baseline listening'));
 
     const password = `load-test-${randomBytes(8).toString('hex')}`;
     const signup = await httpsJson(confidePort, 'POST', '/v1/signup', { organization: 'Bench', email: 'bench@example.test', password });
     if (signup.status !== 201) throw new Error(`sign-up failed: ${JSON.stringify(signup.body)}`);
+    await verifyEmailThroughOutbox(confidePort, confideEnv, 'bench@example.test');
     const { body: session } = await httpsJson(confidePort, 'POST', '/v1/sessions', { email: 'bench@example.test', password });
     const auth = { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' };
     const json = { 'content-type': 'application/json' };

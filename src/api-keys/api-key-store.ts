@@ -88,6 +88,34 @@ export async function revokeApiKey(trx: Kysely<DB>, tenantId: string, id: string
   return result.numUpdatedRows > 0n;
 }
 
+/**
+ * Revokes every live key a member created in this tenant, returning their ids: a key must not
+ * outlive its creator's right to make it (removal, or demotion to a role that cannot manage keys).
+ */
+export async function revokeKeysCreatedBy(trx: Kysely<DB>, tenantId: string, userId: string, now: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('api_keys')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('created_by', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  await trx.updateTable('api_keys').set({ revoked_at: now }).where('tenant_id', '=', tenantId).where('id', 'in', ids).execute();
+  return ids;
+}
+
+export async function countLiveApiKeys(db: Kysely<DB>, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** The principal behind a key, unless it is unknown, revoked or expired. Records its use. */
 export async function resolveApiKey(db: Kysely<DB>, clock: Clock, key: string): Promise<ApiKeyPrincipal | undefined> {
   const row = await db

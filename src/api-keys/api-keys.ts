@@ -3,21 +3,26 @@ import type { ApiKeyScope, Caller } from '../core/principal.js';
 import { actorOf } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
-import { insertApiKey, listApiKeys, newApiKey, revokeApiKey, type ApiKeyView } from './api-key-store.js';
+import { countLiveApiKeys, insertApiKey, listApiKeys, newApiKey, revokeApiKey, type ApiKeyView } from './api-key-store.js';
+import { assertPrintableName } from '../lib/printable-name.js';
 
 /** Tenant-scoped keys for machine clients: created by owners and admins, shown once, revocable. */
 export class ApiKeys {
   constructor(private readonly services: Services) {}
 
   async create(caller: Caller, input: { name: string; scope: ApiKeyScope; expiresAt?: string }): Promise<{ id: string; key: string; prefix: string }> {
-    const { keyRing, clock, transactions, securityEvents } = this.services;
+    const { db, keyRing, clock, transactions, securityEvents, config } = this.services;
     const now = clock.now();
-    const name = input.name.trim();
-    if (name.length === 0) throw new AppError('VALIDATION_FAILED', { message: 'The name is empty.', details: { field: 'name' } });
+    const name = assertPrintableName(input.name, 'name');
     if (input.expiresAt !== undefined && new Date(input.expiresAt) <= now) {
       throw new AppError('VALIDATION_FAILED', { message: 'The expiry must be in the future.', details: { field: 'expiresAt' } });
     }
     const tenantId = caller.principal.tenantId;
+    const limit = config.limits.apiKeysPerTenant;
+    // Counted before the insert: concurrent creations may pass the cap by a few, never grow without bound.
+    if ((await countLiveApiKeys(db, tenantId)) >= limit) {
+      throw new AppError('LIMIT_REACHED', { message: `A tenant may have at most ${limit} live API keys; revoke one first.`, details: { resource: 'apiKeys', limit } });
+    }
     const cipher = await keyRing.cipherFor(tenantId);
     const id = newId();
     const generated = newApiKey();
@@ -34,7 +39,7 @@ export class ApiKeys {
         expiresAt: input.expiresAt === undefined ? null : new Date(input.expiresAt).toISOString(),
       }),
     );
-    securityEvents.record({ type: 'apiKey.created', outcome: 'success', tenantId, ip: caller.ip, details: { apiKeyId: id, scope: input.scope } });
+    securityEvents.record({ type: 'apiKey.created', outcome: 'success', tenantId, actor: actorOf(caller.principal), ip: caller.ip, details: { apiKeyId: id, scope: input.scope } });
     return { id, key: generated.key, prefix: generated.prefix };
   }
 
@@ -48,6 +53,6 @@ export class ApiKeys {
     const tenantId = caller.principal.tenantId;
     const revoked = await transactions.run((trx) => revokeApiKey(trx, tenantId, id, clock.now().toISOString()));
     if (!revoked) throw new AppError('NOT_FOUND');
-    securityEvents.record({ type: 'apiKey.revoked', outcome: 'success', tenantId, ip: caller.ip, details: { apiKeyId: id } });
+    securityEvents.record({ type: 'apiKey.revoked', outcome: 'success', tenantId, actor: actorOf(caller.principal), ip: caller.ip, details: { apiKeyId: id } });
   }
 }

@@ -5,6 +5,7 @@ import type { Services } from '../core/services.js';
 import type { SecurityEvent, SecurityEventSink } from '../core/security-events.js';
 import { storeSecurityEvent } from '../security-events/security-event-store.js';
 import { securityEventRoutes } from '../security-events/routes.js';
+import { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import { Account } from '../identity/account/account.js';
 import { accountRoutes } from '../identity/account/routes.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
@@ -13,6 +14,7 @@ import { deriveKey } from '../lib/key-derivation.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { KeyRing } from '../keys/key-ring.js';
 import { masterKeyProvider } from '../keys/master-key-provider.js';
+import { ensurePrivateDirectory } from '../lib/private-path.js';
 import { AccessLog } from '../audit/access-log.js';
 import { AccessLogQueries } from '../audit/access-log-queries.js';
 import { accessLogRoutes } from '../audit/routes.js';
@@ -27,7 +29,7 @@ import { memberRoutes } from '../members/routes.js';
 import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { API_KEY_PREFIX, resolveApiKey } from '../api-keys/api-key-store.js';
-import type { Principal } from '../core/principal.js';
+import { actorOf, type Principal } from '../core/principal.js';
 import { mfaRoutes } from '../identity/mfa/routes.js';
 import { Records } from '../records/records.js';
 import { recordRoutes } from '../records/routes.js';
@@ -51,6 +53,8 @@ export interface App {
   publicServer: FastifyInstance;
   logger: Logger;
   selfSignedCertificate: boolean;
+  /** The hourly pruning of old security events (tests run it by hand). */
+  securityEventRetention: SecurityEventRetention;
   close(): Promise<void>;
 }
 
@@ -77,6 +81,9 @@ export async function openServices(
       await Promise.all([...storing]);
     },
   };
+  // Before anything is opened or written: the data directory also holds the certificate key and
+  // the mail outbox on PostgreSQL, so it is checked whatever the database.
+  ensurePrivateDirectory(config.dataDir, 'data directory');
   const masterKey = await masterKeyProvider(config.masterKey).load();
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
@@ -118,7 +125,13 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     const authenticate = (token: string): Promise<Principal | undefined> =>
       token.startsWith(API_KEY_PREFIX) ? resolveApiKey(services.db, services.clock, token) : identity.authenticate(token);
     const tls = await loadTlsCredentials(config);
-    if (options.startWorkers ?? true) services.mail.start();
+    const securityEventRetention = new SecurityEventRetention(services.db, services.clock, config.securityEvents.retentionDays, (error) =>
+      logger.error({ err: error }, 'security event pruning failed'),
+    );
+    if (options.startWorkers ?? true) {
+      services.mail.start();
+      securityEventRetention.start();
+    }
     const publicServer = await buildPublicServer({
       config,
       logger,
@@ -130,10 +143,11 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
           ip: request.ip,
           ...(request.principal ? { tenantId: request.principal.tenantId } : {}),
           ...(request.principal?.kind === 'member' ? { userId: request.principal.userId } : {}),
+          ...(request.principal ? { actor: actorOf(request.principal) } : {}),
           details: { code, method: request.method, route: request.routeOptions.url ?? '' },
         }),
       routes: (router) => {
-        identityRoutes(router, identity, authenticate);
+        identityRoutes(router, identity, authenticate, { signUpsPerIpPerHour: config.limits.signUpsPerIpPerHour });
         apiKeyRoutes(router, apiKeys, authenticate);
         memberRoutes(router, members, invitations, authenticate);
         tenantRoutes(router, tenantSettings, authenticate);
@@ -150,7 +164,9 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       publicServer,
       logger,
       selfSignedCertificate: tls.selfSigned,
+      securityEventRetention,
       async close() {
+        securityEventRetention.stop();
         await publicServer.close();
         await services.securityEvents.flush();
         await services.mail.stop();

@@ -25,7 +25,13 @@ export class AccessLogQueries {
       resource: { type: 'accessLog' },
       ip: caller.ip,
     });
-    const page = await readAccessLogPage(db, tenantId, cipher, { afterSeq, limit: options.limit, actorType: options.actorType });
+    const page = await readAccessLogPage(db, tenantId, cipher, {
+      afterSeq,
+      limit: options.limit,
+      maxBytes: this.services.config.lists.maxBytes,
+      longestCursor: LONGEST_CURSOR,
+      actorType: options.actorType,
+    });
     return { items: page.items, nextCursor: page.nextSeq === null ? null : encodeSeqCursor(page.nextSeq) };
   }
 
@@ -46,6 +52,9 @@ export class AccessLogQueries {
 function encodeSeqCursor(seq: number): string {
   return Buffer.from(`s1:${seq}`, 'utf8').toString('base64url');
 }
+
+/** Cursors carry at most 15 digits (decodeSeqCursor): the page budget counts this one. */
+const LONGEST_CURSOR = encodeSeqCursor(999_999_999_999_999);
 
 function decodeSeqCursor(cursor: string): number {
   const match = /^s1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));

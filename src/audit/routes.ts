@@ -37,6 +37,9 @@ export function accessLogRoutes(app: Router, queries: AccessLogQueries, authenti
       schema: {
         ...common,
         summary: 'Read the access log, oldest first (reading it is itself logged)',
+        description:
+          'A page holds at most `limit` entries, and ends early when its body would pass CONFIDE_LIST_MAX_BYTES (4 MiB by default; ' +
+          'always at least one entry). `nextCursor` continues exactly where the page stopped; it is null after the last entry.',
         querystring: Type.Object(
           {
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),

@@ -24,6 +24,8 @@ export interface Config {
   tls: { certFile: string | null; keyFile: string | null; profile: TlsProfile };
   logLevel: LogLevel;
   http: { bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
+  /** A list page ends early when its JSON body would pass this many bytes (always at least one item). */
+  lists: { maxBytes: number };
   passwords: { minLength: number };
   sessions: { absoluteSeconds: number; idleSeconds: number };
   /** Where links in e-mails point, and the WebAuthn origin. */
@@ -36,10 +38,32 @@ export interface Config {
     from: string;
     retryBaseSeconds: number;
   };
+  /** Caps on what a client can make exist or send (issue 6): documented in docs/configuration.md. */
+  limits: {
+    signUpsPerIpPerHour: number;
+    sessionsPerUser: number;
+    apiKeysPerTenant: number;
+    collectionsPerTenant: number;
+    invitationsPerTenantPerHour: number;
+    pendingInvitationsPerTenant: number;
+  };
+  securityEvents: { retentionDays: number };
+  /** How password guessing is slowed: see SignInThrottle (src/identity/sign-in-throttle.ts). */
   signInThrottle: {
-    accountMaxFailures: number;
-    ipMaxFailures: number;
+    /** Failures for one account from one source (IPv4 address or IPv6 /64) before that pair waits. */
+    pairMaxFailures: number;
+    /** Failures from one source, to any accounts, before that source waits (credential stuffing). */
+    sourceMaxFailures: number;
+    /** A run of pair or source failures is forgotten this long after its last failure and block. */
     windowSeconds: number;
-    lockSeconds: number;
+    /** The first wait; each further failure doubles it, up to maxDelaySeconds. */
+    firstDelaySeconds: number;
+    maxDelaySeconds: number;
+    /** Account-wide failures (from anywhere) after which sources not known to be good wait. */
+    accountSlowAfter: number;
+    /** Consecutive account-wide failures at which unknown sources are refused (NIST: at most 100). */
+    accountMaxFailures: number;
+    /** How long a source that signed in to an account stays known (exempt from account-wide waits). */
+    knownSourceDays: number;
   };
 }

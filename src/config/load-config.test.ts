@@ -68,6 +68,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CONFIDE_DATA_DIR: '/d', CONFIDE_MASTER_KEY_FILE: '/d/keys/master.key' })).toThrow(/CONFIDE_MASTER_KEY_FILE/);
   });
 
+  it('throttles sign-in with the documented defaults, and never allows more than 100 consecutive failures (NIST 800-63B 3.2.2)', () => {
+    expect(loadConfig({}, '/x').signInThrottle).toEqual({
+      pairMaxFailures: 10,
+      sourceMaxFailures: 100,
+      windowSeconds: 900,
+      firstDelaySeconds: 60,
+      maxDelaySeconds: 3600,
+      accountSlowAfter: 20,
+      accountMaxFailures: 100,
+      knownSourceDays: 30,
+    });
+    expect(() => loadConfig({ CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES: '101' })).toThrow(/CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES/);
+    expect(() => loadConfig({ CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER: '50', CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES: '40' })).toThrow(/CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER/);
+    expect(() => loadConfig({ CONFIDE_SIGNIN_DELAY_SECONDS: '600', CONFIDE_SIGNIN_MAX_DELAY_SECONDS: '60' })).toThrow(/CONFIDE_SIGNIN_MAX_DELAY_SECONDS/);
+    // The fixed lock it set is gone; a setting an operator relies on is not silently ignored.
+    expect(() => loadConfig({ CONFIDE_SIGNIN_LOCK_SECONDS: '300' })).toThrow(/CONFIDE_SIGNIN_LOCK_SECONDS .*CONFIDE_SIGNIN_DELAY_SECONDS/);
+  });
+
   it('returns a frozen configuration', () => {
     const config = loadConfig({}, '/x');
     expect(Object.isFrozen(config)).toBe(true);

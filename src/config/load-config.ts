@@ -64,15 +64,41 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   const profile = read('CONFIDE_TLS_PROFILE', 'intermediate', parseOneOf(TLS_PROFILES));
   const logLevel = read('CONFIDE_LOG_LEVEL', 'info', parseOneOf(LOG_LEVELS));
   const bodyLimitBytes = read('CONFIDE_BODY_LIMIT_BYTES', '1048576', parseInteger(1024, 64 * 1024 * 1024));
+  // One page of any list is bounded in bytes, so parallel large lists cannot exhaust memory or stall the event loop.
+  const listMaxBytes = read('CONFIDE_LIST_MAX_BYTES', '4194304', parseInteger(1024, 256 * 1024 * 1024));
   const minLength = read('CONFIDE_PASSWORD_MIN_LENGTH', '12', parseInteger(8, 64));
   // ASVS / NIST AAL2 bounds: at most 24 h absolute and 1 h idle for customer sessions.
   const absoluteSeconds = read('CONFIDE_SESSION_ABSOLUTE_SECONDS', '86400', parseInteger(60, 86400));
   const idleSeconds = read('CONFIDE_SESSION_IDLE_SECONDS', '3600', parseInteger(60, 3600));
-  // NIST 800-63B 3.2.2 allows at most 100 consecutive failures; we throttle far earlier.
-  const accountMaxFailures = read('CONFIDE_SIGNIN_MAX_FAILURES', '10', parseInteger(1, 100));
-  const ipMaxFailures = read('CONFIDE_SIGNIN_IP_MAX_FAILURES', '100', parseInteger(1, 100000));
+  // Sign-in throttling (SignInThrottle): tight per (account, source), looser per source, and per
+  // account only at a high ceiling, which NIST 800-63B 3.2.2 bounds at 100 consecutive failures.
+  const pairMaxFailures = read('CONFIDE_SIGNIN_MAX_FAILURES', '10', parseInteger(1, 100));
+  const sourceMaxFailures = read('CONFIDE_SIGNIN_IP_MAX_FAILURES', '100', parseInteger(1, 100000));
   const windowSeconds = read('CONFIDE_SIGNIN_WINDOW_SECONDS', '900', parseInteger(1, 86400));
-  const lockSeconds = read('CONFIDE_SIGNIN_LOCK_SECONDS', '300', parseInteger(1, 86400));
+  const firstDelaySeconds = read('CONFIDE_SIGNIN_DELAY_SECONDS', '60', parseInteger(1, 86400));
+  const maxDelaySeconds = read('CONFIDE_SIGNIN_MAX_DELAY_SECONDS', '3600', parseInteger(1, 86400));
+  const accountSlowAfter = read('CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER', '20', parseInteger(1, 100));
+  const accountMaxFailures = read('CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES', '100', parseInteger(1, 100));
+  const knownSourceDays = read('CONFIDE_SIGNIN_KNOWN_SOURCE_DAYS', '30', parseInteger(1, 365));
+  if (firstDelaySeconds !== undefined && maxDelaySeconds !== undefined && maxDelaySeconds < firstDelaySeconds) {
+    problems.push('CONFIDE_SIGNIN_MAX_DELAY_SECONDS must be at least CONFIDE_SIGNIN_DELAY_SECONDS');
+  }
+  if (accountSlowAfter !== undefined && accountMaxFailures !== undefined && accountSlowAfter > accountMaxFailures) {
+    problems.push('CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER must not exceed CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES');
+  }
+  if (env.CONFIDE_SIGNIN_LOCK_SECONDS !== undefined) {
+    // Its fixed lock is gone: say so rather than ignore a setting the operator relies on.
+    problems.push('CONFIDE_SIGNIN_LOCK_SECONDS is no longer read: set CONFIDE_SIGNIN_DELAY_SECONDS (the first wait, doubling) instead');
+  }
+
+  // Caps on growth: each answers 409 LIMIT_REACHED or 429 RATE_LIMITED when reached.
+  const signUpsPerIpPerHour = read('CONFIDE_SIGNUPS_PER_IP_PER_HOUR', '10', parseInteger(1, 1_000_000));
+  const sessionsPerUser = read('CONFIDE_MAX_SESSIONS_PER_USER', '50', parseInteger(1, 10_000));
+  const apiKeysPerTenant = read('CONFIDE_MAX_API_KEYS_PER_TENANT', '100', parseInteger(1, 100_000));
+  const collectionsPerTenant = read('CONFIDE_MAX_COLLECTIONS_PER_TENANT', '1000', parseInteger(1, 1_000_000));
+  const invitationsPerTenantPerHour = read('CONFIDE_INVITATIONS_PER_HOUR', '20', parseInteger(1, 100_000));
+  const pendingInvitationsPerTenant = read('CONFIDE_MAX_PENDING_INVITATIONS', '100', parseInteger(1, 100_000));
+  const securityEventRetentionDays = read('CONFIDE_SECURITY_EVENT_RETENTION_DAYS', '400', parseInteger(1, 36_500));
 
   // A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP
   // address) as a WebAuthn relying party, and the self-signed certificate names it.
@@ -100,16 +126,30 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     tls: { certFile: certFile ?? null, keyFile: keyFile ?? null, profile: profile! },
     logLevel: logLevel!,
     http: { bodyLimitBytes: bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+    lists: { maxBytes: listMaxBytes! },
     passwords: { minLength: minLength! },
     sessions: { absoluteSeconds: absoluteSeconds!, idleSeconds: idleSeconds! },
     publicUrl: publicUrl!,
     webauthn: { rpId: rpId!, origin: new URL(publicUrl!).origin },
     mail: { smtpUrl: smtpUrl ?? null, from: mailFrom!, retryBaseSeconds: mailRetryBaseSeconds! },
+    limits: {
+      signUpsPerIpPerHour: signUpsPerIpPerHour!,
+      sessionsPerUser: sessionsPerUser!,
+      apiKeysPerTenant: apiKeysPerTenant!,
+      collectionsPerTenant: collectionsPerTenant!,
+      invitationsPerTenantPerHour: invitationsPerTenantPerHour!,
+      pendingInvitationsPerTenant: pendingInvitationsPerTenant!,
+    },
+    securityEvents: { retentionDays: securityEventRetentionDays! },
     signInThrottle: {
-      accountMaxFailures: accountMaxFailures!,
-      ipMaxFailures: ipMaxFailures!,
+      pairMaxFailures: pairMaxFailures!,
+      sourceMaxFailures: sourceMaxFailures!,
       windowSeconds: windowSeconds!,
-      lockSeconds: lockSeconds!,
+      firstDelaySeconds: firstDelaySeconds!,
+      maxDelaySeconds: maxDelaySeconds!,
+      accountSlowAfter: accountSlowAfter!,
+      accountMaxFailures: accountMaxFailures!,
+      knownSourceDays: knownSourceDays!,
     },
   };
   return deepFreeze(config);

@@ -19,6 +19,11 @@ const RULES = {
 
 export type Action = keyof typeof RULES;
 
+/** Whether a member with `role` may do `action` (for decisions about a member other than the caller). */
+export function isAllowedForRole(role: Role, action: Action): boolean {
+  return (RULES[action].roles as readonly Role[]).includes(role);
+}
+
 export function isAllowed(principal: Principal, action: Action): boolean {
   const rule = RULES[action];
   return principal.kind === 'member'

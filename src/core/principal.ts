@@ -17,6 +17,8 @@ export interface MemberPrincipal {
   sessionVerifiedAt: string | null;
   /** False when the tenant requires a second factor and this user has none yet. */
   mfaSatisfied: boolean;
+  /** False until the user proves they own their e-mail address (against account pre-hijacking). */
+  emailVerified: boolean;
 }
 
 /** A machine client: a tenant-scoped API key with a scope, and no user behind it. */

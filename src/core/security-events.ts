@@ -2,9 +2,17 @@
  * A security-relevant event (ASVS 16.3): who, what, where, the outcome. Never a credential.
  * Today they go to the structured log; the centralised store and the monitor build on this seam.
  */
+export interface SecurityEventActor {
+  type: 'member' | 'apiKey' | 'staff' | 'system';
+  id: string;
+}
+
 export interface SecurityEvent {
   type: string;
   outcome: 'success' | 'failure' | 'refused';
+  /** Who acted, when that is not simply `userId` (an API key, staff, the system). */
+  actor?: SecurityEventActor;
+  /** The user the event is about, and who acted unless `actor` says otherwise. */
   userId?: string;
   tenantId?: string;
   ip?: string;

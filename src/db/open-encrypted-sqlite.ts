@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
+import { ensurePrivateFile, restrictToOwner } from '../lib/private-path.js';
 
 export class WrongDatabaseKeyError extends Error {
   constructor() {
@@ -16,9 +17,15 @@ export class WrongDatabaseKeyError extends Error {
  *
  * WAL with synchronous=FULL: a transaction is on disk before its commit returns, so an
  * acknowledged write survives the process being killed, and a power cut.
+ *
+ * The file is made 0600 before SQLite opens it: SQLite would create it 0644 (less the umask), and
+ * its unix VFS gives the -wal, -shm and -journal files the mode of the database file.
  */
 export function openEncryptedSqlite(file: string, rawKey: Buffer): Database.Database {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateFile(file);
+  // Left by an earlier version or a crash; SQLite reuses them with the mode they have.
+  for (const suffix of ['-wal', '-shm', '-journal']) restrictToOwner(`${file}${suffix}`);
   const db = new Database(file);
   try {
     db.pragma(`cipher='sqlcipher'`);

@@ -28,6 +28,8 @@ export interface UsersTable {
   password_hash: string;
   created_at: string;
   disabled_at: string | null;
+  /** Null until the user proves the address (a link by e-mail, or accepting an invitation). */
+  email_verified_at: string | null;
 }
 
 export interface MembershipsTable {
@@ -51,6 +53,15 @@ export interface SessionsTable {
   user_agent_enc: string | null;
 }
 
+export interface EmailVerificationsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface PasswordResetsTable {
   id: string;
   user_id: string;
@@ -70,6 +81,9 @@ export interface SecurityEventsTable {
   user_id: string | null;
   ip_enc: string | null;
   details_enc: string | null;
+  /** Who acted: `member`, `apiKey`, `staff` or `system` (null in rows older than the column: see user_id). */
+  actor_type: string | null;
+  actor_id: string | null;
 }
 
 export interface MailQueueTable {
@@ -134,6 +148,7 @@ export interface InvitationsTable {
   created_at: string;
   expires_at: string;
   accepted_at: string | null;
+  revoked_at: string | null;
 }
 
 export interface TenantSettingsTable {
@@ -240,6 +255,7 @@ export interface DB {
   invitations: InvitationsTable;
   tenant_settings: TenantSettingsTable;
   password_resets: PasswordResetsTable;
+  email_verifications: EmailVerificationsTable;
   security_events: SecurityEventsTable;
   webauthn_credentials: WebauthnCredentialsTable;
   webauthn_challenges: WebauthnChallengesTable;

@@ -20,6 +20,8 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
 export interface AccessOptions {
   /** Open to a member whose tenant requires MFA before they have a factor (to set one up). */
   allowWithoutMfa?: boolean;
+  /** Open to a member who has not yet verified their e-mail address (who am I, sign out, resend the link). */
+  allowUnverifiedEmail?: boolean;
 }
 
 export function requireAuthentication(authenticate: Authenticator, access?: Action | 'member', options: AccessOptions = {}) {
@@ -28,6 +30,7 @@ export function requireAuthentication(authenticate: Authenticator, access?: Acti
     const principal = match ? await authenticate(match[1]!) : undefined;
     if (!principal) throw new AppError('UNAUTHENTICATED');
     request.principal = principal; // known even when refused below, for the security event
+    if (principal.kind === 'member' && !principal.emailVerified && !options.allowUnverifiedEmail) throw new AppError('EMAIL_NOT_VERIFIED');
     if (principal.kind === 'member' && !principal.mfaSatisfied && !options.allowWithoutMfa) throw new AppError('MFA_REQUIRED');
     // Authorised before the body is validated: a caller who may not act learns nothing more.
     if (access === 'member') requireMember(principal);

@@ -1,8 +1,9 @@
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Config } from '../config/config.js';
+import { writePrivateFile } from '../lib/private-path.js';
 
 export interface TlsCredentials {
   cert: string;
@@ -34,8 +35,10 @@ export async function loadTlsCredentials(config: Readonly<Config>): Promise<TlsC
   }
   const generated = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1', '::1']);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(keyFile, generated.key, { mode: 0o600 });
-  writeFileSync(certFile, generated.cert, { mode: 0o644 });
+  // Renewal overwrites the files, so their mode is set on every write, not only at creation.
+  // The certificate is public, but everything under the data directory is 0600.
+  writePrivateFile(keyFile, generated.key);
+  writePrivateFile(certFile, generated.cert);
   return { ...generated, selfSigned: true };
 }
 

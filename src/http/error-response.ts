@@ -21,6 +21,9 @@ const FRAMEWORK_ERRORS: Record<string, () => AppError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('BAD_REQUEST', { message: 'The Content-Length does not match the body.' }),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('BAD_REQUEST', { message: 'The request body is empty; send a JSON object.' }),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('BAD_REQUEST', { message: 'The request body is not valid JSON.' }),
+  // The router's own errors: neither the path nor the framework's code is echoed back.
+  FST_ERR_MAX_PARAM_LENGTH: () => new AppError('URI_TOO_LONG', { message: 'A path segment is too long.' }),
+  FST_ERR_BAD_URL: () => new AppError('BAD_REQUEST', { message: 'The URL is not valid.' }),
 };
 
 /**

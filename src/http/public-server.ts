@@ -8,8 +8,15 @@ import type { Config } from '../config/config.js';
 import { AppError } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { sendError, toAppError } from './error-response.js';
+import { clientErrorHandler } from './client-error-handler.js';
+import { frameworkErrorHandler } from './framework-errors.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS } from './http-limits.js';
+import { registerJsonBodyParser } from './json-body-parser.js';
+import { HELMET_OPTIONS } from './security-headers.js';
+import { refuseLongUrls } from './url-length-guard.js';
 import { tlsOptionsFor } from './tls-profile.js';
 import { validatorCompiler } from './validators.js';
+import { registerRateLimits } from './rate-limits.js';
 import type { Router } from './route-types.js';
 
 export interface PublicServerOptions {
@@ -21,9 +28,6 @@ export interface PublicServerOptions {
   /** Registers each domain's routes; called once the shared plumbing is in place. */
   routes: (router: Router) => void;
 }
-
-/** HSTS for two years (Mozilla, SSL Labs A+), and no caching of anything we answer. */
-const HSTS = { maxAge: 63_072_000, includeSubDomains: true };
 
 /**
  * The public listener: HTTPS only, the customer API and nothing else (no debug or metrics
@@ -41,7 +45,11 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
       // Node checks those timeouts only this often (default 30 s): check every second, so a
       // slowloris client is cut off at the header timeout, not up to 30 s later.
       connectionsCheckingInterval: 1_000,
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
+    // What Node's parser and Fastify's router refuse is answered through the same error edge.
+    clientErrorHandler: clientErrorHandler(loggerInstance),
+    frameworkErrors: frameworkErrorHandler,
     loggerInstance,
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
@@ -55,6 +63,7 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: any other body type is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as Error, request);
     if (appError.status === 403) options.onRefused?.(request, appError.code);
@@ -67,13 +76,9 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
     reply.header('cache-control', 'no-store');
   });
 
-  await app.register(helmet, {
-    hsts: HSTS,
-    // An API answers JSON only: nothing of it may be framed, scripted or embedded.
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    frameguard: { action: 'deny' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
+  await registerRateLimits(app);
+  await app.register(helmet, HELMET_OPTIONS);
+  refuseLongUrls(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

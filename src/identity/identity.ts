@@ -12,6 +12,8 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash
 import { assertAcceptablePassword } from './password-policy.js';
 import { SessionStore, type IssuedSession } from './session-store.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import { EmailVerifications } from './email-verification.js';
+import { assertPrintableName } from '../lib/printable-name.js';
 import { openChallenge } from './mfa/mfa-challenges.js';
 import { factorSummary, methodsFor } from './mfa/second-factors.js';
 import {
@@ -55,21 +57,24 @@ const invalidCredentials = () =>
 export class Identity {
   readonly sessions: SessionStore;
   readonly throttle: SignInThrottle;
+  readonly emailVerifications: EmailVerifications;
 
   constructor(private readonly services: Services) {
-    this.sessions = new SessionStore(services.db, services.config.sessions, services.clock, () => services.keyRing.systemCipher());
+    const sessionPolicy = { ...services.config.sessions, maxPerUser: services.config.limits.sessionsPerUser };
+    this.sessions = new SessionStore(services.db, sessionPolicy, services.clock, () => services.keyRing.systemCipher());
     this.throttle = new SignInThrottle(services.db, services.transactions, services.config.signInThrottle, services.clock, () =>
       services.keyRing.blindIndexKey(),
     );
+    this.emailVerifications = new EmailVerifications(services);
   }
 
-  /** Creates a tenant and its owner. The owner's password is checked against the policy first. */
-  async signUp(input: SignUpInput) {
+  /**
+   * Creates a tenant and its owner, and e-mails the owner a link to verify the address: until
+   * then the account can do nothing but sign in and out. The password is checked against the policy first.
+   */
+  async signUp(input: SignUpInput, ip: string) {
     const { db, keyRing, clock, config } = this.services;
-    const organization = input.organization.trim();
-    if (organization.length === 0) {
-      throw new AppError('VALIDATION_FAILED', { message: 'The organisation name is empty.', details: { field: 'organization' } });
-    }
+    const organization = assertPrintableName(input.organization, 'organization');
     const email = normaliseEmail(input.email);
     if (!isPlausibleEmail(email)) {
       throw new AppError('VALIDATION_FAILED', { message: 'The e-mail address is not valid.', details: { field: 'email' } });
@@ -86,14 +91,17 @@ export class Identity {
     try {
       await this.services.transactions.run(async (trx) => {
         await createTenant(this.services, trx, tenant);
-        await insertUser(trx, { ...user, emailIndex, passwordHash, createdAt: tenant.createdAt }, systemCipher);
+        await insertUser(trx, { ...user, emailIndex, passwordHash, createdAt: tenant.createdAt, emailVerifiedAt: null }, systemCipher);
         await insertMembership(trx, { tenantId: tenant.id, userId: user.id, role: 'owner', createdAt: tenant.createdAt });
+        await this.emailVerifications.issue(trx, user.id, email);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw emailTaken();
       throw error;
     }
-    return { tenant: { id: tenant.id, name: tenant.name }, user };
+    void this.services.mail.kick();
+    this.services.securityEvents.record({ type: 'tenant.created', outcome: 'success', userId: user.id, tenantId: tenant.id, ip });
+    return { tenant: { id: tenant.id, name: tenant.name }, user: { ...user, emailVerified: false } };
   }
 
   /**
@@ -140,7 +148,7 @@ export class Identity {
   }
 
   async me(principal: MemberPrincipal): Promise<{
-    user: { id: string; email: string };
+    user: { id: string; email: string; emailVerified: boolean };
     tenant: { id: string; name: string };
     role: Role;
     mfa: { totp: boolean; webauthn: number; recoveryCodes: number };
@@ -150,7 +158,7 @@ export class Identity {
     const name = await findTenantName(db, principal.tenantId, await keyRing.cipherFor(principal.tenantId));
     if (email === undefined || name === undefined) throw new AppError('UNAUTHENTICATED');
     const mfa = await factorSummary(db, principal.userId);
-    return { user: { id: principal.userId, email }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa };
+    return { user: { id: principal.userId, email, emailVerified: principal.emailVerified }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa };
   }
 
   private async emailIndex(email: string): Promise<string> {

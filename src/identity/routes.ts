@@ -10,17 +10,24 @@ export const Session = Type.Object({
   tenantId: Type.String({ format: 'uuid' }),
   userId: Type.String({ format: 'uuid' }),
 });
-const UserRef = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String() });
+const UserRef = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String(), emailVerified: Type.Boolean() });
 const TenantRef = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
 
-/** Sign-up, sessions and the signed-in user. */
-export function identityRoutes(app: Router, identity: Identity, authenticate: Authenticator): void {
+export interface IdentityRouteLimits {
+  signUpsPerIpPerHour: number;
+}
+
+/** Sign-up, sessions, e-mail verification and the signed-in user. */
+export function identityRoutes(app: Router, identity: Identity, authenticate: Authenticator, limits: IdentityRouteLimits): void {
   app.post(
     '/v1/signup',
     {
+      // Its own per-IP limit: sign-up is open to anyone and sends an e-mail.
+      config: { rateLimit: { max: limits.signUpsPerIpPerHour, timeWindow: 3_600_000 } },
       schema: {
         tags: ['identity'],
-        summary: 'Create an organisation (tenant) and its owner',
+        summary: 'Create an organisation (tenant) and its owner; e-mails the owner a link to verify the address',
+        description: `Until the address is verified, the owner can only sign in, read GET /v1/me and sign out (403 EMAIL_NOT_VERIFIED elsewhere). At most ${limits.signUpsPerIpPerHour} sign-ups per client address per hour (429).`,
         body: Type.Object(
           {
             organization: Type.String({ minLength: 1, maxLength: 200 }),
@@ -29,10 +36,46 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ tenant: TenantRef, user: UserRef }), ...errorResponses(400, 409, 413) },
+        response: { 201: Type.Object({ tenant: TenantRef, user: UserRef }), ...errorResponses(400, 409, 413, 429) },
       },
     },
-    async (request, reply) => reply.code(201).send(await identity.signUp(request.body)),
+    async (request, reply) => reply.code(201).send(await identity.signUp(request.body, request.ip)),
+  );
+
+  app.post(
+    '/v1/email-verifications/confirm',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Verify your e-mail address with the token from the e-mailed link (no sign-in needed)',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 204: NoContent, ...errorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      await identity.emailVerifications.confirm(request.body.token, request.ip);
+      return reply.code(204).send(null);
+    },
+  );
+
+  const unverifiedAllowed = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true, allowUnverifiedEmail: true }) };
+
+  app.post(
+    '/v1/email-verifications',
+    {
+      ...unverifiedAllowed,
+      schema: {
+        tags: ['identity'],
+        summary: 'E-mail yourself a new verification link (at most 3 an hour); 409 when already verified',
+        security: [{ bearer: [] }],
+        response: { 202: NoContent, ...errorResponses(401, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const principal = memberOf(request);
+      await identity.emailVerifications.resend(principal, request.ip);
+      return reply.code(202).send(null);
+    },
   );
 
   app.post(
@@ -63,8 +106,8 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
     },
   );
 
-  // Open even before a required second factor is set up: to see who you are, and to leave.
-  const authenticated = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true }) };
+  // Open even before a required second factor is set up or the address verified: to see who you are, and to leave.
+  const authenticated = unverifiedAllowed;
 
   app.delete(
     '/v1/sessions/current',

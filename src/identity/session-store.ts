@@ -15,6 +15,8 @@ const LAST_SEEN_PRECISION_MS = 30_000;
 export interface SessionPolicy {
   absoluteSeconds: number;
   idleSeconds: number;
+  /** Live sessions one user may hold; a new sign-in beyond it ends the oldest. */
+  maxPerUser: number;
 }
 
 /** Where a session was opened from; kept encrypted, shown to its user in their session list. */
@@ -59,6 +61,7 @@ const resolveSession = preparedQuery(
       'sessions.revoked_at as revokedAt',
       'sessions.verified_at as verifiedAt',
       'users.disabled_at as disabledAt',
+      'users.email_verified_at as emailVerifiedAt',
       'memberships.role as role',
     ])
     .where('sessions.token_hash', '=', tokenHash),
@@ -109,7 +112,29 @@ export class SessionStore {
         user_agent_enc: this.cipher().encrypt((client.userAgent ?? '').slice(0, 512), clientLocation(session.id, 'userAgent')),
       })
       .execute();
+    await this.endSessionsBeyondCap(userId, now.toISOString());
     return session;
+  }
+
+  /** Sessions must not pile up without bound (a script signing in in a loop): the oldest go first. */
+  private async endSessionsBeyondCap(userId: string, now: string): Promise<void> {
+    const surplus = await this.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .offset(this.policy.maxPerUser)
+      .limit(1000)
+      .execute();
+    if (surplus.length === 0) return;
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: now })
+      .where('id', 'in', surplus.map((row) => row.id))
+      .execute();
   }
 
   /** The principal behind a token, or undefined when it is unknown, expired, idle, revoked or its user lost access. */
@@ -136,6 +161,7 @@ export class SessionStore {
       sessionId: row.sessionId,
       sessionVerifiedAt: row.verifiedAt,
       mfaSatisfied: !row.requireMfa || row.totpUser !== null || Boolean(row.hasPasskey),
+      emailVerified: row.emailVerifiedAt !== null,
     };
   }
 

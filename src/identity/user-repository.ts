@@ -28,7 +28,7 @@ export async function findUserCredentials(db: Kysely<DB>, userId: string): Promi
 
 export async function insertUser(
   trx: Kysely<DB>,
-  user: { id: string; email: string; emailIndex: string; passwordHash: string; createdAt: string },
+  user: { id: string; email: string; emailIndex: string; passwordHash: string; createdAt: string; emailVerifiedAt: string | null },
   systemCipher: Cipher,
 ): Promise<void> {
   await trx
@@ -40,8 +40,14 @@ export async function insertUser(
       password_hash: user.passwordHash,
       created_at: user.createdAt,
       disabled_at: null,
+      email_verified_at: user.emailVerifiedAt,
     })
     .execute();
+}
+
+/** Records that the user proved the address (a link, an invitation or a reset token by e-mail); the first proof counts. */
+export async function markEmailVerified(trx: Kysely<DB>, userId: string, at: string): Promise<void> {
+  await trx.updateTable('users').set({ email_verified_at: at }).where('id', '=', userId).where('email_verified_at', 'is', null).execute();
 }
 
 export async function findUserEmail(db: Kysely<DB>, userId: string, systemCipher: Cipher): Promise<string | undefined> {

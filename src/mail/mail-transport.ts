@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Cipher } from '../keys/cipher.js';
 import { newId } from '../lib/ids.js';
 import { isLoopbackHost } from '../lib/loopback.js';
+import { writePrivateFile } from '../lib/private-path.js';
 import type { MailMessage } from './mail-message.js';
 
 /** Where queued mail goes: an SMTP server, or the encrypted outbox folder. */
@@ -55,7 +56,7 @@ export function outboxFolderTransport(dir: string, from: string, cipher: () => P
       const eml = (built.message as Buffer).toString('utf8');
       const sealed = (await cipher()).encrypt(eml, { table: 'outbox', rowId: id, field: 'eml' });
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, `${id}.eml.enc`), `${OUTBOX_FORMAT}\n${id}\n${sealed}\n`, { mode: 0o600 });
+      writePrivateFile(join(dir, `${id}.eml.enc`), `${OUTBOX_FORMAT}\n${id}\n${sealed}\n`, 'wx');
     },
     close: () => undefined,
   };

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Services } from '../core/services.js';
 import type { DB } from '../db/schema.js';
-import type { Caller, Role } from '../core/principal.js';
+import { actorOf, type Caller, type Role } from '../core/principal.js';
 import { requireMember } from '../core/policies.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
-import { AppError } from '../lib/app-error.js';
+import { AppError, notFound } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { hashToken, newBearerToken } from '../lib/random-token.js';
 import { addSeconds } from '../lib/time.js';
@@ -14,7 +14,7 @@ import { isPlausibleEmail, normaliseEmail } from '../identity/email-address.js';
 import type { Identity, MfaRequired, SignedIn } from '../identity/identity.js';
 import { hashPassword, verifyPassword } from '../identity/password-hasher.js';
 import { assertAcceptablePassword } from '../identity/password-policy.js';
-import { findUserByEmailIndex, insertMembership, insertUser } from '../identity/user-repository.js';
+import { findUserByEmailIndex, insertMembership, insertUser, markEmailVerified } from '../identity/user-repository.js';
 import { openChallenge } from '../identity/mfa/mfa-challenges.js';
 import { factorSummary, methodsFor } from '../identity/mfa/second-factors.js';
 import { findRole } from './member-repository.js';
@@ -42,6 +42,7 @@ export class Invitations {
     if (!isPlausibleEmail(email)) throw new AppError('VALIDATION_FAILED', { message: 'The e-mail address is not valid.', details: { field: 'email' } });
 
     const tenantId = actor.tenantId;
+    await this.assertWithinLimits(tenantId);
     const emailIndex = blindIndex(await keyRing.blindIndexKey(), 'email', email);
     const existing = await findUserByEmailIndex(db, emailIndex);
     if (existing && (await findRole(db, tenantId, existing.id))) {
@@ -67,6 +68,7 @@ export class Invitations {
           created_at: now.toISOString(),
           expires_at: expiresAt,
           accepted_at: null,
+          revoked_at: null,
         })
         .execute();
       await mail.enqueue(trx, keyRing.systemCipher(), {
@@ -91,7 +93,7 @@ export class Invitations {
     const { db, keyRing, clock, transactions, config, securityEvents } = this.services;
     const row = await db.selectFrom('invitations').selectAll().where('token_hash', '=', hashToken(input.token)).executeTakeFirst();
     const now = clock.now();
-    if (!row || row.accepted_at !== null || new Date(row.expires_at) <= now) throw invalidInvitation();
+    if (!row || row.accepted_at !== null || row.revoked_at !== null || new Date(row.expires_at) <= now) throw invalidInvitation();
     const cipher = await keyRing.cipherFor(row.tenant_id);
     const email = cipher.decrypt(row.email_enc, emailLocation(row.id));
     if (input.password === undefined) {
@@ -105,6 +107,7 @@ export class Invitations {
         .set({ accepted_at: accepted.createdAt })
         .where('id', '=', row.id)
         .where('accepted_at', 'is', null)
+        .where('revoked_at', 'is', null)
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) throw invalidInvitation();
     };
@@ -119,6 +122,7 @@ export class Invitations {
       userId = existing.id;
       await transactions.run(async (trx) => {
         await markAccepted(trx);
+        await markEmailVerified(trx, userId, accepted.createdAt);
         if (!(await findRole(trx, row.tenant_id, userId))) await insertMembership(trx, { ...accepted, userId });
       });
     } else {
@@ -129,7 +133,8 @@ export class Invitations {
       try {
         await transactions.run(async (trx) => {
           await markAccepted(trx);
-          await insertUser(trx, { id: userId, email, emailIndex: row.email_index, passwordHash, createdAt: accepted.createdAt }, keyRing.systemCipher());
+          // The token came by e-mail to this address: accepting proves the address.
+          await insertUser(trx, { id: userId, email, emailIndex: row.email_index, passwordHash, createdAt: accepted.createdAt, emailVerifiedAt: accepted.createdAt }, keyRing.systemCipher());
           await insertMembership(trx, { ...accepted, userId });
         });
       } catch (error) {
@@ -145,4 +150,95 @@ export class Invitations {
     const session = await this.identity.sessions.issue(userId, row.tenant_id, { ip: input.ip, userAgent: input.userAgent });
     return { ...session, tenantId: row.tenant_id, userId };
   }
+
+  /** The tenant's pending invitations (not accepted, revoked or expired), oldest first. */
+  async listPending(caller: Caller): Promise<InvitationView[]> {
+    const { db, keyRing, clock } = this.services;
+    const tenantId = caller.principal.tenantId;
+    const cipher = await keyRing.cipherFor(tenantId);
+    const rows = await pendingInvitations(db, tenantId, clock.now().toISOString())
+      .select(['id', 'email_enc', 'role', 'created_at', 'expires_at', 'invited_by'])
+      .orderBy('created_at', 'asc')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      email: cipher.decrypt(row.email_enc, emailLocation(row.id)),
+      role: row.role,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      invitedBy: row.invited_by,
+    }));
+  }
+
+  /** Withdraws a pending invitation: its token stops working at once. */
+  async revoke(caller: Caller, id: string): Promise<void> {
+    const { db, clock, securityEvents } = this.services;
+    const tenantId = caller.principal.tenantId;
+    const now = clock.now().toISOString();
+    const result = await db
+      .updateTable('invitations')
+      .set({ revoked_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('accepted_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw notFound();
+    securityEvents.record({ type: 'member.invitation.revoked', outcome: 'success', tenantId, actor: actorOf(caller.principal), ip: caller.ip, details: { invitationId: id } });
+  }
+
+  /**
+   * Invitations send e-mail that names the organisation: capped per tenant per hour (revoked ones
+   * count, so revoking buys no extra sends) and in how many may wait at once.
+   */
+  private async assertWithinLimits(tenantId: string): Promise<void> {
+    const { db, clock, config } = this.services;
+    const now = clock.now();
+    const perHour = config.limits.invitationsPerTenantPerHour;
+    const recent = await db
+      .selectFrom('invitations')
+      .select('created_at')
+      .where('tenant_id', '=', tenantId)
+      .where('created_at', '>', addSeconds(now, -3600).toISOString())
+      .orderBy('created_at', 'desc')
+      .limit(perHour)
+      .execute();
+    if (recent.length >= perHour) {
+      const retryAt = addSeconds(new Date(recent[recent.length - 1]!.created_at), 3600);
+      throw new AppError('RATE_LIMITED', {
+        message: `At most ${perHour} invitations may be sent per hour.`,
+        details: { resource: 'invitations', limit: perHour },
+        retryAfterSeconds: Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000)),
+      });
+    }
+    const pendingLimit = config.limits.pendingInvitationsPerTenant;
+    const pending = await pendingInvitations(db, tenantId, now.toISOString())
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    if (Number(pending.n) >= pendingLimit) {
+      throw new AppError('LIMIT_REACHED', {
+        message: `At most ${pendingLimit} invitations may wait to be accepted; revoke some first.`,
+        details: { resource: 'pendingInvitations', limit: pendingLimit },
+      });
+    }
+  }
+}
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+  expiresAt: string;
+  invitedBy: string;
+}
+
+function pendingInvitations(db: Kysely<DB>, tenantId: string, now: string) {
+  return db
+    .selectFrom('invitations')
+    .where('tenant_id', '=', tenantId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now);
 }

@@ -2,7 +2,10 @@ import type { Services } from '../core/services.js';
 import type { Caller, Role } from '../core/principal.js';
 import { requireMember } from '../core/policies.js';
 import { AppError, notFound } from '../lib/app-error.js';
-import { countOwners, deleteMembership, findRole, listMembers, revokeTenantSessions, setRole, type MemberView } from './member-repository.js';
+import { countOwners, deleteMembership, findRole, findMember, listMemberPage, revokeTenantSessions, setRole, type MemberView } from './member-repository.js';
+import { decodeMemberCursor, encodeMemberCursor } from './member-cursor.js';
+import { revokeKeysCreatedBy } from '../api-keys/api-key-store.js';
+import { isAllowedForRole } from '../core/policies.js';
 
 const lastOwner = () => new AppError('CONFLICT', { message: 'A tenant always keeps at least one owner.' });
 
@@ -13,15 +16,23 @@ const lastOwner = () => new AppError('CONFLICT', { message: 'A tenant always kee
 export class Members {
   constructor(private readonly services: Services) {}
 
-  list(caller: Caller): Promise<MemberView[]> {
-    return listMembers(this.services.db, caller.principal.tenantId, this.services.keyRing.systemCipher());
+  /** A page of members, bounded in count and in bytes (CONFIDE_LIST_MAX_BYTES). */
+  async list(caller: Caller, options: { limit: number; cursor?: string }): Promise<{ items: MemberView[]; nextCursor: string | null }> {
+    const after = options.cursor === undefined ? undefined : decodeMemberCursor(options.cursor);
+    const page = await listMemberPage(this.services.db, caller.principal.tenantId, this.services.keyRing.systemCipher(), {
+      after,
+      limit: options.limit,
+      maxBytes: this.services.config.lists.maxBytes,
+    });
+    return { items: page.items, nextCursor: page.next === null ? null : encodeMemberCursor(page.next) };
   }
 
+  /** Changes a member's role; lowered to a role that cannot manage API keys, the keys they created are revoked. */
   async changeRole(caller: Caller, userId: string, role: Role): Promise<MemberView> {
     const actor = requireMember(caller.principal);
-    const { db, transactions, securityEvents } = this.services;
+    const { db, transactions, securityEvents, clock } = this.services;
     const tenantId = actor.tenantId;
-    await transactions.run(async (trx) => {
+    const revokedApiKeys = await transactions.run(async (trx) => {
       const current = await findRole(trx, tenantId, userId);
       if (!current) throw notFound();
       if (actor.role !== 'owner' && (current === 'owner' || role === 'owner')) {
@@ -29,26 +40,36 @@ export class Members {
       }
       if (current === 'owner' && role !== 'owner' && (await countOwners(trx, tenantId)) <= 1) throw lastOwner();
       await setRole(trx, tenantId, userId, role);
+      return isAllowedForRole(role, 'apiKeys.manage') ? [] : revokeKeysCreatedBy(trx, tenantId, userId, clock.now().toISOString());
     });
-    securityEvents.record({ type: 'member.role.changed', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { memberId: userId, role } });
-    const member = (await listMembers(db, tenantId, this.services.keyRing.systemCipher())).find((m) => m.userId === userId);
+    securityEvents.record({
+      type: 'member.role.changed',
+      outcome: 'success',
+      tenantId,
+      userId: actor.userId,
+      ip: caller.ip,
+      details: { memberId: userId, role, revokedApiKeys },
+    });
+    const member = await findMember(db, tenantId, userId, this.services.keyRing.systemCipher());
     if (!member) throw notFound();
     return member;
   }
 
-  /** Removes a member; their sessions in this tenant end at once. */
+  /** Removes a member; their sessions in this tenant end at once, and the API keys they created are revoked. */
   async remove(caller: Caller, userId: string): Promise<void> {
     const actor = requireMember(caller.principal);
     const { transactions, clock, securityEvents } = this.services;
     const tenantId = actor.tenantId;
-    await transactions.run(async (trx) => {
+    const revokedApiKeys = await transactions.run(async (trx) => {
       const current = await findRole(trx, tenantId, userId);
       if (!current) throw notFound();
       if (current === 'owner' && actor.role !== 'owner') throw new AppError('FORBIDDEN', { message: 'Only an owner can remove an owner.' });
       if (current === 'owner' && (await countOwners(trx, tenantId)) <= 1) throw lastOwner();
       await deleteMembership(trx, tenantId, userId);
-      await revokeTenantSessions(trx, tenantId, userId, clock.now().toISOString());
+      const now = clock.now().toISOString();
+      await revokeTenantSessions(trx, tenantId, userId, now);
+      return revokeKeysCreatedBy(trx, tenantId, userId, now);
     });
-    securityEvents.record({ type: 'member.removed', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { memberId: userId } });
+    securityEvents.record({ type: 'member.removed', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { memberId: userId, revokedApiKeys } });
   }
 }

@@ -9,6 +9,14 @@ import type { Members } from './members.js';
 const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 const Member = Type.Object({ userId: Type.String(), email: Type.String(), role: RoleSchema, mfa: Type.Boolean() });
 const MemberParams = Type.Object({ userId: Type.String({ format: 'uuid' }) });
+const Invitation = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  role: RoleSchema,
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  invitedBy: Type.String({ description: 'the user id of the member who sent it' }),
+});
 
 /** Members, roles and invitations. */
 export function memberRoutes(app: Router, members: Members, invitations: Invitations, authenticate: Authenticator): void {
@@ -18,8 +26,22 @@ export function memberRoutes(app: Router, members: Members, invitations: Invitat
 
   app.get(
     '/v1/members',
-    { ...reading, schema: { ...common, summary: 'The tenant’s members, their roles and whether they have a second factor', response: { 200: Type.Object({ items: Type.Array(Member) }), ...errorResponses(401, 403) } } },
-    async (request) => ({ items: await members.list(callerOf(request)) }),
+    {
+      ...reading,
+      schema: {
+        ...common,
+        summary: 'The tenant’s members, their roles and whether they have a second factor, in the order they joined',
+        description:
+          'A page holds at most `limit` members, and ends early when its body would pass CONFIDE_LIST_MAX_BYTES (4 MiB by default; ' +
+          'always at least one member). `nextCursor` continues exactly where the page stopped; it is null after the last member.',
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(Member), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => members.list(callerOf(request), request.query),
   );
 
   app.post(
@@ -29,11 +51,37 @@ export function memberRoutes(app: Router, members: Members, invitations: Invitat
       schema: {
         ...common,
         summary: 'Invite someone by e-mail (the single-use token travels only in the e-mail, valid 7 days)',
+        description: 'Capped per tenant per hour (429 RATE_LIMITED, CONFIDE_INVITATIONS_PER_HOUR) and in how many may be pending (409 LIMIT_REACHED, CONFIDE_MAX_PENDING_INVITATIONS).',
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }), role: RoleSchema }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }), ...errorResponses(400, 401, 403, 409) },
+        response: { 201: Type.Object({ id: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }), ...errorResponses(400, 401, 403, 409, 429) },
       },
     },
     async (request, reply) => reply.code(201).send(await invitations.invite(callerOf(request), request.body)),
+  );
+
+  app.get(
+    '/v1/invitations',
+    {
+      ...reading,
+      schema: {
+        ...common,
+        summary: 'Pending invitations (not yet accepted, revoked or expired), oldest first',
+        response: { 200: Type.Object({ items: Type.Array(Invitation) }), ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => ({ items: await invitations.listPending(callerOf(request)) }),
+  );
+
+  app.delete(
+    '/v1/invitations/:id',
+    {
+      ...managing,
+      schema: { ...common, summary: 'Withdraw a pending invitation: its token stops working at once', params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: NoContent, ...errorResponses(400, 401, 403, 404) } },
+    },
+    async (request, reply) => {
+      await invitations.revoke(callerOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 
   app.post(

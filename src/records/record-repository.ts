@@ -1,6 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, RecordsTable } from '../db/schema.js';
 import { preparedQuery } from '../db/prepared-query.js';
+import { AppError } from '../lib/app-error.js';
 
 /** Every query here takes the tenant first: isolation is structural, not remembered. */
 export type RecordRow = Selectable<RecordsTable>;
@@ -14,7 +15,30 @@ const insertCollection = preparedQuery(
   3,
 );
 
-export async function ensureCollection(trx: Kysely<DB>, tenantId: string, name: string, createdAt: string): Promise<void> {
+const selectCollection = preparedQuery(
+  (db: Kysely<DB>, tenantId: string, name: string) =>
+    db.selectFrom('collections').select('name').where('tenant_id', '=', tenantId).where('name', '=', name),
+  2,
+);
+
+/**
+ * Creates the collection on its first write, unless the tenant already has `maxCollections`
+ * (then 409 LIMIT_REACHED, and the caller's transaction rolls back). On PostgreSQL two concurrent
+ * first writes to different new collections may pass the cap by one each: it bounds growth, it is not a quota to the row.
+ */
+export async function ensureCollection(trx: Kysely<DB>, tenantId: string, name: string, createdAt: string, maxCollections: number): Promise<void> {
+  if ((await selectCollection(trx, tenantId, name)).length > 0) return;
+  const row = await trx
+    .selectFrom('collections')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  if (Number(row.n) >= maxCollections) {
+    throw new AppError('LIMIT_REACHED', {
+      message: `A tenant may have at most ${maxCollections} collections.`,
+      details: { resource: 'collections', limit: maxCollections },
+    });
+  }
   await insertCollection(trx, tenantId, name, createdAt);
 }
 
@@ -71,21 +95,56 @@ export async function deleteRecordRow(trx: Kysely<DB>, tenantId: string, collect
   return result.numDeletedRows > 0n;
 }
 
-/** A page of a collection in id order (UUIDv7, so creation order), after `afterId`. */
-export async function listRecordRows(
+/** A record's id and the length of its stored ciphertext: enough to plan a page before reading any data. */
+export interface RecordSize {
+  id: string;
+  sealedBytes: number;
+}
+
+/**
+ * The next `limit` records of a collection in id order (UUIDv7, so creation order), after
+ * `afterId`, by size only. The query touches no column stored after the data: SQLite keeps a row's
+ * columns in order, so reaching one behind a large value walks all its overflow pages, while
+ * `octet_length` (SQLite 3.43+) reads the length from the row header; PostgreSQL does not
+ * de-TOAST for it either. This stays cheap however large the records are.
+ */
+export async function listRecordSizes(
   db: Kysely<DB>,
   tenantId: string,
   collection: string,
   afterId: string | undefined,
   limit: number,
-): Promise<RecordRow[]> {
+): Promise<RecordSize[]> {
   let query = db
     .selectFrom('records')
-    .selectAll()
+    .select(['id', sql<number | string>`octet_length(data_enc)`.as('sealed_bytes')])
     .where('tenant_id', '=', tenantId)
     .where('collection', '=', collection)
     .orderBy('id', 'asc')
     .limit(limit);
   if (afterId !== undefined) query = query.where('id', '>', afterId);
-  return query.execute();
+  const rows = await query.execute();
+  return rows.map((row) => ({ id: row.id, sealedBytes: Number(row.sealed_bytes) }));
+}
+
+const selectRecordRange = preparedQuery(
+  (db: Kysely<DB>, tenantId: string, collection: string, firstId: string, lastId: string) =>
+    db
+      .selectFrom('records')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('collection', '=', collection)
+      .where('id', '>=', firstId)
+      .where('id', '<=', lastId)
+      .orderBy('id', 'asc'),
+  4,
+);
+
+/**
+ * A collection's records with ids from `firstId` to `lastId` (both included), in id order. A page
+ * is a run of consecutive ids, so one range reads it with one statement text (prepared once),
+ * whatever the page's length.
+ */
+export async function findRecordRowsInRange(db: Kysely<DB>, tenantId: string, collection: string, firstId: string, lastId: string): Promise<RecordRow[]> {
+  return selectRecordRange(db, tenantId, collection, firstId, lastId);
 }

@@ -1,20 +1,26 @@
 import type { Services } from '../core/services.js';
+import { pageJsonChunks } from '../lib/page-budget.js';
 import { actorOf, type Caller } from '../core/principal.js';
 import { AppError, notFound } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { decodeRecordCursor, encodeRecordCursor } from './list-cursor.js';
 import { openRecord, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
+import { planRecordPage, readPlannedRows, sizeOf, takeRecordsJson } from './record-page.js';
 import {
   deleteRecordRow,
   ensureCollection,
   findRecordRow,
   insertRecordRow,
-  listRecordRows,
+  listRecordSizes,
   updateRecordRow,
 } from './record-repository.js';
 
-export interface RecordPage {
-  items: CustomerRecord[];
+/** A page of records as the JSON text the API answers, `{"items": [...], "nextCursor": ...}`, in chunks to stream. */
+export interface RecordPageJson {
+  jsonChunks: string[];
+  /** The UTF-8 length of the whole text. */
+  jsonBytes: number;
+  ids: string[];
   nextCursor: string | null;
 }
 
@@ -33,7 +39,7 @@ export class Records {
     const id = newId();
     const row = { tenant_id: tenantId, collection, id, data_enc: sealRecordData(cipher, collection, id, data), version: 1, created_at: now, updated_at: now };
     await transactions.run(async (trx) => {
-      await ensureCollection(trx, tenantId, collection, now);
+      await ensureCollection(trx, tenantId, collection, now, this.services.config.limits.collectionsPerTenant);
       await insertRecordRow(trx, row);
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
         actor: actorOf(caller.principal),
@@ -98,25 +104,38 @@ export class Records {
     });
   }
 
-  /** One page of a collection; its single `list` entry names every id it returns. */
-  async list(caller: Caller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPage> {
-    const { db, keyRing, accessLog } = this.services;
+  /**
+   * One page of a collection, at most `limit` records and ending early before its body would pass
+   * CONFIDE_LIST_MAX_BYTES (always at least one record). The page is planned from stored sizes, so
+   * its single `list` entry names exactly the ids it returns and is durable before any record is
+   * decrypted. Memory stays at about one page; the work is sliced so the event loop keeps turning.
+   */
+  async list(caller: Caller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPageJson> {
+    const { db, keyRing, accessLog, config } = this.services;
     const tenantId = caller.principal.tenantId;
     const afterId = options.cursor === undefined ? undefined : decodeRecordCursor(options.cursor);
     const cipher = await keyRing.cipherFor(tenantId);
-    const rows = await listRecordRows(db, tenantId, collection, afterId, options.limit + 1);
-    const page = rows.slice(0, options.limit);
+    const candidates = await listRecordSizes(db, tenantId, collection, afterId, options.limit + 1);
+    const planned = planRecordPage(collection, candidates.slice(0, options.limit), config.lists.maxBytes);
+    const rows = await readPlannedRows(db, tenantId, collection, planned);
+    // A record may have grown or gone since the plan: the page is what was read, planned again.
+    const page = planRecordPage(collection, rows.map(sizeOf), config.lists.maxBytes);
+    const stoppedEarly = page.length < rows.length;
+    const more = stoppedEarly || planned.length < candidates.length;
+    const lastId = stoppedEarly ? page[page.length - 1]!.id : planned[planned.length - 1]?.id;
+    const ids = page.map((record) => record.id);
     await accessLog.appendDurably(tenantId, cipher, {
       actor: actorOf(caller.principal),
       action: 'list',
       resource: { type: 'collection', collection },
-      details: { ids: page.map((row) => row.id) },
+      details: { ids },
       ip: caller.ip,
     });
-    return {
-      items: page.map((row) => openRecord(cipher, row)),
-      nextCursor: rows.length > options.limit ? encodeRecordCursor(page[page.length - 1]!.id) : null,
-    };
+    const nextCursor = more && lastId !== undefined ? encodeRecordCursor(lastId) : null;
+    const items = await takeRecordsJson(cipher, collection, rows.splice(0, page.length));
+    const jsonChunks = pageJsonChunks(items, nextCursor);
+    const jsonBytes = jsonChunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk), 0);
+    return { jsonChunks, jsonBytes, ids, nextCursor };
   }
 }
 

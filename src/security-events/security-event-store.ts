@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { SecurityEvent } from '../core/security-events.js';
+import type { SecurityEvent, SecurityEventActor } from '../core/security-events.js';
 import type { Cipher } from '../keys/cipher.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
@@ -12,7 +12,7 @@ export interface StoredSecurityEvent {
   at: string;
   type: string;
   outcome: string;
-  actor: { type: 'member'; id: string } | null;
+  actor: SecurityEventActor | null;
   ip: string;
   details?: Record<string, unknown>;
 }
@@ -30,6 +30,7 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
     if (rows.length > 0) tenants = rows.map((row) => row.tenant_id);
   }
   const at = clock.now().toISOString();
+  const actor = event.actor ?? (event.userId ? { type: 'member' as const, id: event.userId } : undefined);
   await db
     .insertInto('security_events')
     .values(
@@ -42,6 +43,8 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
           type: event.type,
           outcome: event.outcome,
           user_id: event.userId ?? null,
+          actor_type: actor?.type ?? null,
+          actor_id: actor?.id ?? null,
           ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, location(id, 'ip')),
           details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), location(id, 'details')),
         };
@@ -68,10 +71,29 @@ export async function listSecurityEvents(
       at: row.at,
       type: row.type,
       outcome: row.outcome,
-      actor: row.user_id ? { type: 'member' as const, id: row.user_id } : null,
+      actor: actorOf(row),
       ip: row.ip_enc ? cipher.decrypt(row.ip_enc, location(row.id, 'ip')) : '',
       ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, location(row.id, 'details'))) as Record<string, unknown> } : {}),
     })),
     nextBeforeId: rows.length > options.limit ? page[page.length - 1]!.id : null,
   };
+}
+
+function actorOf(row: { actor_type: string | null; actor_id: string | null; user_id: string | null }): SecurityEventActor | null {
+  if (row.actor_type && row.actor_id) return { type: row.actor_type as SecurityEventActor['type'], id: row.actor_id };
+  return row.user_id ? { type: 'member', id: row.user_id } : null;
+}
+
+/**
+ * Deletes events older than the retention period, a batch at a time, so one run never holds a
+ * long transaction. Returns how many were deleted. (The access log is never pruned.)
+ */
+export async function pruneSecurityEvents(db: Kysely<DB>, olderThan: string, batchSize = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const ids = await db.selectFrom('security_events').select('id').where('at', '<', olderThan).limit(batchSize).execute();
+    if (ids.length === 0) return total;
+    const result = await db.deleteFrom('security_events').where('id', 'in', ids.map((row) => row.id)).executeTakeFirst();
+    total += Number(result.numDeletedRows);
+  }
 }

@@ -1,5 +1,5 @@
 import type { Services } from '../core/services.js';
-import type { Caller } from '../core/principal.js';
+import { actorOf, type Caller } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
 import { hasSecondFactor } from '../identity/mfa/second-factors.js';
 import { readTenantSettings, writeTenantSettings, type TenantSettings } from './tenant-settings.js';
@@ -21,7 +21,7 @@ export class TenantSettingsUseCases {
     }
     const next = { ...(await readTenantSettings(db, tenantId)), ...changes };
     await transactions.run((trx) => writeTenantSettings(trx, tenantId, next, clock.now().toISOString()));
-    securityEvents.record({ type: 'tenant.settings.changed', outcome: 'success', tenantId, ip: caller.ip, details: { changes } });
+    securityEvents.record({ type: 'tenant.settings.changed', outcome: 'success', tenantId, actor: actorOf(caller.principal), ip: caller.ip, details: { changes } });
     return next;
   }
 }

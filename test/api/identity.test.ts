@@ -19,6 +19,7 @@ describe.each(DIALECTS)('identity on %s', (dialect) => {
     const { tenant, user } = signup.json();
     expect(tenant.name).toBe('Acme Health');
     expect(user.email).toBe('alice@example.test');
+    expect(user.emailVerified).toBe(false);
     expect(tenant.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/); // UUIDv7
     expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
 
@@ -27,7 +28,7 @@ describe.each(DIALECTS)('identity on %s', (dialect) => {
     expect(session.tenantId).toBe(tenant.id);
     const me = await t.request({ method: 'GET', url: '/v1/me', token: session.token });
     expect(me.statusCode).toBe(200);
-    expect(me.json()).toEqual({ user: { id: user.id, email: 'alice@example.test' }, tenant: { id: tenant.id, name: 'Acme Health' }, role: 'owner', mfa: { totp: false, webauthn: 0, recoveryCodes: 0 } });
+    expect(me.json()).toEqual({ user: { id: user.id, email: 'alice@example.test', emailVerified: false }, tenant: { id: tenant.id, name: 'Acme Health' }, role: 'owner', mfa: { totp: false, webauthn: 0, recoveryCodes: 0 } });
   });
 
   it('refuses a second account with the same e-mail address, in any letter case', async () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { runCli } from './run-cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -80,4 +81,24 @@ export function httpsJson(port: number, method: string, path: string, body?: unk
     if (payload) req.write(payload);
     req.end();
   });
+}
+
+/**
+ * Confirms `email` on a running server process, as a person would: reads the verification e-mail
+ * from the encrypted outbox with `confide mail outbox --json` (same environment), then posts its token.
+ */
+export async function verifyEmailThroughOutbox(port: number, env: Record<string, string>, email: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const listed = runCli(['mail', 'outbox', '--json'], env);
+    if (listed.status !== 0) throw new Error(`confide mail outbox failed: ${listed.stderr}`);
+    const messages = (JSON.parse(listed.stdout) as { messages: Array<{ eml: string }> }).messages;
+    const tokens = messages.filter((m) => m.eml.includes(`To: ${email}`)).flatMap((m) => m.eml.match(/cfv_[A-Za-z0-9_-]{43}/g) ?? []);
+    if (tokens.length > 0) {
+      const confirmed = await httpsJson(port, 'POST', '/v1/email-verifications/confirm', { token: tokens[tokens.length - 1] });
+      if (confirmed.status !== 204) throw new Error(`verification failed: ${JSON.stringify(confirmed.body)}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250)); // the mail worker writes the outbox just after the commit
+  }
+  throw new Error(`no verification e-mail to ${email} in the outbox`);
 }

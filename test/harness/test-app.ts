@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +9,7 @@ import { createApp, type App } from '../../src/app/create-app.js';
 import { freshPostgresSchema, type TestDialect } from './dialects.js';
 import { TestClock } from './test-clock.js';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp-sink.js';
+import { readOutboxFile } from '../../src/mail/mail-transport.js';
 
 export interface TestApp {
   app: App;
@@ -17,7 +18,7 @@ export interface TestApp {
   dataDir: string;
   /** The loopback SMTP server receiving Confide's mail, when asked for. */
   smtp: SmtpSink | undefined;
-  /** Delivers queued mail now, then returns what `email` has received so far. */
+  /** Delivers queued mail now, then returns what `email` has received so far (from the SMTP sink, or else the encrypted outbox). */
   mailTo(email: string): Promise<ReceivedMail[]>;
   /** The environment Confide was started with (to start it again, or run the CLI against it). */
   env: Record<string, string>;
@@ -45,6 +46,8 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     CONFIDE_DATA_DIR: dataDir,
     CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
     CONFIDE_LOG_LEVEL: 'info',
+    // Suites sign up many tenants from inject()'s one address; the per-IP sign-up limit has its own test.
+    CONFIDE_SIGNUPS_PER_IP_PER_HOUR: '1000000',
     ...(dialect === 'postgres' ? { CONFIDE_DATABASE_URL: (await freshPostgresSchema()).url } : {}),
     ...(smtp ? { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=off` } : {}),
     ...options.env,
@@ -68,7 +71,8 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     smtp,
     async mailTo(email) {
       await app.services.mail.kick();
-      return (smtp?.received ?? []).filter((mail) => mail.to.includes(email));
+      const received = smtp ? smtp.received : readOutbox(join(dataDir, 'outbox'), app);
+      return received.filter((mail) => mail.to.includes(email));
     },
     request({ token, headers, ...rest }) {
       return app.publicServer.inject({
@@ -82,4 +86,18 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** The outbox folder's messages, decrypted, oldest first, in the SMTP sink's shape. */
+function readOutbox(dir: string, app: App): ReceivedMail[] {
+  if (!existsSync(dir)) return [];
+  const cipher = app.services.keyRing.systemCipher();
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.eml.enc'))
+    .sort()
+    .map((name) => {
+      const { eml } = readOutboxFile(readFileSync(join(dir, name), 'utf8'), cipher);
+      const header = (field: string) => new RegExp(`^${field}: (.*)$`, 'mi').exec(eml)?.[1] ?? '';
+      return { from: header('From'), to: [header('To')], raw: eml };
+    });
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DIALECTS, freshPostgresSchema } from '../harness/dialects.js';
-import { httpsJson, killHard, startServerProcess } from '../harness/server-process.js';
+import { httpsJson, killHard, startServerProcess, verifyEmailThroughOutbox } from '../harness/server-process.js';
 import { openEncryptedSqlite } from '../../src/db/open-encrypted-sqlite.js';
 import { deriveKey } from '../../src/lib/key-derivation.js';
 import { freePort } from '../harness/free-port.js';
@@ -46,6 +46,7 @@ describe.each(DIALECTS)('crash safety on %s', (dialect) => {
       let server = await startServerProcess(env, port);
       const signup = await httpsJson(port, 'POST', '/v1/signup', { organization: 'Crash Co', email: 'crash@example.test', password: 'a-long-and-unusual-passphrase' });
       expect(signup.status).toBe(201);
+      await verifyEmailThroughOutbox(port, env, 'crash@example.test');
       const { body: session } = await httpsJson(port, 'POST', '/v1/sessions', { email: 'crash@example.test', password: 'a-long-and-unusual-passphrase' });
 
       const acknowledged = new Map<string, number>();

@@ -4,6 +4,7 @@ import { identity } from './0002-identity.js';
 import { members } from './0003-members.js';
 import { accountSecurity } from './0004-account-security.js';
 import { webauthn } from './0005-webauthn.js';
+import { emailVerification } from './0006-email-verification.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-members': members,
   '0004-account-security': accountSecurity,
   '0005-webauthn': webauthn,
+  '0006-email-verification': emailVerification,
 };
 
 export const migrationProvider: MigrationProvider = {

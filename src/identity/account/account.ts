@@ -12,7 +12,7 @@ import type { Identity } from '../identity.js';
 import { hashPassword, verifyPassword } from '../password-hasher.js';
 import { assertAcceptablePassword } from '../password-policy.js';
 import type { SessionView } from '../session-store.js';
-import { findUserByEmailIndex, findUserCredentials, findUserEmail } from '../user-repository.js';
+import { findUserByEmailIndex, findUserCredentials, findUserEmail, markEmailVerified } from '../user-repository.js';
 
 export const RESET_SECONDS = 30 * 60;
 /** At most this many reset e-mails per account per hour: no mail-bombing through the reset form. */
@@ -92,10 +92,13 @@ export class Account {
         .executeTakeFirst();
       if (used.numUpdatedRows === 0n) throw invalid();
       await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', row.user_id).execute();
+      // The reset token came by e-mail: whoever used it owns the address.
+      await markEmailVerified(trx, row.user_id, now.toISOString());
       await this.notifyPasswordChanged(trx, email, ip);
     });
-    // Whoever knew the old password is signed out everywhere.
+    // Whoever knew the old password is signed out everywhere, and guesses at it no longer count.
     await this.identity.sessions.revokeAllForUser(row.user_id);
+    await this.identity.throttle.clearAccount(email);
     void this.services.mail.kick();
     securityEvents.record({ type: 'password.reset.completed', outcome: 'success', userId: row.user_id, ip });
   }
@@ -105,7 +108,7 @@ export class Account {
     const email = await findUserEmail(db, principal.userId, keyRing.systemCipher());
     const user = await findUserCredentials(db, principal.userId);
     if (!email || !user) throw new AppError('UNAUTHENTICATED');
-    if (!(await this.identity.throttle.attempt({ email, ip }, () => verifyPassword(user.passwordHash, currentPassword)))) {
+    if (!(await this.identity.throttle.attempt({ email, ip, purpose: 'step-up' }, () => verifyPassword(user.passwordHash, currentPassword)))) {
       securityEvents.record({ type: 'password.changed', outcome: 'failure', userId: principal.userId, tenantId: principal.tenantId, ip });
       throw new AppError('UNAUTHENTICATED', { message: 'The current password is not correct.' });
     }

@@ -222,7 +222,7 @@ export class Mfa {
     if (proof.password !== undefined || proof.code !== undefined) {
       // A password, when given, takes precedence over a code.
       const { password: offered, code } = proof;
-      const ok = await this.identity.throttle.attempt({ email: await this.emailOf(principal.userId), ip }, async () => {
+      const ok = await this.identity.throttle.attempt({ email: await this.emailOf(principal.userId), ip, purpose: 'step-up' }, async () => {
         if (offered === undefined) return this.useTotpCode(principal.userId, code!, ip);
         const user = await findUserCredentials(db, principal.userId);
         return user !== undefined && (await verifyPassword(user.passwordHash, offered));
