@@ -36,7 +36,7 @@ export function apiKeyRoutes(app: Router, apiKeys: ApiKeys, authenticate: Authen
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ id: Type.String(), key: Type.String(), prefix: Type.String() }), ...errorResponses(400, 401, 403) },
+        response: { 201: Type.Object({ id: Type.String(), key: Type.String(), prefix: Type.String() }), ...errorResponses(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {

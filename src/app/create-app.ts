@@ -9,6 +9,8 @@ import { SecurityEventRetention } from '../security-events/security-event-retent
 import { Account } from '../identity/account/account.js';
 import { accountRoutes } from '../identity/account/routes.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
+import { findExistingDatabase } from '../db/existing-database.js';
+import { MissingDatabaseError } from '../db/missing-database-error.js';
 import { transactionRunner } from '../db/transaction-runner.js';
 import { deriveKey } from '../lib/key-derivation.js';
 import { systemClock, type Clock } from '../lib/time.js';
@@ -39,12 +41,27 @@ import { createLogger } from './logger.js';
 import { MailQueue } from '../mail/mail-queue.js';
 import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
 import { join } from 'node:path';
+import { claimDataDirectory, refuseClaimedDataDirectory } from './deployment-marker.js';
+import { consolePageRoutes } from '../console-pages/routes.js';
 
 export interface AppOptions {
   clock?: Clock;
   logDestination?: DestinationStream;
   /** Background workers (mail delivery); tests turn them off to drive them by hand. */
   startWorkers?: boolean;
+  /** See OpenServicesOptions: only `confide serve` (and tests standing in for it) set this. */
+  createIfMissing?: boolean;
+}
+
+export interface OpenServicesOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /**
+   * May create a database and, with it, a master key when there is no database yet. Only
+   * `confide serve` passes this: any other command on an empty folder refuses (MissingDatabaseError),
+   * rather than report on a database it has just made up.
+   */
+  createIfMissing?: boolean;
 }
 
 export interface App {
@@ -61,8 +78,7 @@ export interface App {
 /** Opens the services a deployment needs (keys, storage, access log) and wires the public listener. */
 export async function openServices(
   config: Readonly<Config>,
-  clock: Clock = systemClock,
-  logger?: Logger,
+  { clock = systemClock, logger, createIfMissing = false }: OpenServicesOptions = {},
 ): Promise<{ services: Services; database: Database }> {
   const onBackgroundError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
   let store: ((event: SecurityEvent) => Promise<void>) | undefined;
@@ -81,22 +97,35 @@ export async function openServices(
       await Promise.all([...storing]);
     },
   };
+  const keys = masterKeyProvider(config.masterKey);
+  const existing = await findExistingDatabase(config.database);
+  if (!existing.exists && !createIfMissing) {
+    const where = config.database.kind === 'sqlite' ? `CONFIDE_DATA_DIR=${config.dataDir}` : 'CONFIDE_DATABASE_URL';
+    throw new MissingDatabaseError(
+      `no Confide database at ${existing.description} (${where}, ${keys.description}); ` +
+        'run `confide serve` to create one, or point CONFIDE_DATA_DIR/CONFIDE_DATABASE_URL at an existing one',
+    );
+  }
+  if (!existing.exists) refuseClaimedDataDirectory(config); // a new database never takes over another deployment's folder
+  // Next to existing data a missing key is refused before anything is created, the data directory included.
+  const existingKey = existing.exists ? await keys.load({ create: false, existingDatabase: existing.description }) : undefined;
   // Before anything is opened or written: the data directory also holds the certificate key and
   // the mail outbox on PostgreSQL, so it is checked whatever the database.
   ensurePrivateDirectory(config.dataDir, 'data directory');
-  const masterKey = await masterKeyProvider(config.masterKey).load();
+  const masterKey = existingKey ?? (await keys.load({ create: true }));
   const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
   try {
     await migrateToLatest(database);
     const keyRing = new KeyRing(database.db, masterKey, clock);
     await keyRing.open();
+    const deploymentId = await claimDataDirectory(config, database.db);
     const transactions = transactionRunner(database.db, database.dialect);
     const accessLog = new AccessLog(transactions, database.dialect, clock);
     const systemCipher = async () => keyRing.systemCipher();
     store = (event) => storeSecurityEvent(database.db, keyRing.systemCipher(), clock, event);
     const transport = config.mail.smtpUrl
       ? smtpTransport(config.mail.smtpUrl, config.mail.from)
-      : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher);
+      : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher, deploymentId);
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onBackgroundError);
     return {
       services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents },
@@ -109,8 +138,8 @@ export async function openServices(
 }
 
 export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
-  const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, database } = await openServices(config, options.clock, logger);
+  const logger = createLogger(config.logLevel, options.logDestination, config.logFormat);
+  const { services, database } = await openServices(config, { clock: options.clock, logger, createIfMissing: options.createIfMissing });
   try {
     const identity = new Identity(services);
     const mfa = new Mfa(services, identity);
@@ -156,6 +185,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
         mfaRoutes(router, mfa, authenticate);
         recordRoutes(router, records, authenticate);
         accessLogRoutes(router, accessLogQueries, authenticate);
+        consolePageRoutes(router);
       },
     });
     return {

@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from '../config/config.js';
+import pinoPretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from '../config/config.js';
 
 /**
  * Structured JSON logs in UTC. Credentials never reach them: request bodies are not logged,
@@ -15,7 +16,13 @@ export const REDACTED_PATHS = [
   '*.key',
 ];
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * JSON lines for machines; with `pretty` (or `auto` on a terminal) one readable line per entry
+ * for people. Redaction happens before formatting, so both formats censor the same paths.
+ * `auto` looks at stdout only when no destination is given: a given stream is never a terminal.
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+  const pretty = format === 'pretty' || (format === 'auto' && destination === undefined && process.stdout.isTTY === true);
   return pino(
     {
       level,
@@ -23,6 +30,18 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
-    destination,
+    pretty ? prettyStream(destination) : destination,
   );
+}
+
+/** pino-pretty as an in-process stream (no worker thread), so lines written just before exit are not lost. */
+function prettyStream(destination?: DestinationStream): DestinationStream {
+  return pinoPretty({
+    destination: destination ?? 1,
+    sync: true,
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'service,pid,hostname',
+    singleLine: true,
+  });
 }

@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { MasterKeyError } from '../keys/master-key-provider.js';
 import { UnsafePathError } from '../lib/private-path.js';
-import { serveCommand } from './serve-command.js';
-import { auditVerifyCommand } from './audit-verify-command.js';
-import { mailOutboxCommand } from './mail-outbox-command.js';
+import { DeploymentMismatchError } from '../app/deployment-marker.js';
+import { MissingDatabaseError } from '../db/missing-database-error.js';
+import { describeVariables } from '../config/documented-variables.js';
 
 // Whatever Confide writes (database, WAL, certificate, outbox, key) is for its own user only.
 // Each of those writes also sets mode 0600 itself; this covers any file a library creates.
@@ -13,7 +14,7 @@ process.umask(0o077);
 /** EX_CONFIG (sysexits.h): the configuration, the key or a directory's permissions must be fixed. */
 const EX_CONFIG = 78;
 const isConfigurationProblem = (error: unknown) =>
-  error instanceof ConfigError || error instanceof UnsafePathError || error instanceof MasterKeyError;
+  error instanceof ConfigError || error instanceof UnsafePathError || error instanceof MasterKeyError || error instanceof MissingDatabaseError || error instanceof DeploymentMismatchError;
 
 /** Failures end with one clear line per problem on stderr and a non-zero exit; never a stack trace. */
 function fail(error: unknown): never {
@@ -22,15 +23,21 @@ function fail(error: unknown): never {
   process.exit(isConfigurationProblem(error) ? EX_CONFIG : 1);
 }
 
+// Each command's module is imported only when it runs: they load Fastify, Kysely and the drivers,
+// which `confide --help` and `--version` do not need (those stay well under a second).
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('confide')
+  .version(version, '-V, --version', 'print the version of Confide')
   .description('Confide: customer data encrypted at rest, every access logged. Configured by CONFIDE_* environment variables (docs/configuration.md).')
   .showHelpAfterError();
 
 program
   .command('serve')
   .description('run the public HTTPS listener')
-  .action(() => serveCommand().catch(fail));
+  .addHelpText('after', `\nConfiguration (environment variables; docs/configuration.md says more):\n${describeVariables()}`)
+  .action(() => import('./serve-command.js').then(({ serveCommand }) => serveCommand()).catch(fail));
 
 program
   .command('audit')
@@ -40,15 +47,18 @@ program
   .option('--tenant <id>', 'verify only this tenant')
   .option('--json', 'print one JSON object')
   .action((options: { tenant?: string; json?: boolean }) =>
-    auditVerifyCommand(options).then((code) => process.exit(code), fail),
+    import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then((code) => process.exit(code), fail),
   );
 
 program
   .command('mail')
   .description('mail tools')
   .command('outbox')
-  .description('print the messages written to the encrypted outbox folder (used when no SMTP server is configured)')
-  .option('--json', 'print one JSON object')
-  .action((options: { json?: boolean }) => mailOutboxCommand(options).catch(fail));
+  .description('print the messages written to the encrypted outbox folder (used when no SMTP server is configured), decoded: from, to, date, subject, text')
+  .option('--json', 'print one JSON object: {"messages": [{"id","eml","from","to","subject","date","text","links"}], "problems": [{"file","problem"}]}')
+  .addHelpText('after', '\nA file that cannot be read (damaged, or written by another deployment) is named on stderr, one line each,\nafter the readable messages are printed; the exit status is then 1 (0 when every file was read).')
+  .action((options: { json?: boolean }) =>
+    import('./mail-outbox-command.js').then(({ mailOutboxCommand }) => mailOutboxCommand(options)).then((code) => process.exit(code), fail),
+  );
 
 program.parseAsync(process.argv).catch(fail);

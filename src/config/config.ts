@@ -1,5 +1,7 @@
 export type TlsProfile = 'intermediate' | 'modern';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `auto`: human-readable when stdout is a terminal, else JSON lines. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 
 export interface ListenAddress {
   host: string;
@@ -23,6 +25,7 @@ export interface Config {
   adminListen: ListenAddress;
   tls: { certFile: string | null; keyFile: string | null; profile: TlsProfile };
   logLevel: LogLevel;
+  logFormat: LogFormat;
   http: { bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
   /** A list page ends early when its JSON body would pass this many bytes (always at least one item). */
   lists: { maxBytes: number };

@@ -64,6 +64,13 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('too-short'); // a bad secret is not echoed back
   });
 
+  it('reads the log format: auto by default, json or pretty, and names the variable otherwise', () => {
+    expect(loadConfig({}, '/x').logFormat).toBe('auto');
+    expect(loadConfig({ CONFIDE_LOG_FORMAT: 'pretty' }, '/x').logFormat).toBe('pretty');
+    expect(loadConfig({ CONFIDE_LOG_FORMAT: 'json' }, '/x').logFormat).toBe('json');
+    expect(() => loadConfig({ CONFIDE_LOG_FORMAT: 'fancy' }, '/x')).toThrow(/^CONFIDE_LOG_FORMAT /);
+  });
+
   it('refuses a master key file inside the data directory', () => {
     expect(() => loadConfig({ CONFIDE_DATA_DIR: '/d', CONFIDE_MASTER_KEY_FILE: '/d/keys/master.key' })).toThrow(/CONFIDE_MASTER_KEY_FILE/);
   });

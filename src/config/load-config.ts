@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { isLoopbackHost } from '../lib/loopback.js';
-import type { Config, LogLevel, TlsProfile } from './config.js';
+import type { Config, LogFormat, LogLevel, TlsProfile } from './config.js';
 import {
   ConfigProblem,
   parseInteger,
@@ -23,6 +23,7 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TLS_PROFILES: readonly TlsProfile[] = ['intermediate', 'modern'];
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
 
 /**
  * Parses the environment into a frozen Config. Every problem is collected, so an operator sees
@@ -63,6 +64,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   }
   const profile = read('CONFIDE_TLS_PROFILE', 'intermediate', parseOneOf(TLS_PROFILES));
   const logLevel = read('CONFIDE_LOG_LEVEL', 'info', parseOneOf(LOG_LEVELS));
+  const logFormat = read('CONFIDE_LOG_FORMAT', 'auto', parseOneOf(LOG_FORMATS));
   const bodyLimitBytes = read('CONFIDE_BODY_LIMIT_BYTES', '1048576', parseInteger(1024, 64 * 1024 * 1024));
   // One page of any list is bounded in bytes, so parallel large lists cannot exhaust memory or stall the event loop.
   const listMaxBytes = read('CONFIDE_LIST_MAX_BYTES', '4194304', parseInteger(1024, 256 * 1024 * 1024));
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     adminListen: adminListen!,
     tls: { certFile: certFile ?? null, keyFile: keyFile ?? null, profile: profile! },
     logLevel: logLevel!,
+    logFormat: logFormat!,
     http: { bodyLimitBytes: bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
     lists: { maxBytes: listMaxBytes! },
     passwords: { minLength: minLength! },

@@ -17,6 +17,8 @@ import { refuseLongUrls } from './url-length-guard.js';
 import { tlsOptionsFor } from './tls-profile.js';
 import { validatorCompiler } from './validators.js';
 import { registerRateLimits } from './rate-limits.js';
+import { RequestLog } from './request-log.js';
+import { declareEdgeErrors } from './declared-errors.js';
 import type { Router } from './route-types.js';
 
 export interface PublicServerOptions {
@@ -51,6 +53,7 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
     clientErrorHandler: clientErrorHandler(loggerInstance),
     frameworkErrors: frameworkErrorHandler,
     loggerInstance,
+    logController: new RequestLog(), // one log line per request
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,
@@ -64,6 +67,7 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
   // JSON only: any other body type is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
+  declareEdgeErrors(app);
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as Error, request);
     if (appError.status === 403) options.onRefused?.(request, appError.code);
@@ -87,7 +91,7 @@ export async function buildPublicServer(options: PublicServerOptions): Promise<F
         version: '1',
         description: 'Customer data, encrypted at rest under per-tenant keys, every access logged. Errors use the shape {"error": {"code", "message", "requestId", "details"?}}; see docs/errors.md.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token (cfs_…)' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token (cfs_…, from POST /v1/sessions) or an API key (cfk_…, from POST /v1/api-keys): `Authorization: Bearer <token>`' } } },
     },
   });
 

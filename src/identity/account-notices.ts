@@ -6,6 +6,16 @@ import type { MailMessage } from '../mail/mail-message.js';
  */
 export type AccountChange = 'totp_enabled' | 'totp_removed' | 'passkey_added' | 'passkey_removed' | 'recovery_codes_regenerated' | 'recovery_code_used';
 
+/** The security event each change records (`GET /v1/security-events?type=…`). */
+export const ACCOUNT_CHANGE_EVENTS: Record<AccountChange, string> = {
+  totp_enabled: 'mfa.totp.enabled',
+  totp_removed: 'mfa.totp.removed',
+  passkey_added: 'mfa.passkey.added',
+  passkey_removed: 'mfa.passkey.removed',
+  recovery_codes_regenerated: 'mfa.recoveryCodes.regenerated',
+  recovery_code_used: 'mfa.recoveryCode.used',
+};
+
 const WHAT: Record<AccountChange, { subject: string; sentence: string }> = {
   totp_enabled: { subject: 'Two-step sign-in was turned on', sentence: 'An authenticator app was added as a second factor to your Confide account.' },
   totp_removed: { subject: 'Your authenticator app was removed', sentence: 'The authenticator app was removed from your Confide account.' },

@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkPrivateFile, ensurePrivateDirectory, writePrivateFile } from '../lib/private-path.js';
 import type { MasterKeySource } from '../config/config.js';
 
+/**
+ * What to do when no key exists yet. Only a new, empty deployment (`confide serve` on an empty data
+ * directory) may create one; next to an existing database a new key could never open the data, so
+ * the provider refuses and names that database.
+ */
+export type WhenKeyMissing = { create: true } | { create: false; existingDatabase: string };
+
 /** Where the key-encryption key comes from: a key file, the environment, later an HSM. */
 export interface MasterKeyProvider {
+  /** Names the source in messages, never the key: `master key file <path>` or `master key from CONFIDE_MASTER_KEY`. */
   readonly description: string;
-  load(): Promise<Buffer>;
+  load(whenMissing: WhenKeyMissing): Promise<Buffer>;
 }
 
 export class MasterKeyError extends Error {}
@@ -18,27 +26,34 @@ export function masterKeyProvider(source: MasterKeySource): MasterKeyProvider {
 
 function environmentKeyProvider(keyBase64: string): MasterKeyProvider {
   return {
-    description: 'CONFIDE_MASTER_KEY',
+    description: 'master key from CONFIDE_MASTER_KEY',
     load: async () => Buffer.from(keyBase64, 'base64'),
   };
 }
 
 /**
- * A key file holding base64 of 32 random bytes, created with mode 0600 on first start.
+ * A key file holding base64 of 32 random bytes, created with mode 0600 on a new deployment's first start.
  * A key file, or a directory holding it, that group or others can reach is refused (UnsafePathError):
  * the master key unlocks every tenant's data, and whoever can write the directory can swap the key.
  */
 function keyFileProvider(file: string): MasterKeyProvider {
   return {
-    description: file,
-    async load() {
-      ensurePrivateDirectory(dirname(file), 'master key directory');
+    description: `master key file ${file}`,
+    async load(whenMissing) {
+      // Checked (or made) before the file is read; a refusal below creates not even the directory.
+      if (whenMissing.create || existsSync(dirname(file))) ensurePrivateDirectory(dirname(file), 'master key directory');
       let text: string;
       try {
         checkPrivateFile(file, 'master key file');
         text = readFileSync(file, 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        if (!whenMissing.create) {
+          throw new MasterKeyError(
+            `the master key file ${file} is missing but the database ${whenMissing.existingDatabase} exists: ` +
+              'restore the key file (CONFIDE_MASTER_KEY_FILE); a new key cannot open existing data',
+          );
+        }
         text = randomBytes(32).toString('base64');
         writePrivateFile(file, `${text}\n`, 'wx');
       }

@@ -6,6 +6,7 @@ import { newId } from '../lib/ids.js';
 import { isLoopbackHost } from '../lib/loopback.js';
 import { writePrivateFile } from '../lib/private-path.js';
 import type { MailMessage } from './mail-message.js';
+import { sealOutboxFile } from './outbox-file.js';
 
 /** Where queued mail goes: an SMTP server, or the encrypted outbox folder. */
 export interface MailTransport {
@@ -39,14 +40,13 @@ export function smtpTransport(url: string, from: string): MailTransport {
   };
 }
 
-export const OUTBOX_FORMAT = 'confide-outbox-v1';
-
 /**
  * With no SMTP server configured, each message becomes an RFC 5322 `.eml` file in the outbox
  * folder, encrypted under the system key like every other value at rest (the mail holds
- * addresses and account events). `confide mail outbox` decrypts and prints them.
+ * addresses and account events), its header naming the deployment that wrote it (see
+ * outbox-file.ts). `confide mail outbox` decrypts and prints them.
  */
-export function outboxFolderTransport(dir: string, from: string, cipher: () => Promise<Cipher>): MailTransport {
+export function outboxFolderTransport(dir: string, from: string, cipher: () => Promise<Cipher>, deploymentId: string): MailTransport {
   const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     description: `outbox folder ${dir}`,
@@ -54,16 +54,13 @@ export function outboxFolderTransport(dir: string, from: string, cipher: () => P
       const built = await builder.sendMail({ from, to: message.to, subject: message.subject, text: message.text });
       const id = newId();
       const eml = (built.message as Buffer).toString('utf8');
-      const sealed = (await cipher()).encrypt(eml, { table: 'outbox', rowId: id, field: 'eml' });
+      const sealed = sealOutboxFile(id, deploymentId, eml, await cipher());
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writePrivateFile(join(dir, `${id}.eml.enc`), `${OUTBOX_FORMAT}\n${id}\n${sealed}\n`, 'wx');
+      writePrivateFile(join(dir, `${id}.eml.enc`), sealed, 'wx');
     },
     close: () => undefined,
   };
 }
 
-export function readOutboxFile(content: string, cipher: Cipher): { id: string; eml: string } {
-  const [format, id, sealed] = content.trim().split('\n');
-  if (format !== OUTBOX_FORMAT || !id || !sealed) throw new Error('not a Confide outbox file');
-  return { id, eml: cipher.decrypt(sealed, { table: 'outbox', rowId: id, field: 'eml' }) };
-}
+// The test harness and older callers import the reader from here.
+export { readOutboxFile } from './outbox-file.js';

@@ -43,7 +43,7 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
     '/v1/collections/:collection/records',
     {
       ...writing,
-      schema: { ...common, summary: 'Create a record (the collection is created on first write)', params: CollectionParams, body: RecordBody, response: { 201: RecordSchema, ...errorResponses(400, 401, 403, 413, 503) } },
+      schema: { ...common, summary: 'Create a record (the collection is created on first write)', params: CollectionParams, body: RecordBody, response: { 201: RecordSchema, ...errorResponses(400, 401, 403, 409, 413, 503) } },
     },
     async (request, reply) => {
       const caller = callerOf(request);

@@ -38,7 +38,7 @@ export function tenantRoutes(app: Router, settings: TenantSettingsUseCases, auth
           },
           { additionalProperties: false, minProperties: 1 },
         ),
-        response: { 200: Settings, ...errorResponses(400, 401, 403) },
+        response: { 200: Settings, ...errorResponses(400, 401, 403, 409) },
       },
     },
     async (request) => settings.update(callerOf(request), request.body),

@@ -91,6 +91,11 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
     const replay = await post('/v1/sessions/mfa', undefined, { challenge: await challengeFor(owner), code });
     expect(replay.statusCode).toBe(401);
     expect(errorCode(replay)).toBe('UNAUTHENTICATED');
+    // Said plainly, so a person waits for the next code instead of retyping this one.
+    expect(replay.json().error.details).toEqual({ reason: 'code_already_used' });
+    expect(replay.json().error.message).toMatch(/already used.*next one/);
+    const wrong = await post('/v1/sessions/mfa', undefined, { challenge: await challengeFor(owner), code: code === '000000' ? '111111' : '000000' });
+    expect(wrong.json().error.details).toEqual({ reason: 'wrong_code' });
     const logged = t.logs.filter((line) => line.includes('mfa.totp.replay') && line.includes(owner.userId));
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.join()).not.toContain(code);
@@ -101,7 +106,9 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
     const code = await totpCode(t, owner.secret);
     expect((await post('/v1/mfa/recovery-codes', owner.token, { code })).statusCode).toBe(200);
     const before = t.logs.filter((line) => line.includes('mfa.totp.replay') && line.includes(owner.userId)).length;
-    expect((await post('/v1/mfa/recovery-codes', owner.token, { code })).statusCode).toBe(401);
+    const replay = await post('/v1/mfa/recovery-codes', owner.token, { code });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().error.details).toEqual({ reason: 'code_already_used' });
     expect(t.logs.filter((line) => line.includes('mfa.totp.replay') && line.includes(owner.userId)).length).toBe(before + 1);
   });
 
@@ -196,5 +203,17 @@ describe.each(DIALECTS)('second factors on %s', (dialect) => {
       const response = await t.request({ method, url, payload: { code: '123456' } });
       expect(response.statusCode, url).toBe(401);
     }
+  });
+
+  it('records every factor change as a security event of the user, which the tenant’s owners read', async () => {
+    const owner = await enrolled();
+    const code = await totpCode(t, owner.secret, +1);
+    expect((await post('/v1/mfa/recovery-codes', owner.token, { code })).statusCode).toBe(200);
+    expect((await t.request({ method: 'DELETE', url: '/v1/mfa/totp', token: owner.token, payload: {} })).statusCode).toBe(204);
+    await t.app.services.securityEvents.flush();
+    const events = await t.request({ method: 'GET', url: '/v1/security-events?limit=100', token: owner.token });
+    const mine = (events.json().items as Array<{ type: string; actor: unknown }>).filter((e) => e.type.startsWith('mfa.'));
+    expect(mine.map((e) => e.type)).toEqual(['mfa.totp.removed', 'mfa.recoveryCodes.regenerated', 'mfa.totp.enabled']);
+    for (const event of mine) expect(event.actor).toEqual({ type: 'member', id: owner.userId });
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/lib/error-catalogue.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { errorCode } from '../harness/builders.js';
+import { currentErrorTable, errorTableFromOpenApi } from '../harness/error-table.js';
 
 describe('service endpoints and the error contract', () => {
   let t: TestApp;
@@ -68,6 +69,22 @@ describe('service endpoints and the error contract', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     for (const [code, { status }] of Object.entries(ERROR_CATALOGUE)) {
       expect(doc, code).toMatch(new RegExp(`\\| ${status} \\| \`${code}\` \\|`));
+    }
+  });
+
+  it('lists in docs/errors.md, per endpoint, exactly the error statuses the OpenAPI description declares', async () => {
+    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json();
+    const markdown = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    // On a mismatch, `npm run docs:errors` rewrites the table.
+    expect(currentErrorTable(markdown)).toBe(errorTableFromOpenApi(doc));
+  });
+
+  it('declares on every signed-in route the 401 and 403 its authentication can answer', async () => {
+    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json();
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown; responses: object }>>)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (operation.security) expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+      }
     }
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
+import { getCurrentTest } from 'vitest/suite';
 import pg from 'pg';
 
 export type TestDialect = 'sqlite' | 'postgres';
@@ -7,24 +8,46 @@ export type TestDialect = 'sqlite' | 'postgres';
 /** The dialects this run covers: integration suites do `describe.each(DIALECTS)`. */
 export const DIALECTS = inject('dialects') as TestDialect[];
 
-/**
- * A fresh, empty PostgreSQL schema for one test app, reached through `search_path`,
- * so suites never see each other's rows. Returns the URL to give Confide.
- */
-export async function freshPostgresSchema(): Promise<{ url: string; schema: string }> {
-  const base = inject('postgresUrl');
-  if (!base) throw new Error('PostgreSQL is not available in this run');
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: base });
+export interface PostgresSchema {
+  /** The URL to give Confide: the run's server, with `search_path` set to this schema. */
+  url: string;
+  schema: string;
+  /** Drops the schema and everything in it (idempotent). */
+  drop(): Promise<void>;
+}
+
+async function onBaseServer(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresBaseUrl() });
   await client.connect();
   try {
-    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(statement);
   } finally {
     await client.end();
   }
-  const url = new URL(base);
+}
+
+/**
+ * A fresh, empty PostgreSQL schema for one test app, reached through `search_path`, so suites
+ * never see each other's rows. The caller drops it when done: createTestApp's close() does.
+ * Use freshPostgresSchema inside a test to have it dropped when the test finishes.
+ */
+export async function createPostgresSchema(): Promise<PostgresSchema> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  await onBaseServer(`CREATE SCHEMA ${schema}`);
+  const url = new URL(postgresBaseUrl());
   url.searchParams.set('options', `-c search_path=${schema}`);
-  return { url: url.toString(), schema };
+  // A server given by CONFIDE_TEST_DATABASE_URL outlives the run: leave no schema behind on it.
+  return { url: url.toString(), schema, drop: () => onBaseServer(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+}
+
+/**
+ * As createPostgresSchema; made inside a test (a `confide serve` process of its own), the schema
+ * is dropped when that test finishes, after its afterEach hooks have stopped the server.
+ */
+export async function freshPostgresSchema(): Promise<PostgresSchema> {
+  const created = await createPostgresSchema();
+  if (getCurrentTest()) onTestFinished(() => created.drop());
+  return created;
 }
 
 export function postgresBaseUrl(): string {

@@ -91,8 +91,8 @@ export async function verifyEmailThroughOutbox(port: number, env: Record<string,
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const listed = runCli(['mail', 'outbox', '--json'], env);
     if (listed.status !== 0) throw new Error(`confide mail outbox failed: ${listed.stderr}`);
-    const messages = (JSON.parse(listed.stdout) as { messages: Array<{ eml: string }> }).messages;
-    const tokens = messages.filter((m) => m.eml.includes(`To: ${email}`)).flatMap((m) => m.eml.match(/cfv_[A-Za-z0-9_-]{43}/g) ?? []);
+    const messages = (JSON.parse(listed.stdout) as { messages: Array<{ to: string; text: string }> }).messages;
+    const tokens = messages.filter((m) => m.to.includes(email)).flatMap((m) => m.text.match(/cfv_[A-Za-z0-9_-]{43}/g) ?? []);
     if (tokens.length > 0) {
       const confirmed = await httpsJson(port, 'POST', '/v1/email-verifications/confirm', { token: tokens[tokens.length - 1] });
       if (confirmed.status !== 204) throw new Error(`verification failed: ${JSON.stringify(confirmed.body)}`);

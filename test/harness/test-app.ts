@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createApp, type App } from '../../src/app/create-app.js';
-import { freshPostgresSchema, type TestDialect } from './dialects.js';
+import { createPostgresSchema, type TestDialect } from './dialects.js';
 import { TestClock } from './test-clock.js';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp-sink.js';
 import { readOutboxFile } from '../../src/mail/mail-transport.js';
@@ -42,13 +42,14 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
   const root = mkdtempSync(join(tmpdir(), 'confide-test-'));
   const dataDir = join(root, 'data');
   const smtp = options.smtp ? await startSmtpSink() : undefined;
+  const schema = dialect === 'postgres' ? await createPostgresSchema() : undefined;
   const env: Record<string, string> = {
     CONFIDE_DATA_DIR: dataDir,
     CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
     CONFIDE_LOG_LEVEL: 'info',
     // Suites sign up many tenants from inject()'s one address; the per-IP sign-up limit has its own test.
     CONFIDE_SIGNUPS_PER_IP_PER_HOUR: '1000000',
-    ...(dialect === 'postgres' ? { CONFIDE_DATABASE_URL: (await freshPostgresSchema()).url } : {}),
+    ...(schema ? { CONFIDE_DATABASE_URL: schema.url } : {}),
     ...(smtp ? { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=off` } : {}),
     ...options.env,
   };
@@ -60,7 +61,12 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     },
   });
   const clock = new TestClock();
-  const app = await createApp(loadConfig(env, root), { clock, logDestination, startWorkers: false });
+  const app = await createApp(loadConfig(env, root), { clock, logDestination, startWorkers: false, createIfMissing: true }).catch(
+    async (error: unknown) => {
+      await schema?.drop();
+      throw error;
+    },
+  );
   return {
     app,
     dialect,
@@ -83,6 +89,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     async close() {
       await app.close();
       await smtp?.close();
+      await schema?.drop();
       rmSync(root, { recursive: true, force: true });
     },
   };

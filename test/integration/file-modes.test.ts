@@ -120,11 +120,11 @@ describe('file modes and unsafe directories', () => {
       const parent = freshRoot();
       chmodSync(parent, 0o755);
       const env = { CONFIDE_DATA_DIR: join(parent, 'data'), CONFIDE_MASTER_KEY_FILE: join(parent, 'keys', 'master.key'), CONFIDE_LOG_LEVEL: 'silent', ...(await databaseEnv(dialect)) };
-      const app = await createApp(loadConfig(env, parent), { startWorkers: false });
+      const app = await createApp(loadConfig(env, parent), { startWorkers: false, createIfMissing: true });
       await app.close();
       expect(statSync(env.CONFIDE_DATA_DIR).mode & 0o777).toBe(0o700);
       expect(statSync(join(parent, 'keys')).mode & 0o777).toBe(0o700);
-      const again = await createApp(loadConfig(env, parent), { startWorkers: false });
+      const again = await createApp(loadConfig(env, parent), { startWorkers: false, createIfMissing: true });
       await again.close();
       expectPrivateTree(env.CONFIDE_DATA_DIR);
     });
@@ -144,7 +144,7 @@ describe('file modes and unsafe directories', () => {
   it('refuses a 0644 master key file: exit 78, one line naming it, no stack trace', async () => {
     const root = freshRoot();
     const env = { CONFIDE_DATA_DIR: join(root, 'data'), CONFIDE_MASTER_KEY_FILE: join(root, 'keys', 'master.key'), CONFIDE_LOG_LEVEL: 'silent' };
-    const app = await createApp(loadConfig(env, root), { startWorkers: false });
+    const app = await createApp(loadConfig(env, root), { startWorkers: false, createIfMissing: true });
     await app.close();
     chmodSync(env.CONFIDE_MASTER_KEY_FILE, 0o644);
     const result = runCli(['serve'], env);
@@ -159,7 +159,7 @@ describe('file modes and unsafe directories', () => {
       mkdirSync(dataDir);
       chmodSync(dataDir, mode);
       const config = loadConfig({ CONFIDE_DATA_DIR: dataDir, CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'), CONFIDE_LOG_LEVEL: 'silent' }, root);
-      const outcome = await createApp(config, { startWorkers: false }).then(
+      const outcome = await createApp(config, { startWorkers: false, createIfMissing: true }).then(
         async (app) => {
           await app.close();
           return 'started';
@@ -186,11 +186,11 @@ describe('file modes and unsafe directories', () => {
   it('takes group and other access away from a database left 0644 by an earlier version', async () => {
     const root = freshRoot();
     const env = { CONFIDE_DATA_DIR: join(root, 'data'), CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'), CONFIDE_LOG_LEVEL: 'silent' };
-    const app = await createApp(loadConfig(env, root), { startWorkers: false });
+    const app = await createApp(loadConfig(env, root), { startWorkers: false, createIfMissing: true });
     await app.close();
     const db = join(env.CONFIDE_DATA_DIR, 'confide.db');
     chmodSync(db, 0o644);
-    const again = await createApp(loadConfig(env, root), { startWorkers: false });
+    const again = await createApp(loadConfig(env, root), { startWorkers: false, createIfMissing: true });
     cleanup.push(() => again.close());
     expect(statSync(db).mode & 0o777).toBe(0o600);
     expectPrivateTree(env.CONFIDE_DATA_DIR);

@@ -20,7 +20,7 @@ describe('start-up, keys and configuration', () => {
 
   it('creates the master key file with mode 0600, apart from the data, and a self-signed certificate', async () => {
     const root = freshRoot();
-    const app = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root));
+    const app = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root), { createIfMissing: true });
     await app.close();
     const keyFile = join(root, 'confide-keys', 'master.key');
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -30,22 +30,22 @@ describe('start-up, keys and configuration', () => {
     expect(app.selfSignedCertificate).toBe(true);
 
     // A second start reuses both.
-    const again = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root));
+    const again = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root), { createIfMissing: true });
     await again.close();
   });
 
   it('refuses a master key file that others can read', async () => {
     const root = freshRoot();
-    const app = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root));
+    const app = await createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root), { createIfMissing: true });
     await app.close();
     chmodSync(join(root, 'confide-keys', 'master.key'), 0o644);
-    await expect(createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root))).rejects.toThrow(/chmod 600/);
+    await expect(createApp(loadConfig({ CONFIDE_LOG_LEVEL: 'silent' }, root), { createIfMissing: true })).rejects.toThrow(/chmod 600/);
   });
 
   it('refuses to open the data with another master key, with one clear line', async () => {
     const root = freshRoot();
     const env = { CONFIDE_DATA_DIR: join(root, 'data'), CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'), CONFIDE_LOG_LEVEL: 'silent' };
-    const app = await createApp(loadConfig(env, root));
+    const app = await createApp(loadConfig(env, root), { createIfMissing: true });
     await app.close();
     const wrong = runCli(['audit', 'verify'], { ...env, CONFIDE_MASTER_KEY: randomBytes(32).toString('base64') });
     expect(wrong.status).not.toBe(0);

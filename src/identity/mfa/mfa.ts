@@ -4,7 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { MemberPrincipal } from '../../core/principal.js';
 import { AppError } from '../../lib/app-error.js';
 import { addSeconds } from '../../lib/time.js';
-import { accountChangeNotice, type AccountChange } from '../account-notices.js';
+import { ACCOUNT_CHANGE_EVENTS, accountChangeNotice, type AccountChange } from '../account-notices.js';
 import type { Identity, SignedIn } from '../identity.js';
 import { verifyPassword } from '../password-hasher.js';
 import { findUserCredentials, findUserEmail } from '../user-repository.js';
@@ -30,7 +30,10 @@ export interface SecondFactor {
   webauthn?: AuthenticationResponseJSON;
 }
 
-const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.' });
+const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.', details: { reason: 'wrong_code' } });
+/** A code that was right but whose 30-second step was already used (RFC 6238 §5.2: each code works once). */
+const replayedCode = () =>
+  new AppError('UNAUTHENTICATED', { message: 'This code was already used: wait for the next one from your app (codes change every 30 seconds).', details: { reason: 'code_already_used' } });
 const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
 
 /**
@@ -66,7 +69,7 @@ export class Mfa {
       throw new AppError('CONFLICT', { message: 'There is no authenticator app waiting to be confirmed; start again.' });
     }
     const check = await checkTotp(factor.secret, code, factor.lastUsedStep, clock.now());
-    if (!check.ok) throw wrongCode();
+    if (!check.ok) throw check.replay ? replayedCode() : wrongCode();
     const indexKey = await keyRing.blindIndexKey();
     const now = clock.now().toISOString();
     const codes = await transactions.run(async (trx) => {
@@ -77,6 +80,7 @@ export class Mfa {
     });
     await this.identity.sessions.markVerified(principal.sessionId);
     void this.services.mail.kick();
+    this.recordChange(principal.userId, 'totp_enabled', ip);
     return { recoveryCodes: codes };
   }
 
@@ -93,6 +97,7 @@ export class Mfa {
     });
     if (!removed) throw new AppError('NOT_FOUND', { message: 'No authenticator app is set up.' });
     void this.services.mail.kick();
+    this.recordChange(principal.userId, 'totp_removed', ip);
   }
 
   async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
@@ -106,6 +111,7 @@ export class Mfa {
       return codes;
     });
     void this.services.mail.kick();
+    this.recordChange(principal.userId, 'recovery_codes_regenerated', ip);
     return { recoveryCodes };
   }
 
@@ -125,8 +131,11 @@ export class Mfa {
     const now = clock.now().toISOString();
     let usedRecoveryCode = false;
     let passed = false;
+    let replayed = false;
     if (factor.code !== undefined) {
-      passed = await this.useTotpCode(challenge.userId, factor.code, ip);
+      const totp = await this.useTotpCode(challenge.userId, factor.code, ip);
+      passed = totp.ok;
+      replayed = totp.replay;
     } else if (factor.webauthn !== undefined) {
       const assertion = factor.webauthn;
       passed = await transactions.run((trx) => verifyAssertion(trx, clock, config.webauthn, challenge.userId, assertion));
@@ -139,7 +148,7 @@ export class Mfa {
       await countFailedAttempt(db, challenge.id);
       await this.identity.throttle.recordFailure(subject);
       securityEvents.record({ type: 'signin.mfa', outcome: 'failure', userId: challenge.userId, ip, details: { method: factorMethod(factor) } });
-      throw wrongCode();
+      throw replayed ? replayedCode() : wrongCode();
     }
     const closed = await transactions.run(async (trx) => {
       if (!(await closeChallenge(trx, challenge.id, now))) return false;
@@ -148,7 +157,10 @@ export class Mfa {
     });
     if (!closed) throw closedChallenge();
     await this.identity.throttle.recordSuccess(subject);
-    if (usedRecoveryCode) void this.services.mail.kick();
+    if (usedRecoveryCode) {
+      void this.services.mail.kick();
+      this.recordChange(challenge.userId, 'recovery_code_used', ip);
+    }
     securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: factorMethod(factor) } });
     const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
     return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
@@ -175,6 +187,7 @@ export class Mfa {
     });
     if (!result) throw new AppError('VALIDATION_FAILED', { message: 'The passkey registration could not be verified.', details: { field: 'response' } });
     void this.services.mail.kick();
+    this.recordChange(principal.userId, 'passkey_added', ip);
     return result;
   }
 
@@ -195,6 +208,7 @@ export class Mfa {
     });
     if (!removed) throw new AppError('NOT_FOUND');
     void this.services.mail.kick();
+    this.recordChange(principal.userId, 'passkey_removed', ip);
   }
 
   /** Options for navigator.credentials.get() during the second step of sign-in. */
@@ -222,13 +236,18 @@ export class Mfa {
     if (proof.password !== undefined || proof.code !== undefined) {
       // A password, when given, takes precedence over a code.
       const { password: offered, code } = proof;
+      let replayed = false;
       const ok = await this.identity.throttle.attempt({ email: await this.emailOf(principal.userId), ip, purpose: 'step-up' }, async () => {
-        if (offered === undefined) return this.useTotpCode(principal.userId, code!, ip);
+        if (offered === undefined) {
+          const totp = await this.useTotpCode(principal.userId, code!, ip);
+          replayed = totp.replay;
+          return totp.ok;
+        }
         const user = await findUserCredentials(db, principal.userId);
         return user !== undefined && (await verifyPassword(user.passwordHash, offered));
       });
       if (!ok) {
-        throw new AppError('UNAUTHENTICATED', { message: 'The password or code is not correct.' });
+        throw replayed ? replayedCode() : new AppError('UNAUTHENTICATED', { message: 'The password or code is not correct.', details: { reason: 'wrong_password_or_code' } });
       }
       await this.identity.sessions.markVerified(principal.sessionId);
       return;
@@ -243,16 +262,26 @@ export class Mfa {
    * Checks a code against the user's confirmed authenticator app and uses up its time step.
    * A replayed code is refused and recorded, wherever it is offered.
    */
-  private async useTotpCode(userId: string, code: string, ip: string): Promise<boolean> {
+  private async useTotpCode(userId: string, code: string, ip: string): Promise<{ ok: boolean; replay: boolean }> {
     const { db, keyRing, clock, transactions, securityEvents } = this.services;
     const totp = await findTotpFactor(db, userId, keyRing.systemCipher());
-    if (!totp?.confirmed) return false;
+    if (!totp?.confirmed) return { ok: false, replay: false };
     const check = await checkTotp(totp.secret, code, totp.lastUsedStep, clock.now());
     if (!check.ok) {
       if (check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId, ip });
-      return false;
+      return { ok: false, replay: check.replay };
     }
-    return transactions.run((trx) => consumeTotpStep(trx, userId, check.step));
+    // A concurrent use of the same step wins the race: this one is then a replay too.
+    const consumed = await transactions.run((trx) => consumeTotpStep(trx, userId, check.step));
+    return { ok: consumed, replay: !consumed };
+  }
+
+  /**
+   * A factor change is a security event of its user (filed under each of their tenants, whose
+   * owners see their members' factors change), recorded once the change has committed.
+   */
+  private recordChange(userId: string, change: AccountChange, ip: string): void {
+    this.services.securityEvents.record({ type: ACCOUNT_CHANGE_EVENTS[change], outcome: 'success', userId, ip });
   }
 
   private async notify(trx: Kysely<DB>, userId: string, change: AccountChange, ip: string): Promise<void> {
