@@ -6,6 +6,28 @@ import security from 'eslint-plugin-security';
 
 const restrict = (patterns) => ['error', { patterns }];
 
+const DOMAINS = ['audit', 'mail', 'tenants', 'identity', 'members', 'api-keys', 'records', 'security-events', 'console-pages'];
+/** Import patterns for a folder at any depth below src (`../x/*`, `../../x/*`, `../../../x/*`). */
+const folders = (...names) => names.flatMap((name) => [`../${name}/*`, `../../${name}/*`, `../../../${name}/*`]);
+const FASTIFY = { group: ['fastify', '@fastify/*'], message: 'Domain code never imports Fastify; only routes.ts and src/http do.' };
+
+function layers() {
+  const rule = (files, patterns, extra = {}) => ({ files, ...extra, rules: { 'no-restricted-imports': restrict(patterns) } });
+  const domainFiles = DOMAINS.map((d) => `src/${d}/**`);
+  return [
+    rule(['src/lib/**'], [{ group: ['../*'], message: 'lib is a leaf: it imports nothing of Confide.' }]),
+    rule(['src/config/**'], [{ group: folders('db', 'keys', 'core', ...DOMAINS, 'http', 'app', 'cli'), message: 'config depends only on lib.' }]),
+    rule(['src/db/**'], [FASTIFY, { group: folders('keys', 'core', ...DOMAINS, 'http', 'app', 'cli'), message: 'db depends only on lib and config.' }]),
+    rule(['src/keys/**'], [FASTIFY, { group: folders('core', ...DOMAINS, 'http', 'app', 'cli'), message: 'keys depends only on lib, config and db.' }]),
+    rule(['src/core/**'], [FASTIFY, { group: folders('config', 'db', 'keys', ...DOMAINS, 'http', 'app', 'cli'), message: 'core is a base: it depends only on lib.' }]),
+    rule(domainFiles, [FASTIFY, { group: folders('http', 'app', 'cli'), message: 'Dependencies point one way: domain code never imports http, app or cli (only routes.ts may import http).' }], {
+      ignores: ['src/**/routes.ts'],
+    }),
+    rule(['src/**/routes.ts'], [{ group: folders('app', 'cli'), message: 'Routes never import app or cli.' }]),
+    rule(['src/http/**'], [{ group: folders(...DOMAINS, 'app', 'cli'), message: 'http is the HTTP kit: it imports no domain, app or cli.' }]),
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   js.configs.recommended,
@@ -30,15 +52,17 @@ export default tseslint.config(
     },
   },
   { files: ['src/config/**'], rules: { 'no-restricted-syntax': 'off' } },
-  { files: ['src/lib/**'], rules: { 'no-restricted-imports': restrict([{ group: ['../*'], message: 'lib is a leaf: it imports nothing of Confide.' }]) } },
+  // The dependency direction (docs/architecture.md), one rule per layer. Each block lists what a
+  // layer may not import; a test (test/integration/lint-rules.test.ts) plants a forbidden import
+  // in each and shows lint fails.
+  ...layers(),
+  // Small files and functions (STYLE.md 9): a file over 300 lines or a function over 60 has two jobs.
   {
-    files: ['src/db/**', 'src/keys/**', 'src/audit/**', 'src/tenants/**', 'src/identity/**', 'src/records/**', 'src/core/**'],
-    ignores: ['src/**/routes.ts'],
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts', 'src/db/migrations/**'],
     rules: {
-      'no-restricted-imports': restrict([
-        { group: ['fastify', '@fastify/*'], message: 'Domain code never imports Fastify; only routes.ts does.' },
-        { group: ['../http/*', '../app/*', '../cli/*'], message: 'Dependencies point one way: domains never import http, app or cli.' },
-      ]),
+      'max-lines': ['error', { max: 300 }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
     },
   },
   {

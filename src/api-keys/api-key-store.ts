@@ -3,14 +3,13 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { ApiKeyPrincipal, ApiKeyScope } from '../core/principal.js';
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { hashToken } from '../lib/random-token.js';
 import type { Clock } from '../lib/time.js';
 
 export const API_KEY_PREFIX = 'cfk_';
 /** Refresh `last_used_at` at most this often per key: one write a minute, not one per request. */
 const LAST_USED_PRECISION_MS = 60_000;
-
-const nameLocation = (tenantId: string, id: string) => ({ table: 'api_keys', rowId: `${tenantId}/${id}`, field: 'name' });
 
 /**
  * `cfk_<12 public characters>_<256 secret bits>`. The first 16 characters are the non-secret
@@ -44,7 +43,7 @@ export async function insertApiKey(
     .values({
       id: row.id,
       tenant_id: row.tenantId,
-      name_enc: cipher.encrypt(row.name, nameLocation(row.tenantId, row.id)),
+      name_enc: cipher.encrypt(row.name, ENCRYPTED_FIELDS.apiKeysName.location({ tenant_id: row.tenantId, id: row.id })),
       prefix: row.prefix,
       key_hash: row.hash,
       scope: row.scope,
@@ -67,7 +66,7 @@ export async function listApiKeys(db: Kysely<DB>, tenantId: string, cipher: Ciph
     .execute();
   return rows.map((row) => ({
     id: row.id,
-    name: cipher.decrypt(row.name_enc, nameLocation(tenantId, row.id)),
+    name: cipher.decrypt(row.name_enc, ENCRYPTED_FIELDS.apiKeysName.location({ tenant_id: tenantId, id: row.id })),
     prefix: row.prefix,
     scope: row.scope,
     createdBy: row.created_by,

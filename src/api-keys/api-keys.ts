@@ -1,4 +1,4 @@
-import type { Services } from '../core/services.js';
+import type { ApiKeysDeps } from './api-keys-deps.js';
 import type { ApiKeyScope, Caller } from '../core/principal.js';
 import { actorOf } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
@@ -8,7 +8,7 @@ import { assertPrintableName } from '../lib/printable-name.js';
 
 /** Tenant-scoped keys for machine clients: created by owners and admins, shown once, revocable. */
 export class ApiKeys {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: ApiKeysDeps) {}
 
   async create(caller: Caller, input: { name: string; scope: ApiKeyScope; expiresAt?: string }): Promise<{ id: string; key: string; prefix: string }> {
     const { db, keyRing, clock, transactions, securityEvents, config } = this.services;

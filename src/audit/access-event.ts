@@ -1,10 +1,7 @@
-export type ActorType = 'member' | 'apiKey' | 'staff';
-export type AccessAction = 'read' | 'list' | 'create' | 'update' | 'delete' | 'export' | 'download' | 'verify';
+import type { Actor } from '../core/actor.js';
 
-export interface Actor {
-  type: ActorType;
-  id: string;
-}
+export type { Actor, ActorType } from '../core/actor.js';
+export type AccessAction = 'read' | 'list' | 'create' | 'update' | 'delete' | 'export' | 'download' | 'verify';
 
 export interface AccessedResource {
   type: string;

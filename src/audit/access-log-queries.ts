@@ -1,7 +1,7 @@
-import type { Services } from '../core/services.js';
+import type { AccessLogQueriesDeps } from './audit-deps.js';
 import { actorOf, type Caller } from '../core/principal.js';
-import { AppError } from '../lib/app-error.js';
 import type { AccessLogEntry, ActorType } from './access-event.js';
+import { decodeSeqCursor, encodeSeqCursor, LONGEST_SEQ_CURSOR } from './access-log-cursor.js';
 import { readAccessLogPage } from './access-log-reader.js';
 import { verifyAccessLog, type VerificationReport } from './verify-access-log.js';
 
@@ -12,7 +12,7 @@ export interface AccessLogListing {
 
 /** The tenant's view of its own log. Reading or verifying it is itself an access, and is logged first. */
 export class AccessLogQueries {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: AccessLogQueriesDeps) {}
 
   async list(caller: Caller, options: { limit: number; cursor?: string; actorType?: ActorType }): Promise<AccessLogListing> {
     const { db, keyRing, accessLog } = this.services;
@@ -29,7 +29,7 @@ export class AccessLogQueries {
       afterSeq,
       limit: options.limit,
       maxBytes: this.services.config.lists.maxBytes,
-      longestCursor: LONGEST_CURSOR,
+      longestCursor: LONGEST_SEQ_CURSOR,
       actorType: options.actorType,
     });
     return { items: page.items, nextCursor: page.nextSeq === null ? null : encodeSeqCursor(page.nextSeq) };
@@ -47,17 +47,4 @@ export class AccessLogQueries {
     });
     return verifyAccessLog(db, tenantId, cipher);
   }
-}
-
-function encodeSeqCursor(seq: number): string {
-  return Buffer.from(`s1:${seq}`, 'utf8').toString('base64url');
-}
-
-/** Cursors carry at most 15 digits (decodeSeqCursor): the page budget counts this one. */
-const LONGEST_CURSOR = encodeSeqCursor(999_999_999_999_999);
-
-function decodeSeqCursor(cursor: string): number {
-  const match = /^s1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new AppError('VALIDATION_FAILED', { message: 'The cursor is not valid.', details: { field: 'cursor' } });
-  return Number(match[1]);
 }

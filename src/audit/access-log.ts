@@ -52,7 +52,7 @@ export class AccessLog {
    */
   async appendInTransaction(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
     try {
-      const [head] = await (this.dialect === 'postgres' ? lockHead : readHead)(trx, tenantId);
+      const [head] = await (this.dialect.locksRowsForUpdate ? lockHead : readHead)(trx, tenantId);
       if (!head) throw new Error('the tenant has no access-log head');
       const unhashed: Omit<AccessLogEntry, 'hash'> = {
         ...event,

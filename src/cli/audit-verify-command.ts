@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/create-app.js';
+import { openServices } from '../app/open-services.js';
 import { verifyAccessLog, type VerificationReport } from '../audit/verify-access-log.js';
+import { listTenantIds, tenantExists } from '../tenants/tenant-repository.js';
 
 export interface AuditVerifyOptions {
   tenant?: string;
@@ -14,13 +15,8 @@ export interface AuditVerifyOptions {
 export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<number> {
   const { services, database } = await openServices(loadConfig());
   try {
-    const tenantIds = options.tenant
-      ? [options.tenant]
-      : (await services.db.selectFrom('tenants').select('id').orderBy('id').execute()).map((row) => row.id);
-    if (options.tenant) {
-      const exists = await services.db.selectFrom('tenants').select('id').where('id', '=', options.tenant).executeTakeFirst();
-      if (!exists) throw new Error(`no tenant ${options.tenant}`);
-    }
+    const tenantIds = options.tenant ? [options.tenant] : await listTenantIds(services.db);
+    if (options.tenant && !(await tenantExists(services.db, options.tenant))) throw new Error(`no tenant ${options.tenant}`);
     const results: Array<{ tenantId: string } & VerificationReport> = [];
     for (const tenantId of tenantIds) {
       const report = await verifyAccessLog(services.db, tenantId, await services.keyRing.cipherFor(tenantId));

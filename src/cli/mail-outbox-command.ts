@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/create-app.js';
+import { openServices } from '../app/open-services.js';
 import { deploymentId } from '../app/deployment-marker.js';
 import type { Cipher } from '../keys/cipher.js';
 import { readOutboxFile } from '../mail/outbox-file.js';

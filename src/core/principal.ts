@@ -1,4 +1,4 @@
-import type { Actor } from '../audit/access-event.js';
+import type { Actor } from './actor.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 export type ApiKeyScope = 'read' | 'read-write';
@@ -29,14 +29,49 @@ export interface ApiKeyPrincipal {
   scope: ApiKeyScope;
 }
 
-export type Principal = MemberPrincipal | ApiKeyPrincipal;
+/** What a staff grant lets its holder see of one tenant: metadata only, or its records too. */
+export type StaffGrantScope = 'metadata' | 'read' | 'read-write';
+
+/** A time-boxed, justified permission for one staff member to act on one tenant. */
+export interface StaffGrant {
+  id: string;
+  tenantId: string;
+  scope: StaffGrantScope;
+  justification: string;
+  expiresAt: string;
+}
+
+/**
+ * An operator of the deployment (on the admin listener, next): no tenant of their own. What
+ * they may do for a tenant comes only from a grant; without one, nothing tenant-scoped.
+ */
+export interface StaffPrincipal {
+  kind: 'staff';
+  staffId: string;
+  /** The tenant the current grant is for, when there is one. */
+  tenantId?: string;
+  grant?: StaffGrant;
+}
+
+/** The principals that act inside a tenant (members and API keys): the public listener's callers. */
+export type TenantPrincipal = MemberPrincipal | ApiKeyPrincipal;
+
+export type Principal = TenantPrincipal | StaffPrincipal;
 
 /** The request facts every use case needs: who, for which tenant, from where. */
 export interface Caller {
-  principal: Principal;
+  /** Tenant use cases serve tenant principals; staff reach a tenant only through a grant, on their own listener. */
+  principal: TenantPrincipal;
   ip: string;
 }
 
 export function actorOf(principal: Principal): Actor {
-  return principal.kind === 'member' ? { type: 'member', id: principal.userId } : { type: 'apiKey', id: principal.apiKeyId };
+  switch (principal.kind) {
+    case 'member':
+      return { type: 'member', id: principal.userId };
+    case 'apiKey':
+      return { type: 'apiKey', id: principal.apiKeyId };
+    case 'staff':
+      return { type: 'staff', id: principal.staffId };
+  }
 }

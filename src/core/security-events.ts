@@ -1,3 +1,5 @@
+import type { SecurityEventType } from './security-event-types.js';
+
 /**
  * A security-relevant event (ASVS 16.3): who, what, where, the outcome. Never a credential.
  * Today they go to the structured log; the centralised store and the monitor build on this seam.
@@ -8,7 +10,8 @@ export interface SecurityEventActor {
 }
 
 export interface SecurityEvent {
-  type: string;
+  /** One of the catalogue's names (security-event-types.ts). */
+  type: SecurityEventType;
   outcome: 'success' | 'failure' | 'refused';
   /** Who acted, when that is not simply `userId` (an API key, staff, the system). */
   actor?: SecurityEventActor;

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
@@ -6,7 +6,9 @@ import { withStatementCache } from './statement-cache.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
 
-export type Dialect = DatabaseConfig['kind'];
+import { POSTGRES, SQLITE, type Dialect } from './store-dialect.js';
+
+export type { Dialect } from './store-dialect.js';
 
 export interface Database {
   db: Kysely<DB>;
@@ -22,23 +24,18 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
   if (config.kind === 'sqlite') {
     const handle = openEncryptedSqlite(config.file, sqliteKey);
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(handle) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: SQLITE, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: config.url, max: 10 });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return { db, dialect: POSTGRES, close: () => db.destroy() };
 }
 
 export async function migrateToLatest(database: Database): Promise<void> {
   const { db } = database;
-  // Kysely looks for its bookkeeping tables in every schema unless told which one is ours, so
-  // on PostgreSQL name the schema the connection works in (its search_path).
-  const migrationTableSchema =
-    database.dialect === 'postgres'
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
-      : undefined;
+  const migrationTableSchema = await database.dialect.migrationTableSchema(db);
   const migrator = new Migrator({ db, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });

@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { withStatementCache } from './statement-cache.js';
-import { transactionRunner } from './transaction-runner.js';
+import { SQLITE } from './store-dialect.js';
 import type { DB } from './schema.js';
 
 describe('group commit on SQLite', () => {
@@ -33,7 +33,7 @@ describe('group commit on SQLite', () => {
   const keys = async () => (await db.selectFrom('system_meta').select('key').orderBy('key').execute()).map((row) => row.key);
 
   it('commits concurrent units together: fewer commits than units, every unit durable', async () => {
-    const runner = transactionRunner(db, 'sqlite');
+    const runner = SQLITE.transactionRunner(db);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => runner.run(put(`k${String(i).padStart(2, '0')}`))));
     expect(results).toHaveLength(20);
     expect(await keys()).toHaveLength(20);
@@ -42,7 +42,7 @@ describe('group commit on SQLite', () => {
   });
 
   it('rolls back a failing unit alone; the others in its batch commit', async () => {
-    const runner = transactionRunner(db, 'sqlite');
+    const runner = SQLITE.transactionRunner(db);
     const failing = runner.run(async (trx) => {
       await put('doomed')(trx);
       throw new Error('unit failed');
@@ -54,7 +54,7 @@ describe('group commit on SQLite', () => {
   });
 
   it('does not resolve a unit before its batch has committed', async () => {
-    const runner = transactionRunner(db, 'sqlite');
+    const runner = SQLITE.transactionRunner(db);
     let committedBeforeResolve = -1;
     await runner.run(put('x')).then(() => {
       committedBeforeResolve = commits;
@@ -63,7 +63,7 @@ describe('group commit on SQLite', () => {
   });
 
   it('keeps a duplicate key a per-unit failure', async () => {
-    const runner = transactionRunner(db, 'sqlite');
+    const runner = SQLITE.transactionRunner(db);
     const [first, second] = await Promise.allSettled([runner.run(put('same')), runner.run(put('same'))]);
     expect(first.status).toBe('fulfilled');
     expect(second.status).toBe('rejected');

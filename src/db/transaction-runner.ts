@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from './schema.js';
-import type { Dialect } from './database.js';
+import { withAfterCommit } from './after-commit.js';
+import type { Dialect } from './store-dialect.js';
 
 /** Runs a unit of work in a transaction and resolves once it is durably committed. */
 export interface TransactionRunner {
@@ -8,7 +9,7 @@ export interface TransactionRunner {
 }
 
 /** One transaction per unit: PostgreSQL already flushes concurrent commits together. */
-class OneTransactionEach implements TransactionRunner {
+export class OneTransactionEach implements TransactionRunner {
   constructor(private readonly db: Kysely<DB>) {}
   run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(work);
@@ -28,7 +29,7 @@ interface Pending {
  * nobody's promise resolves before the shared commit is on disk. One fsync then covers many
  * requests, and nothing is acknowledged early.
  */
-class GroupCommit implements TransactionRunner {
+export class GroupCommit implements TransactionRunner {
   private queue: Pending[] = [];
   private flushing = false;
 
@@ -101,6 +102,7 @@ class GroupCommit implements TransactionRunner {
   }
 }
 
+/** The dialect's runner, with after-commit callbacks (after-commit.ts) for its units. */
 export function transactionRunner(db: Kysely<DB>, dialect: Dialect): TransactionRunner {
-  return dialect === 'sqlite' ? new GroupCommit(db) : new OneTransactionEach(db);
+  return withAfterCommit(dialect.transactionRunner(db));
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller, MemberPrincipal, Principal } from '../core/principal.js';
-import { authorize, requireMember, type Action } from '../core/policies.js';
+import { authorize, requireMember, requireTenantPrincipal, type TenantAction } from '../core/policies.js';
 import { AppError } from '../lib/app-error.js';
 
 declare module 'fastify' {
@@ -24,11 +24,11 @@ export interface AccessOptions {
   allowUnverifiedEmail?: boolean;
 }
 
-export function requireAuthentication(authenticate: Authenticator, access?: Action | 'member', options: AccessOptions = {}) {
+export function requireAuthentication(authenticate: Authenticator, access?: TenantAction | 'member', options: AccessOptions = {}) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const match = BEARER.exec(request.headers.authorization ?? '');
     const principal = match ? await authenticate(match[1]!) : undefined;
-    if (!principal) throw new AppError('UNAUTHENTICATED');
+    if (!principal) throw new AppError('UNAUTHENTICATED', { details: { reason: 'authentication_required' } });
     request.principal = principal; // known even when refused below, for the security event
     if (principal.kind === 'member' && !principal.emailVerified && !options.allowUnverifiedEmail) throw new AppError('EMAIL_NOT_VERIFIED');
     if (principal.kind === 'member' && !principal.mfaSatisfied && !options.allowWithoutMfa) throw new AppError('MFA_REQUIRED');
@@ -40,8 +40,8 @@ export function requireAuthentication(authenticate: Authenticator, access?: Acti
 
 /** The authenticated caller of a request that passed `requireAuthentication`. */
 export function callerOf(request: FastifyRequest): Caller {
-  if (!request.principal) throw new AppError('UNAUTHENTICATED');
-  return { principal: request.principal, ip: request.ip };
+  if (!request.principal) throw new AppError('UNAUTHENTICATED', { details: { reason: 'authentication_required' } });
+  return { principal: requireTenantPrincipal(request.principal), ip: request.ip };
 }
 
 /** The signed-in user of a request; API keys get 403 here. */

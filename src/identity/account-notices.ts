@@ -1,13 +1,14 @@
-import type { MailMessage } from '../mail/mail-message.js';
+import type { SecurityEventType } from '../core/security-event-types.js';
+import type { AccountChange } from '../mail/templates/account-change.js';
+
+export type { AccountChange } from '../mail/templates/account-change.js';
 
 /**
- * The e-mails that tell a user their account's security changed (ASVS 6.3.7), so a change they
- * did not make is noticed. They name what changed, when and from where, and carry no secret.
+ * The changes to an account's second factors that its user is told about by e-mail (ASVS 6.3.7,
+ * the `account-change` mail template), and the security event each records
+ * (`GET /v1/security-events?type=…`).
  */
-export type AccountChange = 'totp_enabled' | 'totp_removed' | 'passkey_added' | 'passkey_removed' | 'recovery_codes_regenerated' | 'recovery_code_used';
-
-/** The security event each change records (`GET /v1/security-events?type=…`). */
-export const ACCOUNT_CHANGE_EVENTS: Record<AccountChange, string> = {
+export const ACCOUNT_CHANGE_EVENTS: Record<AccountChange, SecurityEventType> = {
   totp_enabled: 'mfa.totp.enabled',
   totp_removed: 'mfa.totp.removed',
   passkey_added: 'mfa.passkey.added',
@@ -15,29 +16,3 @@ export const ACCOUNT_CHANGE_EVENTS: Record<AccountChange, string> = {
   recovery_codes_regenerated: 'mfa.recoveryCodes.regenerated',
   recovery_code_used: 'mfa.recoveryCode.used',
 };
-
-const WHAT: Record<AccountChange, { subject: string; sentence: string }> = {
-  totp_enabled: { subject: 'Two-step sign-in was turned on', sentence: 'An authenticator app was added as a second factor to your Confide account.' },
-  totp_removed: { subject: 'Your authenticator app was removed', sentence: 'The authenticator app was removed from your Confide account.' },
-  passkey_added: { subject: 'A passkey was added', sentence: 'A passkey (security key or device) was added as a second factor to your Confide account.' },
-  passkey_removed: { subject: 'A passkey was removed', sentence: 'A passkey was removed from your Confide account.' },
-  recovery_codes_regenerated: { subject: 'New recovery codes were created', sentence: 'New recovery codes were created for your Confide account; the old ones no longer work.' },
-  recovery_code_used: { subject: 'A recovery code was used to sign in', sentence: 'One of your recovery codes was used to sign in to your Confide account.' },
-};
-
-export function accountChangeNotice(to: string, change: AccountChange, context: { at: string; ip: string; publicUrl: string }): MailMessage {
-  const { subject, sentence } = WHAT[change];
-  return {
-    to,
-    subject: `Confide: ${subject}`,
-    text: [
-      sentence,
-      '',
-      `When: ${context.at} (UTC)`,
-      `From: ${context.ip}`,
-      '',
-      `If this was you, there is nothing to do. If it was not, sign in at ${context.publicUrl}, change your password and`,
-      'review your second factors, and tell your organisation’s administrator.',
-    ].join('\n'),
-  };
-}

@@ -1,4 +1,4 @@
-import type { Services } from '../core/services.js';
+import type { IdentityDeps } from './identity-deps.js';
 import type { MemberPrincipal, Role } from '../core/principal.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import { AppError } from '../lib/app-error.js';
@@ -10,12 +10,12 @@ import { findTenantName } from '../tenants/tenant-repository.js';
 import { isPlausibleEmail, normaliseEmail } from './email-address.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hasher.js';
 import { assertAcceptablePassword } from './password-policy.js';
-import { SessionStore, type IssuedSession } from './session-store.js';
-import { SignInThrottle } from './sign-in-throttle.js';
+import type { SessionStore } from './session-store.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
+import type { MfaRequired, SignedIn, SignInCompletion } from './sign-in-completion.js';
 import { EmailVerifications } from './email-verification.js';
 import { assertPrintableName } from '../lib/printable-name.js';
-import { openChallenge } from './mfa/mfa-challenges.js';
-import { factorSummary, methodsFor } from './mfa/second-factors.js';
+import { factorSummary } from './mfa/second-factors.js';
 import {
   findUserByEmailIndex,
   findUserEmail,
@@ -38,33 +38,22 @@ export interface SignInInput {
   userAgent?: string;
 }
 
-export interface SignedIn extends IssuedSession {
-  tenantId: string;
-  userId: string;
-}
-
-/** The password was right and the user has a second factor: the sign-in continues with a challenge. */
-export interface MfaRequired {
-  mfaRequired: true;
-  challenge: string;
-  methods: Array<'totp' | 'webauthn' | 'recoveryCode'>;
-}
+export type { MfaRequired, SignedIn } from './sign-in-completion.js';
 
 const invalidCredentials = () =>
-  new AppError('UNAUTHENTICATED', { message: 'The e-mail address or password is not correct.' });
+  new AppError('UNAUTHENTICATED', { message: 'The e-mail address or password is not correct.', details: { reason: 'invalid_credentials' } });
 
 /** Sign-up, sign-in, sign-out and "who am I": the identity use cases of the foundation. */
 export class Identity {
-  readonly sessions: SessionStore;
-  readonly throttle: SignInThrottle;
   readonly emailVerifications: EmailVerifications;
 
-  constructor(private readonly services: Services) {
-    const sessionPolicy = { ...services.config.sessions, maxPerUser: services.config.limits.sessionsPerUser };
-    this.sessions = new SessionStore(services.db, sessionPolicy, services.clock, () => services.keyRing.systemCipher());
-    this.throttle = new SignInThrottle(services.db, services.transactions, services.config.signInThrottle, services.clock, () =>
-      services.keyRing.blindIndexKey(),
-    );
+  /** The session store and the throttle are built once in the wiring and shared with the other identity use cases. */
+  constructor(
+    private readonly services: IdentityDeps,
+    private readonly sessions: SessionStore,
+    private readonly throttle: SignInThrottle,
+    private readonly completion: SignInCompletion,
+  ) {
     this.emailVerifications = new EmailVerifications(services);
   }
 
@@ -99,7 +88,6 @@ export class Identity {
       if (isUniqueViolation(error)) throw emailTaken();
       throw error;
     }
-    void this.services.mail.kick();
     this.services.securityEvents.record({ type: 'tenant.created', outcome: 'success', userId: user.id, tenantId: tenant.id, ip });
     return { tenant: { id: tenant.id, name: tenant.name }, user: { ...user, emailVerified: false } };
   }
@@ -127,16 +115,11 @@ export class Identity {
       await this.throttle.recordFailure(subject);
       throw invalidCredentials();
     }
-    const factors = await factorSummary(this.services.db, user.id);
-    if (factors.totp || factors.webauthn > 0) {
-      // The account's failure count is cleared only when the second factor passes too.
-      const challenge = await openChallenge(this.services.db, this.services.clock, user.id, membership.tenantId);
-      return { mfaRequired: true, challenge, methods: methodsFor(factors) };
-    }
-    await this.throttle.recordSuccess(subject);
-    this.services.securityEvents.record({ type: 'signin.password', outcome: 'success', userId: user.id, tenantId: membership.tenantId, ip: input.ip });
-    const session = await this.sessions.issue(user.id, membership.tenantId, { ip: input.ip, userAgent: input.userAgent });
-    return { ...session, tenantId: membership.tenantId, userId: user.id };
+    // With a second factor due, the account's failure count is cleared only when it passes too.
+    return this.completion.afterPassword(user.id, membership.tenantId, { ip: input.ip, userAgent: input.userAgent }, async () => {
+      await this.throttle.recordSuccess(subject);
+      this.services.securityEvents.record({ type: 'signin.password', outcome: 'success', userId: user.id, tenantId: membership.tenantId, ip: input.ip });
+    });
   }
 
   authenticate(token: string): Promise<MemberPrincipal | undefined> {
@@ -156,7 +139,7 @@ export class Identity {
     const { db, keyRing } = this.services;
     const email = await findUserEmail(db, principal.userId, await keyRing.cipherFor(SYSTEM_OWNER));
     const name = await findTenantName(db, principal.tenantId, await keyRing.cipherFor(principal.tenantId));
-    if (email === undefined || name === undefined) throw new AppError('UNAUTHENTICATED');
+    if (email === undefined || name === undefined) throw new AppError('UNAUTHENTICATED', { details: { reason: 'account_unavailable' } });
     const mfa = await factorSummary(db, principal.userId);
     return { user: { id: principal.userId, email, emailVerified: principal.emailVerified }, tenant: { id: principal.tenantId, name }, role: principal.role, mfa };
   }
@@ -169,6 +152,6 @@ export class Identity {
 function emailTaken(): AppError {
   return new AppError('CONFLICT', {
     message: 'An account with this e-mail address already exists; sign in instead.',
-    details: { field: 'email' },
+    details: { field: 'email', reason: 'email_taken' },
   });
 }

@@ -1,8 +1,10 @@
 import { Type } from 'typebox';
+import type { FastifyReply } from 'fastify';
 import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { memberOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import type { Identity } from './identity.js';
+import type { MfaRequired, SignedIn } from './sign-in-completion.js';
 
 export const Session = Type.Object({
   token: Type.String(),
@@ -13,12 +15,35 @@ export const Session = Type.Object({
 const UserRef = Type.Object({ id: Type.String({ format: 'uuid' }), email: Type.String(), emailVerified: Type.Boolean() });
 const TenantRef = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
 
+/** What a password step answers (sign-in, accepting an invitation): a session (201), or a challenge for the second factor (200). */
+export const PasswordStepResponses = {
+  201: Session,
+  200: Type.Object({ mfaRequired: Type.Literal(true), challenge: Type.String(), methods: Type.Array(Type.String()) }, { description: 'The password was right; finish with POST /v1/sessions/mfa' }),
+};
+
+/** Sends the outcome of a password step: 200 with the challenge when a second factor is due, else 201 with the session. */
+export function sendPasswordStep(reply: FastifyReply, result: SignedIn | MfaRequired): FastifyReply {
+  if ('mfaRequired' in result) return reply.code(200).send(result);
+  return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
+}
+
 export interface IdentityRouteLimits {
   signUpsPerIpPerHour: number;
 }
 
 /** Sign-up, sessions, e-mail verification and the signed-in user. */
 export function identityRoutes(app: Router, identity: Identity, authenticate: Authenticator, limits: IdentityRouteLimits): void {
+  signUpRoutes(app, identity, limits);
+  emailVerificationRoutes(app, identity, authenticate);
+  sessionRoutes(app, identity, authenticate);
+}
+
+// Open even before a required second factor is set up or the address verified: to see who you are, and to leave.
+const unverifiedAllowed = (authenticate: Authenticator) => ({
+  onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true, allowUnverifiedEmail: true }),
+});
+
+function signUpRoutes(app: Router, identity: Identity, limits: IdentityRouteLimits): void {
   app.post(
     '/v1/signup',
     {
@@ -41,7 +66,9 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
     },
     async (request, reply) => reply.code(201).send(await identity.signUp(request.body, request.ip)),
   );
+}
 
+function emailVerificationRoutes(app: Router, identity: Identity, authenticate: Authenticator): void {
   app.post(
     '/v1/email-verifications/confirm',
     {
@@ -58,12 +85,10 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
     },
   );
 
-  const unverifiedAllowed = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true, allowUnverifiedEmail: true }) };
-
   app.post(
     '/v1/email-verifications',
     {
-      ...unverifiedAllowed,
+      ...unverifiedAllowed(authenticate),
       schema: {
         tags: ['identity'],
         summary: 'E-mail yourself a new verification link (at most 3 an hour); 409 when already verified',
@@ -77,7 +102,10 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
       return reply.code(202).send(null);
     },
   );
+}
 
+/** Signing in and out, and who the session belongs to. */
+function sessionRoutes(app: Router, identity: Identity, authenticate: Authenticator): void {
   app.post(
     '/v1/sessions',
     {
@@ -92,22 +120,13 @@ export function identityRoutes(app: Router, identity: Identity, authenticate: Au
           },
           { additionalProperties: false },
         ),
-        response: {
-          201: Session,
-          200: Type.Object({ mfaRequired: Type.Literal(true), challenge: Type.String(), methods: Type.Array(Type.String()) }, { description: 'The password was right; finish with POST /v1/sessions/mfa' }),
-          ...errorResponses(400, 401, 429),
-        },
+        response: { ...PasswordStepResponses, ...errorResponses(400, 401, 429) },
       },
     },
-    async (request, reply) => {
-      const result = await identity.signIn({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] });
-      if ('mfaRequired' in result) return reply.code(200).send(result);
-      return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
-    },
+    async (request, reply) => sendPasswordStep(reply, await identity.signIn({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] })),
   );
 
-  // Open even before a required second factor is set up or the address verified: to see who you are, and to leave.
-  const authenticated = unverifiedAllowed;
+  const authenticated = unverifiedAllowed(authenticate);
 
   app.delete(
     '/v1/sessions/current',

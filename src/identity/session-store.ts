@@ -6,8 +6,22 @@ import { newId } from '../lib/ids.js';
 import { hashToken, newBearerToken } from '../lib/random-token.js';
 import { addSeconds, type Clock } from '../lib/time.js';
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 
 export const SESSION_TOKEN_PREFIX = 'cfs_';
+
+/**
+ * Who a store's sessions belong to. Users (members of tenants) today; staff, on their own
+ * listener, next: each realm has its own token prefix, so a token of one realm never resolves
+ * in another, and its own store instance built once in the wiring.
+ */
+export interface SessionRealm {
+  name: 'user' | 'staff';
+  tokenPrefix: string;
+}
+
+/** Members' sessions: the `sessions` table and `cfs_` tokens, as they have always been stored. */
+export const USER_SESSIONS: SessionRealm = { name: 'user', tokenPrefix: SESSION_TOKEN_PREFIX };
 
 /** How stale `last_seen_at` may get before a request refreshes it: saves a write per request. */
 const LAST_SEEN_PRECISION_MS = 30_000;
@@ -68,8 +82,6 @@ const resolveSession = preparedQuery(
   1,
 );
 
-const clientLocation = (sessionId: string, field: string) => ({ table: 'sessions', rowId: sessionId, field });
-
 export interface IssuedSession {
   id: string;
   token: string;
@@ -87,13 +99,14 @@ export class SessionStore {
     private readonly policy: SessionPolicy,
     private readonly clock: Clock,
     private readonly cipher: () => Cipher,
+    private readonly realm: SessionRealm = USER_SESSIONS,
   ) {}
 
   async issue(userId: string, tenantId: string, client: ClientInfo): Promise<IssuedSession> {
     const now = this.clock.now();
     const session = {
       id: newId(),
-      token: newBearerToken(SESSION_TOKEN_PREFIX),
+      token: newBearerToken(this.realm.tokenPrefix),
       expiresAt: addSeconds(now, this.policy.absoluteSeconds).toISOString(),
     };
     await this.db
@@ -108,8 +121,8 @@ export class SessionStore {
         expires_at: session.expiresAt,
         revoked_at: null,
         verified_at: now.toISOString(),
-        ip_enc: this.cipher().encrypt(client.ip, clientLocation(session.id, 'ip')),
-        user_agent_enc: this.cipher().encrypt((client.userAgent ?? '').slice(0, 512), clientLocation(session.id, 'userAgent')),
+        ip_enc: this.cipher().encrypt(client.ip, ENCRYPTED_FIELDS.sessionsIp.location(session)),
+        user_agent_enc: this.cipher().encrypt((client.userAgent ?? '').slice(0, 512), ENCRYPTED_FIELDS.sessionsUserAgent.location(session)),
       })
       .execute();
     await this.endSessionsBeyondCap(userId, now.toISOString());
@@ -139,6 +152,7 @@ export class SessionStore {
 
   /** The principal behind a token, or undefined when it is unknown, expired, idle, revoked or its user lost access. */
   async resolve(token: string): Promise<MemberPrincipal | undefined> {
+    if (!token.startsWith(this.realm.tokenPrefix)) return undefined; // another realm's token: no query
     const [row] = await resolveSession(this.db, hashToken(token));
     if (!row || row.revokedAt !== null || row.disabledAt !== null) return undefined;
 
@@ -187,8 +201,8 @@ export class SessionStore {
       tenantId: row.tenant_id,
       createdAt: row.created_at,
       lastSeenAt: row.last_seen_at,
-      ip: row.ip_enc ? this.cipher().decrypt(row.ip_enc, clientLocation(row.id, 'ip')) : '',
-      userAgent: row.user_agent_enc ? this.cipher().decrypt(row.user_agent_enc, clientLocation(row.id, 'userAgent')) : '',
+      ip: row.ip_enc ? this.cipher().decrypt(row.ip_enc, ENCRYPTED_FIELDS.sessionsIp.location(row)) : '',
+      userAgent: row.user_agent_enc ? this.cipher().decrypt(row.user_agent_enc, ENCRYPTED_FIELDS.sessionsUserAgent.location(row)) : '',
       current: row.id === currentSessionId,
     }));
   }
@@ -214,6 +228,17 @@ export class SessionStore {
       .where('revoked_at', 'is', null);
     if (keepSessionId) query = query.where('id', '!=', keepSessionId);
     await query.execute();
+  }
+
+  /** Ends a user's sessions in one tenant, inside the caller's transaction (their sessions elsewhere are untouched). */
+  async revokeInTenant(trx: Kysely<DB>, tenantId: string, userId: string, now: string): Promise<void> {
+    await trx
+      .updateTable('sessions')
+      .set({ revoked_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 
   async revoke(sessionId: string): Promise<void> {

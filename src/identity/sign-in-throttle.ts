@@ -11,6 +11,13 @@ import { throttleSource } from './throttle-source.js';
 type ThrottlePolicy = Config['signInThrottle'];
 
 /**
+ * Whose sign-ins a throttle counts. Each realm's counters live under their own blind-index labels,
+ * so staff and users never share a count even for the same address; users' labels are the
+ * unprefixed ones they have always had.
+ */
+export type ThrottleRealm = 'user' | 'staff';
+
+/**
  * `sign-in`: a password or second factor offered to get a session (sign-in, invitation acceptance).
  * `step-up`: re-authentication inside a session the user already holds; counted apart, so a user's
  * own typing mistakes (or a stolen session's guesses) never block signing in.
@@ -72,6 +79,7 @@ export class SignInThrottle {
     private readonly policy: ThrottlePolicy,
     private readonly clock: Clock,
     private readonly indexKey: () => Promise<Buffer>,
+    private readonly realm: ThrottleRealm = 'user',
   ) {}
 
   /** Throws RATE_LIMITED (with Retry-After) while this subject may not try its password. */
@@ -144,7 +152,10 @@ export class SignInThrottle {
     const purposes: ThrottlePurpose[] = ['sign-in', 'step-up'];
     await deleteCounters(
       this.db,
-      purposes.flatMap((purpose) => [blindIndex(key, `throttle:${purpose}:account`, email), blindIndex(key, `throttle:${purpose}:spread`, email)]),
+      purposes.flatMap((purpose) => [
+        blindIndex(key, this.label(`throttle:${purpose}:account`), email),
+        blindIndex(key, this.label(`throttle:${purpose}:spread`), email),
+      ]),
     );
   }
 
@@ -174,13 +185,18 @@ export class SignInThrottle {
     const source = throttleSource(subject.ip);
     const pairValue = `${subject.email}\u0000${source}`;
     return {
-      pair: blindIndex(key, `throttle:${purpose}:pair`, pairValue),
+      pair: blindIndex(key, this.label(`throttle:${purpose}:pair`), pairValue),
       // Stuffing is an attack on sign-in; a session's own re-authentication is no part of it.
-      source: purpose === 'sign-in' ? blindIndex(key, 'throttle:source', source) : undefined,
-      account: blindIndex(key, `throttle:${purpose}:account`, subject.email),
-      spread: blindIndex(key, `throttle:${purpose}:spread`, subject.email),
-      known: blindIndex(key, 'throttle:known-source', pairValue),
+      source: purpose === 'sign-in' ? blindIndex(key, this.label('throttle:source'), source) : undefined,
+      account: blindIndex(key, this.label(`throttle:${purpose}:account`), subject.email),
+      spread: blindIndex(key, this.label(`throttle:${purpose}:spread`), subject.email),
+      known: blindIndex(key, this.label('throttle:known-source'), pairValue),
     };
+  }
+
+  /** The blind-index label of a counter in this realm (users' labels unchanged, so stored rows stay valid). */
+  private label(name: string): string {
+    return this.realm === 'user' ? name : `${this.realm}:${name}`;
   }
 }
 

@@ -2,9 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Role } from '../core/principal.js';
 import type { Cipher } from '../keys/cipher.js';
-
-/** E-mail addresses rest encrypted under the system key: a user may belong to several tenants. */
-const emailLocation = (userId: string) => ({ table: 'users', rowId: userId, field: 'email' });
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 
 export interface StoredUser {
   id: string;
@@ -35,7 +33,7 @@ export async function insertUser(
     .insertInto('users')
     .values({
       id: user.id,
-      email_enc: systemCipher.encrypt(user.email, emailLocation(user.id)),
+      email_enc: systemCipher.encrypt(user.email, ENCRYPTED_FIELDS.usersEmail.location(user)),
       email_index: user.emailIndex,
       password_hash: user.passwordHash,
       created_at: user.createdAt,
@@ -43,6 +41,11 @@ export async function insertUser(
       email_verified_at: user.emailVerifiedAt,
     })
     .execute();
+}
+
+/** Replaces the user's password hash (a change or a reset); the caller ends their other sessions. */
+export async function setPasswordHash(trx: Kysely<DB>, userId: string, passwordHash: string): Promise<void> {
+  await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
 }
 
 /** Records that the user proved the address (a link, an invitation or a reset token by e-mail); the first proof counts. */
@@ -57,7 +60,7 @@ export async function findUserEmail(db: Kysely<DB>, userId: string, systemCipher
 
 /** For queries that select `users.email_enc` themselves (joins), instead of one lookup per user. */
 export function openUserEmail(systemCipher: Cipher, userId: string, emailEnc: string): string {
-  return systemCipher.decrypt(emailEnc, emailLocation(userId));
+  return systemCipher.decrypt(emailEnc, ENCRYPTED_FIELDS.usersEmail.location({ id: userId }));
 }
 
 export async function insertMembership(

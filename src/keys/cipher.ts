@@ -19,10 +19,14 @@ export interface Cipher {
 
 export class UnknownKeyVersionError extends Error {}
 
+/** The AAD of a value: its owner and location. Part of every stored ciphertext, so it never changes. */
+export function additionalData(owner: string, location: ValueLocation): string {
+  return `confide:v1:${owner}:${location.table}:${location.rowId}:${location.field}`;
+}
+
 export function createCipher(owner: string, keysByVersion: ReadonlyMap<number, Buffer>): Cipher {
   const newestVersion = Math.max(...keysByVersion.keys());
-  const aadFor = (location: ValueLocation) =>
-    Buffer.from(`confide:v1:${owner}:${location.table}:${location.rowId}:${location.field}`, 'utf8');
+  const aadFor = (location: ValueLocation) => Buffer.from(additionalData(owner, location), 'utf8');
 
   return {
     encrypt(plaintext, location) {

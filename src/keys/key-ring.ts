@@ -97,6 +97,23 @@ export class KeyRing {
     return cipher;
   }
 
+  /**
+   * Drops an owner's cached keys, so the next use reads the key ring again: after a new key
+   * version is added (rotation), the cached cipher would go on sealing with the old one. The
+   * system cipher is reloaded at once, since systemCipher() must answer without a query.
+   */
+  async forget(owner: string): Promise<void> {
+    this.ciphers.delete(owner);
+    if (owner === SYSTEM_OWNER) this.system = await this.loadCipher(SYSTEM_OWNER);
+  }
+
+  /** Drops every cached key (the blind-index key too) and reloads the system cipher. */
+  async forgetAll(): Promise<void> {
+    this.ciphers.clear();
+    this.indexKey = undefined;
+    this.system = await this.loadCipher(SYSTEM_OWNER);
+  }
+
   private async loadCipher(owner: string): Promise<Cipher> {
     const rows = await this.db
       .selectFrom('key_ring')

@@ -1,11 +1,32 @@
 /**
- * Every error code Confide answers with, its HTTP status and its default public message.
- * This is the one catalogue: `docs/errors.md` documents the same list, and a test keeps the two in step.
+ * Every error code Confide answers with, its HTTP status, its default public message and, where
+ * one code covers several cases, the stable `details.reason` of each (snake_case; clients branch
+ * on these, people read the message). This is the one catalogue: `docs/errors.md` documents the
+ * same codes and reasons, and tests keep the two in step and every reason thrown in `src/` listed here.
  */
 export const ERROR_CATALOGUE = {
   BAD_REQUEST: { status: 400, message: 'The request could not be understood.' },
-  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
-  UNAUTHENTICATED: { status: 401, message: 'Authentication is required.' },
+  VALIDATION_FAILED: {
+    status: 400,
+    message: 'The request is not valid.',
+    // Also, for a field the request schema refuses, the JSON Schema keyword that failed (`type`, `pattern`, `maxLength`, …).
+    reasons: ['unknown_field', 'missing', 'empty', 'control_characters', 'too_short', 'too_long', 'too_common', 'contains_context', 'too_deep', 'number_out_of_range'],
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    message: 'Authentication is required.',
+    reasons: [
+      'authentication_required',
+      'account_unavailable',
+      'invalid_credentials',
+      'wrong_password',
+      'wrong_password_or_code',
+      'wrong_code',
+      'code_already_used',
+      'invalid_challenge',
+      'invalid_token',
+    ],
+  },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   REAUTHENTICATION_REQUIRED: {
     status: 403,
@@ -22,7 +43,22 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, message: 'Not found.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
-  CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
+  CONFLICT: {
+    status: 409,
+    message: 'The request conflicts with the current state.',
+    reasons: [
+      'email_taken',
+      'already_member',
+      'already_verified',
+      'version_mismatch',
+      'last_owner',
+      'totp_already_active',
+      'no_pending_totp',
+      'no_passkey',
+      'second_factor_required',
+      'last_required_factor',
+    ],
+  },
   LIMIT_REACHED: { status: 409, message: 'A limit on how many of these may exist has been reached.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   URI_TOO_LONG: { status: 414, message: 'The URL is too long.' },
@@ -35,6 +71,6 @@ export const ERROR_CATALOGUE = {
   },
   UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; reasons?: readonly string[] }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,16 +1,17 @@
 import type { Kysely } from 'kysely';
+import { afterCommit } from '../db/after-commit.js';
 import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { newId } from '../lib/ids.js';
 import { addSeconds, type Clock } from '../lib/time.js';
 import type { MailMessage } from './mail-message.js';
 import type { MailTransport } from './mail-transport.js';
+import { renderMail, type MailTemplateData, type MailTemplateName } from './templates/mail-templates.js';
 
 const BATCH = 20;
 const CLAIM_SECONDS = 120;
 const MAX_BACKOFF_SECONDS = 15 * 60;
-
-const location = (id: string) => ({ table: 'mail_queue', rowId: id, field: 'message' });
 
 /**
  * A persistent, encrypted mail queue. Messages are written in the caller's transaction, so a mail
@@ -33,13 +34,23 @@ export class MailQueue {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** Queues a message inside the caller's transaction. Call `kick()` after the commit. */
+  /**
+   * Renders `template` for `to` and queues it inside the caller's transaction: the mail exists
+   * exactly when the change it reports commits, and its delivery starts once that commit is
+   * durable (afterCommit), not before (a delivery round would not see it yet).
+   */
+  async send<N extends MailTemplateName>(trx: Kysely<DB>, template: N, to: string, data: MailTemplateData<N>): Promise<void> {
+    await this.enqueue(trx, await this.cipher(), { to, ...renderMail(template, data) });
+    afterCommit(trx, () => void this.kick());
+  }
+
+  /** Queues a message inside the caller's transaction. Call `kick()` after the commit (`send` does both). */
   async enqueue(trx: Kysely<DB>, systemCipher: Cipher, message: MailMessage): Promise<void> {
     const id = newId();
     const now = this.clock.now().toISOString();
     await trx
       .insertInto('mail_queue')
-      .values({ id, message_enc: systemCipher.encrypt(JSON.stringify(message), location(id)), attempts: 0, next_attempt_at: now, claimed_until: null, last_error: null, created_at: now })
+      .values({ id, message_enc: systemCipher.encrypt(JSON.stringify(message), ENCRYPTED_FIELDS.mailQueueMessage.location({ id })), attempts: 0, next_attempt_at: now, claimed_until: null, last_error: null, created_at: now })
       .execute();
   }
 
@@ -104,7 +115,7 @@ export class MailQueue {
         .executeTakeFirst();
       if (claimed.numUpdatedRows === 0n) continue; // another node has it
       try {
-        await this.transport.deliver(JSON.parse(cipher.decrypt(row.message_enc, location(row.id))) as MailMessage);
+        await this.transport.deliver(JSON.parse(cipher.decrypt(row.message_enc, ENCRYPTED_FIELDS.mailQueueMessage.location(row))) as MailMessage);
         await this.db.deleteFrom('mail_queue').where('id', '=', row.id).execute();
       } catch (error) {
         const attempts = Number(row.attempts) + 1;

@@ -1,11 +1,10 @@
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 
 /** Files written before outbox files named their deployment: id and sealed message only. */
 export const OUTBOX_FORMAT_V1 = 'confide-outbox-v1';
 /** The current format: adds the id of the deployment whose system key sealed the message. */
 export const OUTBOX_FORMAT = 'confide-outbox-v2';
-
-const location = (id: string) => ({ table: 'outbox', rowId: id, field: 'eml' });
 
 /** An outbox file this deployment cannot read; the message says why, in words an operator can act on. */
 export class OutboxFileError extends Error {
@@ -21,7 +20,7 @@ export class OutboxFileError extends Error {
  * such, rather than failing as undecryptable.
  */
 export function sealOutboxFile(id: string, deploymentId: string, eml: string, cipher: Cipher): string {
-  return `${OUTBOX_FORMAT}\n${id}\ndeployment ${deploymentId}\n${cipher.encrypt(eml, location(id))}\n`;
+  return `${OUTBOX_FORMAT}\n${id}\ndeployment ${deploymentId}\n${cipher.encrypt(eml, ENCRYPTED_FIELDS.outboxEml.location({ id }))}\n`;
 }
 
 /**
@@ -45,7 +44,7 @@ export function readOutboxFile(content: string, cipher: Cipher, deploymentId?: s
   }
   let eml: string;
   try {
-    eml = cipher.decrypt(sealed, location(id));
+    eml = cipher.decrypt(sealed, ENCRYPTED_FIELDS.outboxEml.location({ id }));
   } catch {
     throw new OutboxFileError(
       writer === undefined

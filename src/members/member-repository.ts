@@ -110,14 +110,3 @@ export async function setRole(trx: Kysely<DB>, tenantId: string, userId: string,
 export async function deleteMembership(trx: Kysely<DB>, tenantId: string, userId: string): Promise<void> {
   await trx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
 }
-
-/** Ends a user's sessions in one tenant at once (their sessions elsewhere are untouched). */
-export async function revokeTenantSessions(trx: Kysely<DB>, tenantId: string, userId: string, now: string): Promise<void> {
-  await trx
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .execute();
-}

@@ -1,20 +1,24 @@
-import type { Services } from '../core/services.js';
+import type { MembersDeps } from './members-deps.js';
 import type { Caller, Role } from '../core/principal.js';
-import { requireMember } from '../core/policies.js';
+import { authorize, isAllowedForRole, requireMember } from '../core/policies.js';
 import { AppError, notFound } from '../lib/app-error.js';
-import { countOwners, deleteMembership, findRole, findMember, listMemberPage, revokeTenantSessions, setRole, type MemberView } from './member-repository.js';
+import type { SessionStore } from '../identity/session-store.js';
+import { countOwners, deleteMembership, findRole, findMember, listMemberPage, setRole, type MemberView } from './member-repository.js';
 import { decodeMemberCursor, encodeMemberCursor } from './member-cursor.js';
 import { revokeKeysCreatedBy } from '../api-keys/api-key-store.js';
-import { isAllowedForRole } from '../core/policies.js';
 
-const lastOwner = () => new AppError('CONFLICT', { message: 'A tenant always keeps at least one owner.' });
+const lastOwner = () => new AppError('CONFLICT', { message: 'A tenant always keeps at least one owner.', details: { reason: 'last_owner' } });
 
 /**
- * Members and roles. Owners may do anything here; admins manage admins and members but never
- * touch an owner or make one. A tenant always keeps at least one owner.
+ * Members and roles. Who may change whom is a policy (core/policies.ts: admins manage admins and
+ * members, only owners touch or make an owner); that a tenant always keeps at least one owner is
+ * this domain's own rule, since it needs a count.
  */
 export class Members {
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: MembersDeps,
+    private readonly sessions: SessionStore,
+  ) {}
 
   /** A page of members, bounded in count and in bytes (CONFIDE_LIST_MAX_BYTES). */
   async list(caller: Caller, options: { limit: number; cursor?: string }): Promise<{ items: MemberView[]; nextCursor: string | null }> {
@@ -35,9 +39,7 @@ export class Members {
     const revokedApiKeys = await transactions.run(async (trx) => {
       const current = await findRole(trx, tenantId, userId);
       if (!current) throw notFound();
-      if (actor.role !== 'owner' && (current === 'owner' || role === 'owner')) {
-        throw new AppError('FORBIDDEN', { message: 'Only an owner can make or change an owner.' });
-      }
+      authorize(actor, 'members.changeRole', { tenantId, current, next: role });
       if (current === 'owner' && role !== 'owner' && (await countOwners(trx, tenantId)) <= 1) throw lastOwner();
       await setRole(trx, tenantId, userId, role);
       return isAllowedForRole(role, 'apiKeys.manage') ? [] : revokeKeysCreatedBy(trx, tenantId, userId, clock.now().toISOString());
@@ -63,11 +65,11 @@ export class Members {
     const revokedApiKeys = await transactions.run(async (trx) => {
       const current = await findRole(trx, tenantId, userId);
       if (!current) throw notFound();
-      if (current === 'owner' && actor.role !== 'owner') throw new AppError('FORBIDDEN', { message: 'Only an owner can remove an owner.' });
+      authorize(actor, 'members.remove', { tenantId, role: current });
       if (current === 'owner' && (await countOwners(trx, tenantId)) <= 1) throw lastOwner();
       await deleteMembership(trx, tenantId, userId);
       const now = clock.now().toISOString();
-      await revokeTenantSessions(trx, tenantId, userId, now);
+      await this.sessions.revokeInTenant(trx, tenantId, userId, now);
       return revokeKeysCreatedBy(trx, tenantId, userId, now);
     });
     securityEvents.record({ type: 'member.removed', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { memberId: userId, revokedApiKeys } });

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
-import { Session } from '../identity/routes.js';
+import { PasswordStepResponses, sendPasswordStep } from '../identity/routes.js';
 import type { Invitations } from './invitations.js';
 import type { Members } from './members.js';
 
@@ -18,12 +18,25 @@ const Invitation = Type.Object({
   invitedBy: Type.String({ description: 'the user id of the member who sent it' }),
 });
 
+const common = { tags: ['members'], security: [{ bearer: [] }] };
+
+/** Who may read and who may manage a tenant's members and invitations. */
+function memberAccess(authenticate: Authenticator) {
+  return {
+    reading: { onRequest: requireAuthentication(authenticate, 'members.read') },
+    managing: { onRequest: requireAuthentication(authenticate, 'members.manage') },
+  };
+}
+
 /** Members, roles and invitations. */
 export function memberRoutes(app: Router, members: Members, invitations: Invitations, authenticate: Authenticator): void {
-  const common = { tags: ['members'], security: [{ bearer: [] }] };
-  const reading = { onRequest: requireAuthentication(authenticate, 'members.read') };
-  const managing = { onRequest: requireAuthentication(authenticate, 'members.manage') };
+  memberListRoute(app, members, authenticate);
+  invitationRoutes(app, invitations, authenticate);
+  memberChangeRoutes(app, members, authenticate);
+}
 
+function memberListRoute(app: Router, members: Members, authenticate: Authenticator): void {
+  const { reading } = memberAccess(authenticate);
   app.get(
     '/v1/members',
     {
@@ -43,7 +56,11 @@ export function memberRoutes(app: Router, members: Members, invitations: Invitat
     },
     async (request) => members.list(callerOf(request), request.query),
   );
+}
 
+/** Inviting, listing and withdrawing invitations, and accepting one (no sign-in needed: the token is the proof). */
+function invitationRoutes(app: Router, invitations: Invitations, authenticate: Authenticator): void {
+  const { reading, managing } = memberAccess(authenticate);
   app.post(
     '/v1/invitations',
     {
@@ -91,20 +108,15 @@ export function memberRoutes(app: Router, members: Members, invitations: Invitat
         tags: ['members'],
         summary: 'Accept an invitation: a new user sets a password, an existing user gives theirs; answers as sign-in does',
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), password: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }, { additionalProperties: false }),
-        response: {
-          201: Session,
-          200: Type.Object({ mfaRequired: Type.Literal(true), challenge: Type.String(), methods: Type.Array(Type.String()) }),
-          ...errorResponses(400, 401, 429),
-        },
+        response: { ...PasswordStepResponses, ...errorResponses(400, 401, 429) },
       },
     },
-    async (request, reply) => {
-      const result = await invitations.accept({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] });
-      if ('mfaRequired' in result) return reply.code(200).send(result);
-      return reply.code(201).send({ token: result.token, expiresAt: result.expiresAt, tenantId: result.tenantId, userId: result.userId });
-    },
+    async (request, reply) => sendPasswordStep(reply, await invitations.accept({ ...request.body, ip: request.ip, userAgent: request.headers['user-agent'] })),
   );
+}
 
+function memberChangeRoutes(app: Router, members: Members, authenticate: Authenticator): void {
+  const { managing } = memberAccess(authenticate);
   app.patch(
     '/v1/members/:userId',
     {

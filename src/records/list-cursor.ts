@@ -1,16 +1,12 @@
-import { AppError } from '../lib/app-error.js';
+import { cursorCodec } from '../lib/cursor-codec.js';
 import { isUuid } from '../lib/ids.js';
 
-/** Cursors are opaque to clients; inside they name the last id of the previous page. */
-export function encodeRecordCursor(lastId: string): string {
-  return Buffer.from(`r1:${lastId}`, 'utf8').toString('base64url');
-}
+/** A record cursor names the last id of the previous page (`r1:<id>`). */
+const RECORD_CURSOR = cursorCodec<string>({
+  version: 'r1',
+  format: (lastId) => lastId,
+  parse: (text) => (isUuid(text) ? text : undefined),
+});
 
-export function decodeRecordCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const id = text.startsWith('r1:') ? text.slice(3) : '';
-  if (!isUuid(id)) {
-    throw new AppError('VALIDATION_FAILED', { message: 'The cursor is not valid.', details: { field: 'cursor' } });
-  }
-  return id;
-}
+export const encodeRecordCursor = (lastId: string): string => RECORD_CURSOR.encode(lastId);
+export const decodeRecordCursor = (cursor: string): string => RECORD_CURSOR.decode(cursor);

@@ -2,9 +2,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { PageBudget, pageEnvelopeBytes } from '../lib/page-budget.js';
 import { encodeRecordCursor } from './list-cursor.js';
-import { recordDataLocation } from './record.js';
 import { plaintextBytesAtMost, recordHeaderBytesAtMost, recordJsonPieces } from './record-json.js';
 import { findRecordRowsInRange, type RecordRow, type RecordSize } from './record-repository.js';
 
@@ -69,7 +69,7 @@ export async function takeRecordsJson(cipher: Cipher, collection: string, rows: 
       await nextTurn();
       sinceYield = 0;
     }
-    const dataJson = cipher.decrypt(row.data_enc, recordDataLocation(row.collection, row.id));
+    const dataJson = cipher.decrypt(row.data_enc, ENCRYPTED_FIELDS.recordsData.location(row));
     const header = { id: row.id, version: Number(row.version), createdAt: row.created_at, updatedAt: row.updated_at };
     items.push(recordJsonPieces(collection, header, dataJson));
     sinceYield += row.data_enc.length;

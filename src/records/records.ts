@@ -1,4 +1,4 @@
-import type { Services } from '../core/services.js';
+import type { RecordsDeps } from './records-deps.js';
 import { pageJsonChunks } from '../lib/page-budget.js';
 import { actorOf, type Caller } from '../core/principal.js';
 import { AppError, notFound } from '../lib/app-error.js';
@@ -29,7 +29,7 @@ export interface RecordPageJson {
  * in the same transaction as the change, for reads durably before decrypting.
  */
 export class Records {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: RecordsDeps) {}
 
   async create(caller: Caller, collection: string, data: RecordData): Promise<CustomerRecord> {
     const { transactions, keyRing, accessLog, clock } = this.services;
@@ -142,6 +142,6 @@ export class Records {
 function versionConflict(current: number): AppError {
   return new AppError('CONFLICT', {
     message: 'The record has changed since you read it.',
-    details: { currentVersion: current },
+    details: { reason: 'version_mismatch', currentVersion: current },
   });
 }

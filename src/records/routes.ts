@@ -33,12 +33,22 @@ function expectedVersion(ifMatch: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
+const common = { tags: ['records'], security: [{ bearer: [] }] };
+
 /** The records API: customer data in collections, every access logged. */
 export function recordRoutes(app: Router, records: Records, authenticate: Authenticator): void {
-  const reading = { onRequest: requireAuthentication(authenticate, 'records.read') };
-  const writing = { onRequest: requireAuthentication(authenticate, 'records.write') };
-  const common = { tags: ['records'], security: [{ bearer: [] }] };
+  const access = {
+    reading: { onRequest: requireAuthentication(authenticate, 'records.read') },
+    writing: { onRequest: requireAuthentication(authenticate, 'records.write') },
+  };
+  collectionRoutes(app, records, access);
+  recordItemRoutes(app, records, access);
+}
 
+type Access = Record<'reading' | 'writing', { onRequest: ReturnType<typeof requireAuthentication> }>;
+
+/** Creating a record in a collection, and listing the collection. */
+function collectionRoutes(app: Router, records: Records, { reading, writing }: Access): void {
   app.post(
     '/v1/collections/:collection/records',
     {
@@ -52,6 +62,40 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
     },
   );
 
+  app.get(
+    '/v1/collections/:collection/records',
+    {
+      ...reading,
+      schema: {
+        ...common,
+        summary: 'List a collection’s records, oldest first, a page at a time',
+        description:
+          'A page holds at most `limit` records, and ends early when its body would pass CONFIDE_LIST_MAX_BYTES (4 MiB by default; ' +
+          'always at least one record). `nextCursor` continues exactly where the page stopped; it is null after the last record. ' +
+          'The access log gets one `list` entry naming every id returned.',
+        params: CollectionParams,
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(RecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const page = await records.list(caller, request.params.collection, { limit: request.query.limit, cursor: request.query.cursor });
+      // Already JSON (the records' data spliced in as stored), streamed a chunk at a time and not
+      // serialised again; the schema above still describes it (and the OpenAPI document).
+      return reply
+        .type('application/json; charset=utf-8')
+        .header('content-length', page.jsonBytes)
+        .send(Readable.from(page.jsonChunks) as never);
+    },
+  );
+}
+
+/** Reading, replacing and deleting one record. */
+function recordItemRoutes(app: Router, records: Records, { reading, writing }: Access): void {
   app.get(
     '/v1/collections/:collection/records/:id',
     {
@@ -93,37 +137,6 @@ export function recordRoutes(app: Router, records: Records, authenticate: Authen
       const caller = callerOf(request);
       await records.delete(caller, request.params.collection, request.params.id);
       return reply.code(204).send(null);
-    },
-  );
-
-  app.get(
-    '/v1/collections/:collection/records',
-    {
-      ...reading,
-      schema: {
-        ...common,
-        summary: 'List a collection’s records, oldest first, a page at a time',
-        description:
-          'A page holds at most `limit` records, and ends early when its body would pass CONFIDE_LIST_MAX_BYTES (4 MiB by default; ' +
-          'always at least one record). `nextCursor` continues exactly where the page stopped; it is null after the last record. ' +
-          'The access log gets one `list` entry naming every id returned.',
-        params: CollectionParams,
-        querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ items: Type.Array(RecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403, 503) },
-      },
-    },
-    async (request, reply) => {
-      const caller = callerOf(request);
-      const page = await records.list(caller, request.params.collection, { limit: request.query.limit, cursor: request.query.cursor });
-      // Already JSON (the records' data spliced in as stored), streamed a chunk at a time and not
-      // serialised again; the schema above still describes it (and the OpenAPI document).
-      return reply
-        .type('application/json; charset=utf-8')
-        .header('content-length', page.jsonBytes)
-        .send(Readable.from(page.jsonChunks) as never);
     },
   );
 }

@@ -2,10 +2,8 @@ import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
-import type { Services } from '../core/services.js';
-import { AppError } from '../lib/app-error.js';
-import { isUuid } from '../lib/ids.js';
-import { listSecurityEvents } from './security-event-store.js';
+import type { SecurityEventQueryDeps } from './security-events-deps.js';
+import { listForTenant } from './security-events.js';
 
 const Event = Type.Object({
   id: Type.String(),
@@ -18,7 +16,7 @@ const Event = Type.Object({
 });
 
 /** The tenant's security events (owners and admins), newest first. */
-export function securityEventRoutes(app: Router, services: Services, authenticate: Authenticator): void {
+export function securityEventRoutes(app: Router, services: SecurityEventQueryDeps, authenticate: Authenticator): void {
   app.get(
     '/v1/security-events',
     {
@@ -38,18 +36,6 @@ export function securityEventRoutes(app: Router, services: Services, authenticat
         response: { 200: Type.Object({ items: Type.Array(Event), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => {
-      const caller = callerOf(request);
-      const beforeId = request.query.cursor === undefined ? undefined : Buffer.from(request.query.cursor, 'base64url').toString('utf8');
-      if (beforeId !== undefined && !isUuid(beforeId)) {
-        throw new AppError('VALIDATION_FAILED', { message: 'The cursor is not valid.', details: { field: 'cursor' } });
-      }
-      const page = await listSecurityEvents(services.db, services.keyRing.systemCipher(), caller.principal.tenantId, {
-        limit: request.query.limit,
-        beforeId,
-        type: request.query.type,
-      });
-      return { items: page.items, nextCursor: page.nextBeforeId ? Buffer.from(page.nextBeforeId, 'utf8').toString('base64url') : null };
-    },
+    async (request) => listForTenant(services, callerOf(request), request.query),
   );
 }

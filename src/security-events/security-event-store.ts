@@ -2,10 +2,9 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { SecurityEvent, SecurityEventActor } from '../core/security-events.js';
 import type { Cipher } from '../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
-
-const location = (id: string, field: string) => ({ table: 'security_events', rowId: id, field });
 
 export interface StoredSecurityEvent {
   id: string;
@@ -45,8 +44,8 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
           user_id: event.userId ?? null,
           actor_type: actor?.type ?? null,
           actor_id: actor?.id ?? null,
-          ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, location(id, 'ip')),
-          details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), location(id, 'details')),
+          ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, ENCRYPTED_FIELDS.securityEventsIp.location({ id })),
+          details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), ENCRYPTED_FIELDS.securityEventsDetails.location({ id })),
         };
       }),
     )
@@ -72,8 +71,8 @@ export async function listSecurityEvents(
       type: row.type,
       outcome: row.outcome,
       actor: actorOf(row),
-      ip: row.ip_enc ? cipher.decrypt(row.ip_enc, location(row.id, 'ip')) : '',
-      ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, location(row.id, 'details'))) as Record<string, unknown> } : {}),
+      ip: row.ip_enc ? cipher.decrypt(row.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(row)) : '',
+      ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, ENCRYPTED_FIELDS.securityEventsDetails.location(row))) as Record<string, unknown> } : {}),
     })),
     nextBeforeId: rows.length > options.limit ? page[page.length - 1]!.id : null,
   };

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { Services } from '../core/services.js';
+import type { NewTenantDeps } from './tenants-deps.js';
 import type { Cipher } from '../keys/cipher.js';
 import { insertTenant } from './tenant-repository.js';
 
@@ -9,7 +9,7 @@ import { insertTenant } from './tenant-repository.js';
  * (wrapped by the master key), its encrypted name and the anchor of its access-log chain.
  */
 export async function createTenant(
-  services: Services,
+  services: NewTenantDeps,
   trx: Kysely<DB>,
   tenant: { id: string; name: string; createdAt: string },
 ): Promise<Cipher> {

@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/lib/error-catalogue.js';
+import { SECURITY_EVENT_TYPES } from '../../src/core/security-event-types.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { errorCode } from '../harness/builders.js';
 import { currentErrorTable, errorTableFromOpenApi } from '../harness/error-table.js';
@@ -72,6 +74,32 @@ describe('service endpoints and the error contract', () => {
     }
   });
 
+  it('documents in docs/errors.md exactly the details.reason values of the catalogue, each under its code', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \| `([a-z_]+)` \|/gm)].map(([, code, reason]) => `${code} ${reason}`);
+    expect(documented.sort()).toEqual(catalogueReasons().sort());
+  });
+
+  it('lists in the catalogue every details.reason that src/ throws, under the code it is thrown with', () => {
+    const thrown = new Set<string>();
+    for (const file of sourceFiles(new URL('../../src', import.meta.url).pathname)) {
+      const text = readFileSync(file, 'utf8');
+      // An AppError construction holds no semicolon, so its reason is the one before the next `;`.
+      for (const [, code, reason] of text.matchAll(/new AppError\(\s*'([A-Z_]+)'[^;]*?reason: '([a-z_]+)'/g)) thrown.add(`${code} ${reason}`);
+      // The password policy names its reasons through one helper.
+      for (const [, reason] of text.matchAll(/\brefuse\('([a-z_]+)'/g)) thrown.add(`VALIDATION_FAILED ${reason}`);
+    }
+    expect(thrown.size).toBeGreaterThan(20);
+    expect([...thrown].filter((entry) => !catalogueReasons().includes(entry))).toEqual([]);
+  });
+
+  it('documents in docs/security-events.md exactly the security event types of the catalogue, with their descriptions', () => {
+    const doc = readFileSync(new URL('../../docs/security-events.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([a-zA-Z.]+)` \| (.+) \|$/gm)].map(([, type, description]) => [type, description]);
+    expect(Object.fromEntries(documented)).toEqual(SECURITY_EVENT_TYPES);
+    expect(documented).toHaveLength(Object.keys(SECURITY_EVENT_TYPES).length);
+  });
+
   it('lists in docs/errors.md, per endpoint, exactly the error statuses the OpenAPI description declares', async () => {
     const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json();
     const markdown = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
@@ -88,3 +116,15 @@ describe('service endpoints and the error contract', () => {
     }
   });
 });
+
+/** Every `CODE reason` pair the error catalogue lists. */
+function catalogueReasons(): string[] {
+  return Object.entries(ERROR_CATALOGUE).flatMap(([code, entry]) => ('reasons' in entry ? entry.reasons.map((reason) => `${code} ${reason}`) : []));
+}
+
+/** The TypeScript files under `dir`, tests aside. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+    .map((name) => join(dir, name));
+}

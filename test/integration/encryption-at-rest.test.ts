@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { inject, describe, expect, it } from 'vitest';
+import { encryptedFields, ownerOf } from '../../src/keys/encrypted-fields.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant } from '../harness/builders.js';
@@ -32,9 +34,10 @@ async function writeCanaries(t: TestApp) {
   await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: tenant.token });
   await t.request({ method: 'GET', url: '/v1/access-log', token: tenant.token });
   // Account data that rests elsewhere: a TOTP seed, an API key name, a queued and a delivered
-  // e-mail (the outbox folder), sessions' client details, security events.
+  // e-mail (the outbox folder), sessions' client details, security events, a pending invitation.
   const totp = (await t.request({ method: 'POST', url: '/v1/mfa/totp', token: tenant.token })).json();
   await t.request({ method: 'POST', url: '/v1/api-keys', token: tenant.token, payload: { name: `key ${canary}`, scope: 'read' } });
+  await t.request({ method: 'POST', url: '/v1/invitations', token: tenant.token, payload: { email: `invitee.${canary}@private-domain.test`, role: 'member' } });
   await t.request({ method: 'POST', url: '/v1/sessions', payload: { email, password: tenant.password }, headers: { 'user-agent': `agent ${canary}` } });
   await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } });
   await t.app.services.mail.kick();
@@ -43,7 +46,61 @@ async function writeCanaries(t: TestApp) {
   return { canary, email, organization, tenant, totpSecret: totp.secret as string };
 }
 
+/** Every `_enc` column of the live database, as `table.column`. */
+async function encryptedColumnsOf(t: TestApp): Promise<string[]> {
+  const { db } = t.app.services;
+  const schema = t.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema : undefined;
+  const tables = await db.introspection.getTables();
+  return tables
+    .filter((table) => schema === undefined || table.schema === schema)
+    .flatMap((table) => table.columns.filter((column) => column.name.endsWith('_enc')).map((column) => `${table.name}.${column.name}`))
+    .sort();
+}
+
 describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
+  it('lists every encrypted column of the schema in the encrypted-field registry, and nothing else', async () => {
+    const t = await createTestApp(dialect);
+    try {
+      const registered = encryptedFields().flatMap(([, field]) => (field.kind === 'column' ? [`${field.table}.${field.column}`] : []));
+      const live = await encryptedColumnsOf(t);
+      expect(live.length).toBeGreaterThan(10);
+      expect(registered.sort()).toEqual(live);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('opens every stored value with the owner and location the registry gives it: no value sealed otherwise', async () => {
+    const t = await createTestApp(dialect);
+    try {
+      await writeCanaries(t);
+      const { db, keyRing } = t.app.services;
+      let mailChecked = 0;
+      for (const [name, field] of encryptedFields()) {
+        if (field.kind !== 'column') continue;
+        const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(field.table)} where ${sql.ref(field.column)} is not null`.execute(db);
+        // Queued mail leaves the queue once delivered (to the outbox files, checked below).
+        if (field.table === 'mail_queue') mailChecked += rows.length;
+        else expect(rows.length, `${name}: the canaries leave a value in ${field.table}.${field.column}`).toBeGreaterThan(0);
+        for (const row of rows) {
+          const cipher = await keyRing.cipherFor(ownerOf(field, row));
+          expect(() => cipher.decrypt(String(row[field.column]), field.location(row)), name).not.toThrow();
+        }
+      }
+      const outbox = join(t.dataDir, 'outbox');
+      const [, file] = encryptedFields().find(([, field]) => field.kind === 'file')!;
+      for (const name of existsSync(outbox) ? readdirSync(outbox) : []) {
+        const [, id, , sealed] = readFileSync(join(outbox, name), 'utf8').trim().split('\n');
+        const cipher = await keyRing.cipherFor(ownerOf(file, { id }));
+        expect(cipher.decrypt(sealed!, file.location({ id }))).toContain('Subject:');
+        mailChecked += 1;
+      }
+      expect(mailChecked).toBeGreaterThan(1);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('leaves no customer value, e-mail address or organisation name in any file under the data directory', async () => {
     const t = await createTestApp(dialect);
     try {

@@ -17,9 +17,12 @@ const Password = Type.String({ minLength: 1, maxLength: 4096 });
 
 /** Passwords (change, reset by e-mail) and the user's own sessions. */
 export function accountRoutes(app: Router, account: Account, authenticate: Authenticator): void {
-  const signedIn = { onRequest: requireAuthentication(authenticate, 'member') };
-  const common = { tags: ['identity'], security: [{ bearer: [] }] };
+  passwordResetRoutes(app, account);
+  signedInAccountRoutes(app, account, authenticate);
+}
 
+/** Resetting a forgotten password by e-mail: no sign-in, the e-mailed token is the proof. */
+function passwordResetRoutes(app: Router, account: Account): void {
   app.post(
     '/v1/password-resets',
     {
@@ -51,6 +54,12 @@ export function accountRoutes(app: Router, account: Account, authenticate: Authe
       return reply.code(204).send(null);
     },
   );
+}
+
+/** The signed-in user's password and sessions. */
+function signedInAccountRoutes(app: Router, account: Account, authenticate: Authenticator): void {
+  const signedIn = { onRequest: requireAuthentication(authenticate, 'member') };
+  const common = { tags: ['identity'], security: [{ bearer: [] }] };
 
   app.post(
     '/v1/me/password',

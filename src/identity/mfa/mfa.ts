@@ -1,19 +1,22 @@
 import type { Kysely } from 'kysely';
-import type { Services } from '../../core/services.js';
+import type { MfaDeps } from './mfa-deps.js';
 import type { DB } from '../../db/schema.js';
 import type { MemberPrincipal } from '../../core/principal.js';
 import { AppError } from '../../lib/app-error.js';
 import { addSeconds } from '../../lib/time.js';
-import { ACCOUNT_CHANGE_EVENTS, accountChangeNotice, type AccountChange } from '../account-notices.js';
-import type { Identity, SignedIn } from '../identity.js';
+import { ACCOUNT_CHANGE_EVENTS, type AccountChange } from '../account-notices.js';
+import type { SessionStore } from '../session-store.js';
+import type { SignInThrottle } from '../sign-in-throttle.js';
+import type { SignedIn, SignInCompletion } from '../sign-in-completion.js';
+import { secondFactors, type FactorCheck, type FactorMethod, type SecondFactors } from './second-factor-strategies.js';
 import { verifyPassword } from '../password-hasher.js';
 import { findUserCredentials, findUserEmail } from '../user-repository.js';
 import { closeChallenge, countFailedAttempt, findOpenChallenge } from './mfa-challenges.js';
-import { consumeRecoveryCode, deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
+import { deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { readTenantSettings } from '../../tenants/tenant-settings.js';
 import { factorSummary, hasSecondFactor } from './second-factors.js';
-import { authenticationOptions, deleteCredential, listCredentials, registerCredential, registrationOptions, verifyAssertion } from './webauthn-factor.js';
+import { authenticationOptions, deleteCredential, listCredentials, registerCredential, registrationOptions } from './webauthn-factor.js';
 import { checkTotp, consumeTotpStep, deleteTotpFactor, findTotpFactor, newTotpSecret, savePendingTotp } from './totp-factor.js';
 
 /** A factor change needs a password or factor check this recent (ASVS 7.5.1). */
@@ -24,7 +27,8 @@ export interface Proof {
   code?: string;
 }
 
-export interface SecondFactor {
+/** The second step of sign-in as offered: one of a TOTP code, a passkey assertion or a recovery code. */
+export interface SecondFactorInput {
   code?: string;
   recoveryCode?: string;
   webauthn?: AuthenticationResponseJSON;
@@ -34,7 +38,7 @@ const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is 
 /** A code that was right but whose 30-second step was already used (RFC 6238 §5.2: each code works once). */
 const replayedCode = () =>
   new AppError('UNAUTHENTICATED', { message: 'This code was already used: wait for the next one from your app (codes change every 30 seconds).', details: { reason: 'code_already_used' } });
-const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.' });
+const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.', details: { reason: 'invalid_challenge' } });
 
 /**
  * Second factors: TOTP enrolment and removal, recovery codes, and the second step of sign-in.
@@ -42,8 +46,11 @@ const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The si
  */
 export class Mfa {
   constructor(
-    private readonly services: Services,
-    private readonly identity: Identity,
+    private readonly services: MfaDeps,
+    private readonly sessions: SessionStore,
+    private readonly throttle: SignInThrottle,
+    private readonly completion: SignInCompletion,
+    private readonly factors: SecondFactors = secondFactors(services),
   ) {}
 
   /** Starts TOTP enrolment; the factor is active only once confirmed with a first code. */
@@ -53,7 +60,7 @@ export class Mfa {
     const cipher = keyRing.systemCipher();
     const existing = await findTotpFactor(db, principal.userId, cipher);
     if (existing?.confirmed) {
-      throw new AppError('CONFLICT', { message: 'An authenticator app is already set up; remove it first to replace it.' });
+      throw new AppError('CONFLICT', { message: 'An authenticator app is already set up; remove it first to replace it.', details: { reason: 'totp_already_active' } });
     }
     const email = await this.emailOf(principal.userId);
     const enrolment = newTotpSecret(email);
@@ -66,7 +73,7 @@ export class Mfa {
     const { db, keyRing, clock, transactions } = this.services;
     const factor = await findTotpFactor(db, principal.userId, keyRing.systemCipher());
     if (!factor || factor.confirmed) {
-      throw new AppError('CONFLICT', { message: 'There is no authenticator app waiting to be confirmed; start again.' });
+      throw new AppError('CONFLICT', { message: 'There is no authenticator app waiting to be confirmed; start again.', details: { reason: 'no_pending_totp' } });
     }
     const check = await checkTotp(factor.secret, code, factor.lastUsedStep, clock.now());
     if (!check.ok) throw check.replay ? replayedCode() : wrongCode();
@@ -78,8 +85,7 @@ export class Mfa {
       await this.notify(trx, principal.userId, 'totp_enabled', ip);
       return recoveryCodes;
     });
-    await this.identity.sessions.markVerified(principal.sessionId);
-    void this.services.mail.kick();
+    await this.sessions.markVerified(principal.sessionId);
     this.recordChange(principal.userId, 'totp_enabled', ip);
     return { recoveryCodes: codes };
   }
@@ -96,21 +102,19 @@ export class Mfa {
       return true;
     });
     if (!removed) throw new AppError('NOT_FOUND', { message: 'No authenticator app is set up.' });
-    void this.services.mail.kick();
     this.recordChange(principal.userId, 'totp_removed', ip);
   }
 
   async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
     await this.assertRecentlyVerified(principal, proof, ip);
     const { db, keyRing, clock, transactions } = this.services;
-    if (!(await hasSecondFactor(db, principal.userId))) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.' });
+    if (!(await hasSecondFactor(db, principal.userId))) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.', details: { reason: 'second_factor_required' } });
     const indexKey = await keyRing.blindIndexKey();
     const recoveryCodes = await transactions.run(async (trx) => {
       const codes = await replaceRecoveryCodes(trx, principal.userId, indexKey, clock.now().toISOString());
       await this.notify(trx, principal.userId, 'recovery_codes_regenerated', ip);
       return codes;
     });
-    void this.services.mail.kick();
     this.recordChange(principal.userId, 'recovery_codes_regenerated', ip);
     return { recoveryCodes };
   }
@@ -120,33 +124,22 @@ export class Mfa {
    * failures also count against the account's sign-in throttle, so fresh challenges do not buy
    * an attacker more guesses.
    */
-  async completeSignIn(challengeToken: string, factor: SecondFactor, ip: string, userAgent?: string): Promise<SignedIn> {
-    const { db, keyRing, clock, transactions, securityEvents, config } = this.services;
+  async completeSignIn(challengeToken: string, factor: SecondFactorInput, ip: string, userAgent?: string): Promise<SignedIn> {
+    const { db, clock, transactions, securityEvents } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
     if (!challenge) throw closedChallenge();
     const email = await this.emailOf(challenge.userId);
     const subject = { email, ip };
-    await this.identity.throttle.assertAllowed(subject);
+    await this.throttle.assertAllowed(subject);
 
+    const check = await this.checkFactor(challenge.userId, factor, ip);
+    const passed = check.ok;
+    const replayed = check.replay === true;
+    const usedRecoveryCode = passed && offeredMethod(factor) === 'recoveryCode';
     const now = clock.now().toISOString();
-    let usedRecoveryCode = false;
-    let passed = false;
-    let replayed = false;
-    if (factor.code !== undefined) {
-      const totp = await this.useTotpCode(challenge.userId, factor.code, ip);
-      passed = totp.ok;
-      replayed = totp.replay;
-    } else if (factor.webauthn !== undefined) {
-      const assertion = factor.webauthn;
-      passed = await transactions.run((trx) => verifyAssertion(trx, clock, config.webauthn, challenge.userId, assertion));
-    } else if (factor.recoveryCode !== undefined) {
-      const indexKey = await keyRing.blindIndexKey();
-      passed = await transactions.run((trx) => consumeRecoveryCode(trx, challenge.userId, factor.recoveryCode!, indexKey, now));
-      usedRecoveryCode = passed;
-    }
     if (!passed) {
       await countFailedAttempt(db, challenge.id);
-      await this.identity.throttle.recordFailure(subject);
+      await this.throttle.recordFailure(subject);
       securityEvents.record({ type: 'signin.mfa', outcome: 'failure', userId: challenge.userId, ip, details: { method: factorMethod(factor) } });
       throw replayed ? replayedCode() : wrongCode();
     }
@@ -156,14 +149,24 @@ export class Mfa {
       return true;
     });
     if (!closed) throw closedChallenge();
-    await this.identity.throttle.recordSuccess(subject);
-    if (usedRecoveryCode) {
-      void this.services.mail.kick();
-      this.recordChange(challenge.userId, 'recovery_code_used', ip);
-    }
+    await this.throttle.recordSuccess(subject);
+    if (usedRecoveryCode) this.recordChange(challenge.userId, 'recovery_code_used', ip);
     securityEvents.record({ type: 'signin.mfa', outcome: 'success', userId: challenge.userId, tenantId: challenge.tenantId, ip, details: { method: factorMethod(factor) } });
-    const session = await this.identity.sessions.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
-    return { ...session, tenantId: challenge.tenantId, userId: challenge.userId };
+    return this.completion.issue(challenge.userId, challenge.tenantId, { ip, userAgent });
+  }
+
+  /** The offered factor, checked by its strategy; offering none fails like a wrong one. */
+  private async checkFactor(userId: string, factor: SecondFactorInput, ip: string): Promise<FactorCheck> {
+    switch (offeredMethod(factor)) {
+      case 'totp':
+        return this.factors.totp.verify(userId, factor.code!, { ip });
+      case 'webauthn':
+        return this.factors.webauthn.verify(userId, factor.webauthn!);
+      case 'recoveryCode':
+        return this.factors.recoveryCode.verify(userId, factor.recoveryCode!);
+      case undefined:
+        return { ok: false };
+    }
   }
 
   /** Options for navigator.credentials.create(): a fresh check is needed, as for any factor change. */
@@ -186,7 +189,6 @@ export class Mfa {
       return { id, ...(recoveryCodes ? { recoveryCodes } : {}) };
     });
     if (!result) throw new AppError('VALIDATION_FAILED', { message: 'The passkey registration could not be verified.', details: { field: 'response' } });
-    void this.services.mail.kick();
     this.recordChange(principal.userId, 'passkey_added', ip);
     return result;
   }
@@ -207,7 +209,6 @@ export class Mfa {
       return true;
     });
     if (!removed) throw new AppError('NOT_FOUND');
-    void this.services.mail.kick();
     this.recordChange(principal.userId, 'passkey_removed', ip);
   }
 
@@ -216,14 +217,14 @@ export class Mfa {
     const { db, clock, config } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
     if (!challenge) throw closedChallenge();
-    if ((await factorSummary(db, challenge.userId)).webauthn === 0) throw new AppError('CONFLICT', { message: 'This account has no passkey.' });
+    if ((await factorSummary(db, challenge.userId)).webauthn === 0) throw new AppError('CONFLICT', { message: 'This account has no passkey.', details: { reason: 'no_passkey' } });
     return authenticationOptions(db, clock, config.webauthn, challenge.userId);
   }
 
   /** The tenant's requireMfa forbids removing a user's last factor. */
   private async assertMayRemove(principal: MemberPrincipal, lastFactor: boolean): Promise<void> {
     if (lastFactor && (await readTenantSettings(this.services.db, principal.tenantId)).requireMfa) {
-      throw new AppError('CONFLICT', { message: 'Your organisation requires a second factor, so your only one cannot be removed.' });
+      throw new AppError('CONFLICT', { message: 'Your organisation requires a second factor, so your only one cannot be removed.', details: { reason: 'last_required_factor' } });
     }
   }
 
@@ -237,9 +238,9 @@ export class Mfa {
       // A password, when given, takes precedence over a code.
       const { password: offered, code } = proof;
       let replayed = false;
-      const ok = await this.identity.throttle.attempt({ email: await this.emailOf(principal.userId), ip, purpose: 'step-up' }, async () => {
+      const ok = await this.throttle.attempt({ email: await this.emailOf(principal.userId), ip, purpose: 'step-up' }, async () => {
         if (offered === undefined) {
-          const totp = await this.useTotpCode(principal.userId, code!, ip);
+          const totp = await this.factors.totp.verify(principal.userId, code!, { ip });
           replayed = totp.replay;
           return totp.ok;
         }
@@ -249,31 +250,13 @@ export class Mfa {
       if (!ok) {
         throw replayed ? replayedCode() : new AppError('UNAUTHENTICATED', { message: 'The password or code is not correct.', details: { reason: 'wrong_password_or_code' } });
       }
-      await this.identity.sessions.markVerified(principal.sessionId);
+      await this.sessions.markVerified(principal.sessionId);
       return;
     }
     const verifiedAt = principal.sessionVerifiedAt ? new Date(principal.sessionVerifiedAt) : undefined;
     if (!verifiedAt || addSeconds(verifiedAt, REAUTHENTICATION_SECONDS) < clock.now()) {
       throw new AppError('REAUTHENTICATION_REQUIRED');
     }
-  }
-
-  /**
-   * Checks a code against the user's confirmed authenticator app and uses up its time step.
-   * A replayed code is refused and recorded, wherever it is offered.
-   */
-  private async useTotpCode(userId: string, code: string, ip: string): Promise<{ ok: boolean; replay: boolean }> {
-    const { db, keyRing, clock, transactions, securityEvents } = this.services;
-    const totp = await findTotpFactor(db, userId, keyRing.systemCipher());
-    if (!totp?.confirmed) return { ok: false, replay: false };
-    const check = await checkTotp(totp.secret, code, totp.lastUsedStep, clock.now());
-    if (!check.ok) {
-      if (check.replay) securityEvents.record({ type: 'mfa.totp.replay', outcome: 'refused', userId, ip });
-      return { ok: false, replay: check.replay };
-    }
-    // A concurrent use of the same step wins the race: this one is then a replay too.
-    const consumed = await transactions.run((trx) => consumeTotpStep(trx, userId, check.step));
-    return { ok: consumed, replay: !consumed };
   }
 
   /**
@@ -288,16 +271,24 @@ export class Mfa {
     const { mail, keyRing, clock, config } = this.services;
     const to = await findUserEmail(trx, userId, keyRing.systemCipher());
     if (!to) return;
-    await mail.enqueue(trx, keyRing.systemCipher(), accountChangeNotice(to, change, { at: clock.now().toISOString(), ip, publicUrl: config.publicUrl }));
+    await mail.send(trx, 'account-change', to, { change, at: clock.now().toISOString(), ip, publicUrl: config.publicUrl });
   }
 
   private async emailOf(userId: string): Promise<string> {
     const email = await findUserEmail(this.services.db, userId, this.services.keyRing.systemCipher());
-    if (email === undefined) throw new AppError('UNAUTHENTICATED');
+    if (email === undefined) throw new AppError('UNAUTHENTICATED', { details: { reason: 'account_unavailable' } });
     return email;
   }
 }
 
-function factorMethod(factor: SecondFactor): string {
+function factorMethod(factor: SecondFactorInput): string {
   return factor.webauthn ? 'webauthn' : factor.recoveryCode !== undefined ? 'recoveryCode' : 'totp';
+}
+
+/** Which factor is offered, when several are given: a code first, then a passkey, then a recovery code. */
+function offeredMethod(factor: SecondFactorInput): FactorMethod | undefined {
+  if (factor.code !== undefined) return 'totp';
+  if (factor.webauthn !== undefined) return 'webauthn';
+  if (factor.recoveryCode !== undefined) return 'recoveryCode';
+  return undefined;
 }

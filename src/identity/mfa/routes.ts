@@ -28,13 +28,31 @@ const WebauthnResponse = Type.Object(
 );
 const Options = Type.Object({}, { additionalProperties: true, description: 'WebAuthn options JSON for the browser' });
 
-/** Second factors (TOTP, recovery codes) and the second step of sign-in. */
-export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
-  const common = { tags: ['mfa'], security: [{ bearer: [] }] };
-  const base = { onRequest: requireAuthentication(authenticate, 'member') };
-  // Enrolment stays open to a member whose tenant requires MFA: it is how they satisfy it.
-  const enrolment = { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true }) };
+const PasskeyList = Type.Object({
+  items: Type.Array(
+    Type.Object({ id: Type.String(), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]), transports: Type.Array(Type.String()) }),
+  ),
+});
+const common = { tags: ['mfa'], security: [{ bearer: [] }] };
 
+/** The access rules of factor routes: a signed-in member, and enrolment open to one who still lacks a required factor. */
+function factorAccess(authenticate: Authenticator) {
+  return {
+    base: { onRequest: requireAuthentication(authenticate, 'member') },
+    // Enrolment stays open to a member whose tenant requires MFA: it is how they satisfy it.
+    enrolment: { onRequest: requireAuthentication(authenticate, 'member', { allowWithoutMfa: true }) },
+  };
+}
+
+/** Second factors (TOTP, passkeys, recovery codes) and the second step of sign-in. */
+export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
+  signInSecondStepRoutes(app, mfa);
+  totpRoutes(app, mfa, authenticate);
+  passkeyRoutes(app, mfa, authenticate);
+}
+
+/** The second step of sign-in: answering the challenge with a factor (no session yet). */
+function signInSecondStepRoutes(app: Router, mfa: Mfa): void {
   app.post(
     '/v1/sessions/mfa',
     {
@@ -60,7 +78,11 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
       return reply.code(201).send({ token: session.token, expiresAt: session.expiresAt, tenantId: session.tenantId, userId: session.userId });
     },
   );
+}
 
+/** The authenticator app and the recovery codes. */
+function totpRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
+  const { base, enrolment } = factorAccess(authenticate);
   app.post(
     '/v1/mfa/totp',
     {
@@ -109,7 +131,11 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
       return mfa.regenerateRecoveryCodes(memberOf(request), request.body ?? {}, request.ip);
     },
   );
+}
 
+/** Passkeys: the sign-in options, registration, the list and removal. */
+function passkeyRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void {
+  const { base, enrolment } = factorAccess(authenticate);
   app.post(
     '/v1/sessions/mfa/webauthn-options',
     {
@@ -145,21 +171,7 @@ export function mfaRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): v
 
   app.get(
     '/v1/mfa/webauthn/credentials',
-    {
-      ...base,
-      schema: {
-        ...common,
-        summary: 'Your passkeys',
-        response: {
-          200: Type.Object({
-            items: Type.Array(
-              Type.Object({ id: Type.String(), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]), transports: Type.Array(Type.String()) }),
-            ),
-          }),
-          ...errorResponses(401),
-        },
-      },
-    },
+    { ...base, schema: { ...common, summary: 'Your passkeys', response: { 200: PasskeyList, ...errorResponses(401) } } },
     async (request) => ({ items: await mfa.listWebauthn(memberOf(request)) }),
   );
 

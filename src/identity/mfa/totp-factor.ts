@@ -2,10 +2,10 @@ import { generateSecret, generateURI, verify } from 'otplib';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
 import type { Cipher } from '../../keys/cipher.js';
+import { ENCRYPTED_FIELDS } from '../../keys/encrypted-fields.js';
 
 /** RFC 6238 defaults every authenticator app understands: SHA-1, 6 digits, 30-second steps. */
 export const TOTP_PERIOD_SECONDS = 30;
-const secretLocation = (userId: string) => ({ table: 'totp_factors', rowId: userId, field: 'secret' });
 
 export type TotpCheck = { ok: true; step: number } | { ok: false; replay: boolean };
 
@@ -37,7 +37,7 @@ export async function findTotpFactor(db: Kysely<DB>, userId: string, cipher: Cip
   const row = await db.selectFrom('totp_factors').selectAll().where('user_id', '=', userId).executeTakeFirst();
   return (
     row && {
-      secret: cipher.decrypt(row.secret_enc, secretLocation(userId)),
+      secret: cipher.decrypt(row.secret_enc, ENCRYPTED_FIELDS.totpFactorsSecret.location({ user_id: userId })),
       confirmed: row.confirmed_at !== null,
       lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step),
     }
@@ -48,7 +48,7 @@ export async function savePendingTotp(trx: Kysely<DB>, userId: string, secret: s
   await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
   await trx
     .insertInto('totp_factors')
-    .values({ user_id: userId, secret_enc: cipher.encrypt(secret, secretLocation(userId)), confirmed_at: null, last_used_step: null, created_at: now })
+    .values({ user_id: userId, secret_enc: cipher.encrypt(secret, ENCRYPTED_FIELDS.totpFactorsSecret.location({ user_id: userId })), confirmed_at: null, last_used_step: null, created_at: now })
     .execute();
 }
 

@@ -6,10 +6,14 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { MailQueue } from '../mail/mail-queue.js';
-import type { SecurityEventSink } from './security-events.js';
+import type { SecurityEventSink } from '../core/security-events.js';
 import type { Clock } from '../lib/time.js';
 
-/** What use cases are given to work with. Built once in app/create-app.ts. */
+/**
+ * Everything a deployment opens once (app/open-services.ts). Only the wiring sees the whole set:
+ * each use case declares, in its own folder, the few of these it uses (`RecordsDeps`,
+ * `MembersDeps`, …), and this bag satisfies each of them structurally.
+ */
 export interface Services {
   config: Readonly<Config>;
   db: Kysely<DB>;

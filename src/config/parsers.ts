@@ -1,9 +1,8 @@
 import { isLoopbackHost } from '../lib/loopback.js';
 
 /**
- * The schema of Confide's configuration: every environment variable, its default and how it is
- * parsed. Each parser returns a value or throws a ConfigProblem naming what is wrong.
- * docs/configuration.md lists the same variables; keep the two in step.
+ * How configuration values are parsed (the table of variables is variables.ts). Each parser
+ * returns a value or throws a ConfigProblem saying what is wrong; loadConfig names the variable.
  */
 export class ConfigProblem extends Error {}
 

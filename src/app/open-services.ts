@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { AccessLog } from '../audit/access-log.js';
+import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
+import { findExistingDatabase } from '../db/existing-database.js';
+import { MissingDatabaseError } from '../db/missing-database-error.js';
+import { transactionRunner } from '../db/transaction-runner.js';
+import { KeyRing } from '../keys/key-ring.js';
+import { masterKeyProvider, type MasterKeyProvider } from '../keys/master-key-provider.js';
+import { deriveKey } from '../lib/key-derivation.js';
+import { ensurePrivateDirectory } from '../lib/private-path.js';
+import { systemClock, type Clock } from '../lib/time.js';
+import { MailQueue } from '../mail/mail-queue.js';
+import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
+import { storeSecurityEvent } from '../security-events/security-event-store.js';
+import { claimDataDirectory, refuseClaimedDataDirectory } from './deployment-marker.js';
+import { securityEventSink } from './security-event-sink.js';
+import type { Services } from './services.js';
+
+export interface OpenServicesOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /**
+   * May create a database and, with it, a master key when there is no database yet. Only
+   * `confide serve` passes this: any other command on an empty folder refuses (MissingDatabaseError),
+   * rather than report on a database it has just made up.
+   */
+  createIfMissing?: boolean;
+}
+
+/** Opens what a deployment needs (keys, storage, access log, mail, the security-event sink), once. */
+export async function openServices(
+  config: Readonly<Config>,
+  { clock = systemClock, logger, createIfMissing = false }: OpenServicesOptions = {},
+): Promise<{ services: Services; database: Database }> {
+  const keys = masterKeyProvider(config.masterKey);
+  const masterKey = await loadMasterKey(config, keys, createIfMissing);
+  const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
+  try {
+    await migrateToLatest(database);
+    const keyRing = new KeyRing(database.db, masterKey, clock);
+    await keyRing.open();
+    const deploymentId = await claimDataDirectory(config, database.db);
+    const transactions = transactionRunner(database.db, database.dialect);
+    const accessLog = new AccessLog(transactions, database.dialect, clock);
+    const systemCipher = async () => keyRing.systemCipher();
+    const securityEvents = securityEventSink((event) => storeSecurityEvent(database.db, keyRing.systemCipher(), clock, event), logger);
+    const transport = config.mail.smtpUrl
+      ? smtpTransport(config.mail.smtpUrl, config.mail.from)
+      : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher, deploymentId);
+    const onMailError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
+    const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onMailError);
+    return {
+      services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents },
+      database,
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+/**
+ * The master key, created only for a new database when `createIfMissing`. Everything here is
+ * refused before anything is created, so a refused start leaves nothing behind.
+ */
+async function loadMasterKey(config: Readonly<Config>, keys: MasterKeyProvider, createIfMissing: boolean): Promise<Buffer> {
+  const existing = await findExistingDatabase(config.database);
+  if (!existing.exists && !createIfMissing) {
+    const where = config.database.kind === 'sqlite' ? `CONFIDE_DATA_DIR=${config.dataDir}` : 'CONFIDE_DATABASE_URL';
+    throw new MissingDatabaseError(
+      `no Confide database at ${existing.description} (${where}, ${keys.description}); ` +
+        'run `confide serve` to create one, or point CONFIDE_DATA_DIR/CONFIDE_DATABASE_URL at an existing one',
+    );
+  }
+  if (!existing.exists) refuseClaimedDataDirectory(config); // a new database never takes over another deployment's folder
+  // Next to existing data a missing key is refused before anything is created, the data directory included.
+  const existingKey = existing.exists ? await keys.load({ create: false, existingDatabase: existing.description }) : undefined;
+  // Before anything is opened or written: the data directory also holds the certificate key and
+  // the mail outbox on PostgreSQL, so it is checked whatever the database.
+  ensurePrivateDirectory(config.dataDir, 'data directory');
+  return existingKey ?? (await keys.load({ create: true }));
+}

@@ -1,0 +1,17 @@
+import type { FastifyRequest } from 'fastify';
+import { actorOf } from '../core/principal.js';
+import type { SecurityEventSink } from '../core/security-events.js';
+
+/** A listener's `onRefused`: every 403 becomes an `authorization.denied` security event (ASVS 16.3.2). */
+export function recordRefusals(securityEvents: SecurityEventSink) {
+  return (request: FastifyRequest, code: string): void =>
+    securityEvents.record({
+      type: 'authorization.denied',
+      outcome: 'refused',
+      ip: request.ip,
+      ...(request.principal ? { tenantId: request.principal.tenantId } : {}),
+      ...(request.principal?.kind === 'member' ? { userId: request.principal.userId } : {}),
+      ...(request.principal ? { actor: actorOf(request.principal) } : {}),
+      details: { code, method: request.method, route: request.routeOptions.url ?? '' },
+    });
+}

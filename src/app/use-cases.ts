@@ -1,0 +1,41 @@
+import { AccessLogQueries } from '../audit/access-log-queries.js';
+import { ApiKeys } from '../api-keys/api-keys.js';
+import { Account } from '../identity/account/account.js';
+import { Identity } from '../identity/identity.js';
+import { Mfa } from '../identity/mfa/mfa.js';
+import { hasSecondFactor } from '../identity/mfa/second-factors.js';
+import { SessionStore, USER_SESSIONS } from '../identity/session-store.js';
+import { SignInCompletion } from '../identity/sign-in-completion.js';
+import { SignInThrottle } from '../identity/sign-in-throttle.js';
+import { Invitations } from '../members/invitations.js';
+import { Members } from '../members/members.js';
+import { Records } from '../records/records.js';
+import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
+import type { Services } from './services.js';
+
+export type UseCases = ReturnType<typeof openUseCases>;
+
+/**
+ * Every domain's use cases, built once over the services; each takes only the share of the
+ * services it declares (its `…Deps`). Listeners pick the ones their routes serve.
+ */
+export function openUseCases(services: Services) {
+  // Users' sessions and sign-in throttle: built once, shared by every use case that signs users in or out.
+  const { db, clock, config, keyRing, transactions } = services;
+  const sessionPolicy = { ...config.sessions, maxPerUser: config.limits.sessionsPerUser };
+  const sessions = new SessionStore(db, sessionPolicy, clock, () => keyRing.systemCipher(), USER_SESSIONS);
+  const throttle = new SignInThrottle(db, transactions, config.signInThrottle, clock, () => keyRing.blindIndexKey(), 'user');
+  const completion = new SignInCompletion(db, clock, sessions);
+  const identity = new Identity(services, sessions, throttle, completion);
+  return {
+    identity,
+    mfa: new Mfa(services, sessions, throttle, completion),
+    apiKeys: new ApiKeys(services),
+    members: new Members(services, sessions),
+    invitations: new Invitations(services, throttle, completion),
+    tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId)),
+    account: new Account(services, sessions, throttle),
+    records: new Records(services),
+    accessLogQueries: new AccessLogQueries(services),
+  };
+}

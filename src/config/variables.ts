@@ -1,0 +1,100 @@
+import { isLoopbackHost } from '../lib/loopback.js';
+import type { ListenAddress, LogFormat, LogLevel, TlsProfile } from './config.js';
+import {
+  parseHttpsUrl,
+  parseInteger,
+  parseListenAddress,
+  parseMasterKeyBase64,
+  parseOneOf,
+  parsePostgresUrl,
+  parseSmtpUrl,
+} from './parsers.js';
+
+/**
+ * Every environment variable Confide reads, as data: its name, its default, how it is parsed and
+ * what it means. loadConfig reads exactly these, in this order; `confide serve --help` prints them;
+ * a test keeps docs/configuration.md naming the same variables with the same defaults.
+ *
+ * A default is a literal, or computed from variables read before it (`derived`), in which case
+ * `shownDefault` says in words what it is.
+ */
+export interface Variable<T = unknown> {
+  name: `CONFIDE_${string}`;
+  meaning: string;
+  parse: (raw: string) => T;
+  default?: string;
+  derived?: (earlier: ReadonlyMap<string, unknown>) => string | undefined;
+  shownDefault?: string;
+}
+
+const variable = <T>(spec: Variable<T>): Variable<T> => spec;
+const text = (raw: string) => raw;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const TLS_PROFILES: readonly TlsProfile[] = ['intermediate', 'modern'];
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
+
+/** A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP) as a WebAuthn relying party. */
+function defaultPublicUrl(earlier: ReadonlyMap<string, unknown>): string | undefined {
+  const listen = earlier.get('CONFIDE_PUBLIC_LISTEN') as ListenAddress | undefined;
+  if (!listen) return undefined;
+  const host = isLoopbackHost(listen.host) ? 'localhost' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return `https://${host}:${listen.port}`;
+}
+
+export const VARIABLES = {
+  dataDir: variable({ name: 'CONFIDE_DATA_DIR', default: './confide-data', parse: text, meaning: 'embedded database, generated certificate and mail outbox (mode 0700)' }),
+  masterKeyFile: variable({ name: 'CONFIDE_MASTER_KEY_FILE', default: './confide-keys/master.key', parse: text, meaning: 'the master key file (mode 0600), never inside the data directory' }),
+  masterKey: variable({ name: 'CONFIDE_MASTER_KEY', parse: parseMasterKeyBase64, meaning: 'the master key itself, base64 of 32 bytes (instead of the file)' }),
+  databaseUrl: variable({ name: 'CONFIDE_DATABASE_URL', parse: parsePostgresUrl, meaning: 'postgres://… to use PostgreSQL; unset: embedded SQLite in the data directory' }),
+  publicListen: variable({ name: 'CONFIDE_PUBLIC_LISTEN', default: '127.0.0.1:8443', parse: parseListenAddress, meaning: 'host:port of the public HTTPS listener' }),
+  adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (validated, not yet used)' }),
+  tlsCertFile: variable({ name: 'CONFIDE_TLS_CERT_FILE', parse: text, meaning: 'PEM certificate chain (with CONFIDE_TLS_KEY_FILE); unset: self-signed' }),
+  tlsKeyFile: variable({ name: 'CONFIDE_TLS_KEY_FILE', parse: text, meaning: 'PEM private key (with CONFIDE_TLS_CERT_FILE)' }),
+  tlsProfile: variable({ name: 'CONFIDE_TLS_PROFILE', default: 'intermediate', parse: parseOneOf(TLS_PROFILES), meaning: 'intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only)' }),
+  logLevel: variable({ name: 'CONFIDE_LOG_LEVEL', default: 'info', parse: parseOneOf(LOG_LEVELS), meaning: 'fatal, error, warn, info, debug, trace or silent' }),
+  logFormat: variable({ name: 'CONFIDE_LOG_FORMAT', default: 'auto', parse: parseOneOf(LOG_FORMATS), meaning: 'json, pretty (one readable line per entry) or auto (pretty on a terminal)' }),
+  publicUrl: variable({ name: 'CONFIDE_PUBLIC_URL', derived: defaultPublicUrl, shownDefault: 'https://localhost:PORT', parse: parseHttpsUrl, meaning: 'https:// address people reach Confide at: e-mail links, WebAuthn origin' }),
+  webauthnRpId: variable({
+    name: 'CONFIDE_WEBAUTHN_RP_ID',
+    derived: (earlier) => {
+      const url = earlier.get('CONFIDE_PUBLIC_URL') as string | undefined;
+      return url ? new URL(url).hostname.replace(/^\[|\]$/g, '') : undefined;
+    },
+    shownDefault: 'host of CONFIDE_PUBLIC_URL',
+    parse: text,
+    meaning: 'WebAuthn relying-party id (a domain)',
+  }),
+  smtpUrl: variable({ name: 'CONFIDE_SMTP_URL', parse: parseSmtpUrl, meaning: 'smtps:// or smtp:// (STARTTLS) server; unset: encrypted outbox folder' }),
+  mailFrom: variable({ name: 'CONFIDE_MAIL_FROM', default: 'Confide <confide@localhost>', parse: text, meaning: 'the From: of every message' }),
+  mailRetryBaseSeconds: variable({ name: 'CONFIDE_MAIL_RETRY_BASE_SECONDS', default: '5', parse: parseInteger(1, 3600), meaning: 'first retry delay for undelivered mail, doubling up to 15 minutes' }),
+  bodyLimitBytes: variable({ name: 'CONFIDE_BODY_LIMIT_BYTES', default: '1048576', parse: parseInteger(1024, 64 * 1024 * 1024), meaning: 'largest request body (413 beyond)' }),
+  // One page of any list is bounded in bytes, so parallel large lists cannot exhaust memory or stall the event loop.
+  listMaxBytes: variable({ name: 'CONFIDE_LIST_MAX_BYTES', default: '4194304', parse: parseInteger(1024, 256 * 1024 * 1024), meaning: 'largest JSON body of one list page' }),
+  passwordMinLength: variable({ name: 'CONFIDE_PASSWORD_MIN_LENGTH', default: '12', parse: parseInteger(8, 64), meaning: 'minimum password length (8-64)' }),
+  // ASVS / NIST AAL2 bounds: at most 24 h absolute and 1 h idle for customer sessions.
+  sessionAbsoluteSeconds: variable({ name: 'CONFIDE_SESSION_ABSOLUTE_SECONDS', default: '86400', parse: parseInteger(60, 86400), meaning: 'absolute session lifetime (60-86400)' }),
+  sessionIdleSeconds: variable({ name: 'CONFIDE_SESSION_IDLE_SECONDS', default: '3600', parse: parseInteger(60, 3600), meaning: 'a session ends after this long unused (60-3600)' }),
+  // Sign-in throttling (SignInThrottle): tight per (account, source), looser per source, and per
+  // account only at a high ceiling, which NIST 800-63B 3.2.2 bounds at 100 consecutive failures.
+  signInPairMaxFailures: variable({ name: 'CONFIDE_SIGNIN_MAX_FAILURES', default: '10', parse: parseInteger(1, 100), meaning: 'failed sign-ins per account and source before that pair waits' }),
+  signInSourceMaxFailures: variable({ name: 'CONFIDE_SIGNIN_IP_MAX_FAILURES', default: '100', parse: parseInteger(1, 100000), meaning: 'failed sign-ins per source, any account, before the source waits' }),
+  signInWindowSeconds: variable({ name: 'CONFIDE_SIGNIN_WINDOW_SECONDS', default: '900', parse: parseInteger(1, 86400), meaning: 'a run of failures is forgotten this long after the last' }),
+  signInFirstDelaySeconds: variable({ name: 'CONFIDE_SIGNIN_DELAY_SECONDS', default: '60', parse: parseInteger(1, 86400), meaning: 'first wait once a limit is reached, doubling with each failure' }),
+  signInMaxDelaySeconds: variable({ name: 'CONFIDE_SIGNIN_MAX_DELAY_SECONDS', default: '3600', parse: parseInteger(1, 86400), meaning: 'longest wait' }),
+  signInAccountSlowAfter: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER', default: '20', parse: parseInteger(1, 100), meaning: 'account-wide failures after which unknown sources wait' }),
+  signInAccountMaxFailures: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES', default: '100', parse: parseInteger(1, 100), meaning: 'account-wide failures at which unknown sources are refused' }),
+  signInKnownSourceDays: variable({ name: 'CONFIDE_SIGNIN_KNOWN_SOURCE_DAYS', default: '30', parse: parseInteger(1, 365), meaning: 'how long a source that signed in stays known for the account' }),
+  // Caps on growth: each answers 409 LIMIT_REACHED or 429 RATE_LIMITED when reached.
+  signUpsPerIpPerHour: variable({ name: 'CONFIDE_SIGNUPS_PER_IP_PER_HOUR', default: '10', parse: parseInteger(1, 1_000_000), meaning: 'sign-ups per client address per hour' }),
+  sessionsPerUser: variable({ name: 'CONFIDE_MAX_SESSIONS_PER_USER', default: '50', parse: parseInteger(1, 10_000), meaning: 'live sessions per user; beyond it the oldest ends' }),
+  apiKeysPerTenant: variable({ name: 'CONFIDE_MAX_API_KEYS_PER_TENANT', default: '100', parse: parseInteger(1, 100_000), meaning: 'live API keys per tenant' }),
+  collectionsPerTenant: variable({ name: 'CONFIDE_MAX_COLLECTIONS_PER_TENANT', default: '1000', parse: parseInteger(1, 1_000_000), meaning: 'collections per tenant' }),
+  invitationsPerTenantPerHour: variable({ name: 'CONFIDE_INVITATIONS_PER_HOUR', default: '20', parse: parseInteger(1, 100_000), meaning: 'invitations one tenant may send per hour' }),
+  pendingInvitationsPerTenant: variable({ name: 'CONFIDE_MAX_PENDING_INVITATIONS', default: '100', parse: parseInteger(1, 100_000), meaning: 'invitations of one tenant waiting to be accepted' }),
+  securityEventRetentionDays: variable({ name: 'CONFIDE_SECURITY_EVENT_RETENTION_DAYS', default: '400', parse: parseInteger(1, 36_500), meaning: 'security events older than this are deleted' }),
+} as const;
+
+export type VariableKey = keyof typeof VARIABLES;
+/** What each variable parsed to, or undefined when unset with no default (or refused). */
+export type VariableValues = { [K in VariableKey]: ReturnType<(typeof VARIABLES)[K]['parse']> | undefined };

@@ -1,0 +1,82 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { newId } from '../lib/ids.js';
+import { RequestLog } from './request-log.js';
+import type { Authenticator } from './authenticate.js';
+import { clientErrorHandler } from './client-error-handler.js';
+import { frameworkErrorHandler } from './framework-errors.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS } from './http-limits.js';
+import { registerListenerPlumbing, type OpenApiDescription } from './listener-plumbing.js';
+import { tlsOptionsFor } from './tls-profile.js';
+import type { Router } from './route-types.js';
+
+export type { OpenApiDescription } from './listener-plumbing.js';
+
+export interface ListenerOptions {
+  /** Which listener this is (`public`, later `admin`): how the wiring and its logs name it. */
+  name: string;
+  config: Readonly<Config>;
+  logger: Logger;
+  tls: { cert: string; key: string };
+  /**
+   * PEM bundle of the CAs that client certificates must chain to. When given, the TLS handshake
+   * asks for a client certificate and refuses a connection without a valid one (mutual TLS).
+   */
+  clientCa?: string;
+  /** How this listener's bearer tokens become principals (its realm): handed to `routes`. */
+  authenticate: Authenticator;
+  openapi: OpenApiDescription;
+  /** Told of every 403, so refused actions become security events (ASVS 16.3.2). */
+  onRefused?: (request: FastifyRequest, code: string) => void;
+  /** Registers the listener's routes; called once the shared plumbing is in place. */
+  routes: (router: Router, authenticate: Authenticator) => void;
+}
+
+export interface Listener {
+  name: string;
+  server: FastifyInstance;
+}
+
+/**
+ * One HTTPS listener with everything every listener shares: the TLS profile and handshake
+ * timeout, timeouts and limits that bound what a slow or large client can hold, one error edge
+ * for what Node, the router and the routes refuse, JSON-only bodies, rate limits, security
+ * headers, a request log, its own OpenAPI description, `/healthz` and nothing else (no debug or
+ * metrics endpoints: ASVS 13.4.2). What differs between listeners is in `options`.
+ */
+export async function buildListener(options: ListenerOptions): Promise<Listener> {
+  const { config } = options;
+  // Typed as Fastify's logger interface so the instance keeps Fastify's default logger type.
+  const loggerInstance: FastifyBaseLogger = options.logger;
+  const app = Fastify({
+    https: {
+      ...tlsOptionsFor(config.tls.profile, options.tls),
+      ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // Node checks those timeouts only this often (default 30 s): check every second, so a
+      // slowloris client is cut off at the header timeout, not up to 30 s later.
+      connectionsCheckingInterval: 1_000,
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+    },
+    // What Node's parser and Fastify's router refuse is answered through the same error edge.
+    clientErrorHandler: clientErrorHandler(loggerInstance),
+    frameworkErrors: frameworkErrorHandler,
+    loggerInstance,
+    logController: new RequestLog(), // one log line per request
+    genReqId: () => newId(),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await registerListenerPlumbing(app, options.openapi, options.onRefused);
+  options.routes(app, options.authenticate);
+  await app.ready();
+  return { name: options.name, server: app };
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import helmet from '@fastify/helmet';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { Type } from 'typebox';
+import { AppError } from '../lib/app-error.js';
+import { declareEdgeErrors } from './declared-errors.js';
+import { sendError, toAppError } from './error-response.js';
+import { registerJsonBodyParser } from './json-body-parser.js';
+import { registerRateLimits } from './rate-limits.js';
+import { HELMET_OPTIONS } from './security-headers.js';
+import { refuseLongUrls } from './url-length-guard.js';
+import { validatorCompiler } from './validators.js';
+
+type OpenApiDocument = NonNullable<FastifyDynamicSwaggerOptions['openapi']>;
+
+/** A listener's own OpenAPI 3.1 description, served at `path` (public: `/v1/openapi.json`). */
+export interface OpenApiDescription {
+  path: string;
+  title: string;
+  version: string;
+  description: string;
+  /** How this listener's callers authenticate, by name (routes refer to them in `security`). */
+  securitySchemes: NonNullable<OpenApiDocument['components']>['securitySchemes'];
+}
+
+/**
+ * The plumbing every listener shares, in the order it must be registered: validation, JSON-only
+ * bodies, the error edge (with `onRefused` told of every 403), request ids and no-store on every
+ * answer, rate limits, security headers, the long-URL guard, OpenAPI and `/healthz`.
+ */
+export async function registerListenerPlumbing(
+  app: FastifyInstance,
+  openapi: OpenApiDescription,
+  onRefused: ((request: FastifyRequest, code: string) => void) | undefined,
+): Promise<void> {
+  app.setValidatorCompiler(validatorCompiler());
+  // JSON only: any other body type is answered 415 rather than parsed as text.
+  app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
+  declareEdgeErrors(app);
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error as Error, request);
+    if (appError.status === 403) onRefused?.(request, appError.code);
+    return sendError(request, reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')));
+  // Set by the authentication hook; known to the error edge even when the request is refused.
+  app.decorateRequest('principal', undefined);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+  });
+
+  await registerRateLimits(app);
+  await app.register(helmet, HELMET_OPTIONS);
+  refuseLongUrls(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: openapi.title, version: openapi.version, description: openapi.description },
+      components: { securitySchemes: openapi.securitySchemes },
+    },
+  });
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness: no authentication, no customer data', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(openapi.path, { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,26 @@
+import type { Config } from '../config/config.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { Clock } from '../lib/time.js';
+import type { MailQueue } from '../mail/mail-queue.js';
+import type { SecurityEventSink } from '../core/security-events.js';
+import type { NewTenantDeps } from '../tenants/tenants-deps.js';
+
+// Each use case names the few services it uses; app/ builds them once and hands each its share.
+
+/** What e-mail verification needs. */
+export interface EmailVerificationDeps {
+  config: Readonly<Config>;
+  db: Kysely<DB>;
+  /** Runs a unit of work in a durable transaction. */
+  transactions: TransactionRunner;
+  keyRing: KeyRing;
+  clock: Clock;
+  mail: MailQueue;
+  securityEvents: SecurityEventSink;
+}
+
+/** What sign-up, sign-in and sign-out need (sign-up creates a tenant, and issues the verification mail). */
+export type IdentityDeps = EmailVerificationDeps & NewTenantDeps;

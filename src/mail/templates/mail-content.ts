@@ -1,0 +1,5 @@
+/** What a template renders: the message without its recipient. */
+export interface MailContent {
+  subject: string;
+  text: string;
+}
