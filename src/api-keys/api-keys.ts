@@ -5,6 +5,8 @@ import { AppError } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { countLiveApiKeys, insertApiKey, listApiKeys, newApiKey, revokeApiKey, type ApiKeyView } from './api-key-store.js';
 import { assertPrintableName } from '../lib/printable-name.js';
+import { lockRole } from '../members/member-repository.js';
+import { isAllowedForRole } from '../core/policies.js';
 
 /** Tenant-scoped keys for machine clients: created by owners and admins, shown once, revocable. */
 export class ApiKeys {
@@ -26,8 +28,14 @@ export class ApiKeys {
     const cipher = await keyRing.cipherFor(tenantId);
     const id = newId();
     const generated = newApiKey();
-    await transactions.run((trx) =>
-      insertApiKey(trx, cipher, {
+    await transactions.run(async (trx) => {
+      // The creator may be removed or demoted while this runs: check again, with their membership
+      // locked, so a key never outlives the right to make it (removal revokes keys it can see).
+      if (caller.principal.kind === 'member') {
+        const role = await lockRole(trx, tenantId, caller.principal.userId, this.services.dialect.locksRowsForUpdate);
+        if (!role || !isAllowedForRole(role, 'apiKeys.manage')) throw new AppError('FORBIDDEN');
+      }
+      await insertApiKey(trx, cipher, {
         id,
         tenantId,
         name,
@@ -37,8 +45,8 @@ export class ApiKeys {
         createdBy: actorOf(caller.principal).id,
         createdAt: now.toISOString(),
         expiresAt: input.expiresAt === undefined ? null : new Date(input.expiresAt).toISOString(),
-      }),
-    );
+      });
+    });
     securityEvents.record({ type: 'apiKey.created', outcome: 'success', tenantId, actor: actorOf(caller.principal), ip: caller.ip, details: { apiKeyId: id, scope: input.scope } });
     return { id, key: generated.key, prefix: generated.prefix };
   }

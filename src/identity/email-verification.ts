@@ -7,6 +7,7 @@ import { newBearerToken } from '../lib/random-token.js';
 import { addSeconds } from '../lib/time.js';
 import { findUserEmail, markEmailVerified } from './user-repository.js';
 import { findEmailVerification, insertEmailVerification, listEmailVerificationTimesSince, markEmailVerificationUsed } from './email-verification-repository.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 
 export const VERIFICATION_SECONDS = 24 * 3600;
 /** At most this many verification e-mails per account per hour: no mail-bombing a stranger. */
@@ -23,20 +24,27 @@ const invalidLink = () => new AppError('UNAUTHENTICATED', { message: 'This verif
  * token, valid 24 h, in its fragment (never sent to a server by a browser, never in a log).
  */
 export class EmailVerifications {
+  /** One send per account at a time in this process, so parallel requests cannot all pass the hourly count. */
+  private readonly sending = new KeyedLock();
+
   constructor(private readonly services: EmailVerificationDeps) {}
 
   /** Queues a verification link to `email` inside the caller's transaction (sent once it commits). */
-  async issue(trx: Kysely<DB>, userId: string, email: string): Promise<void> {
+  async issue(trx: Kysely<DB>, userId: string, email: string, ip: string): Promise<void> {
     const { clock, mail, config } = this.services;
     const token = newBearerToken(VERIFICATION_TOKEN_PREFIX);
     const now = clock.now();
     const expiresAt = addSeconds(now, VERIFICATION_SECONDS).toISOString();
     await insertEmailVerification(trx, { userId, token, createdAt: now.toISOString(), expiresAt });
-    await mail.send(trx, 'email-verification', email, { token, expiresAt, publicUrl: config.publicUrl });
+    await mail.send(trx, 'email-verification', email, { token, expiresAt, publicUrl: config.publicUrl, requestedAt: now.toISOString(), requestedFrom: ip });
   }
 
   /** Sends a fresh link to the signed-in user (at most LINKS_PER_HOUR an hour). */
-  async resend(principal: MemberPrincipal, ip: string): Promise<void> {
+  resend(principal: MemberPrincipal, ip: string): Promise<void> {
+    return this.sending.run([principal.userId], () => this.resendNow(principal, ip));
+  }
+
+  private async resendNow(principal: MemberPrincipal, ip: string): Promise<void> {
     const { db, keyRing, clock, transactions, securityEvents } = this.services;
     if (principal.emailVerified) {
       throw new AppError('CONFLICT', { message: 'Your e-mail address is already verified.', details: { reason: 'already_verified' } });
@@ -52,7 +60,7 @@ export class EmailVerifications {
         retryAfterSeconds: Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000)),
       });
     }
-    await transactions.run((trx) => this.issue(trx, principal.userId, email));
+    await transactions.run((trx) => this.issue(trx, principal.userId, email, ip));
     securityEvents.record({ type: 'email.verification.sent', outcome: 'success', userId: principal.userId, tenantId: principal.tenantId, ip });
   }
 

@@ -82,7 +82,7 @@ export class Identity {
         await createTenant(this.services, trx, tenant);
         await insertUser(trx, { ...user, emailIndex, passwordHash, createdAt: tenant.createdAt, emailVerifiedAt: null }, systemCipher);
         await insertMembership(trx, { tenantId: tenant.id, userId: user.id, role: 'owner', createdAt: tenant.createdAt });
-        await this.emailVerifications.issue(trx, user.id, email);
+        await this.emailVerifications.issue(trx, user.id, email, ip);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw emailTaken();
@@ -99,6 +99,11 @@ export class Identity {
   async signIn(input: SignInInput): Promise<SignedIn | MfaRequired> {
     const email = normaliseEmail(input.email);
     const subject = { email, ip: input.ip };
+    return this.throttle.guard(subject, () => this.checkPassword(input, subject));
+  }
+
+  private async checkPassword(input: SignInInput, subject: { email: string; ip: string }): Promise<SignedIn | MfaRequired> {
+    const email = subject.email;
     await this.throttle.assertAllowed(subject);
 
     const user = await findUserByEmailIndex(this.services.db, await this.emailIndex(email));

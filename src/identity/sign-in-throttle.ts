@@ -7,6 +7,7 @@ import { addSeconds, type Clock } from '../lib/time.js';
 import { blindIndex } from '../keys/blind-index.js';
 import { blockUntil, countFailure, deleteCounters, readCounters, touch, type ThrottleCounter } from './throttle-counters.js';
 import { throttleSource } from './throttle-source.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 
 type ThrottlePolicy = Config['signInThrottle'];
 
@@ -73,6 +74,8 @@ interface SubjectKeys {
  * query, a success one delete and one upsert, a failure a few single-row upserts in one transaction.
  */
 export class SignInThrottle {
+  private readonly inFlight = new KeyedLock();
+
   constructor(
     private readonly db: Kysely<DB>,
     private readonly transactions: TransactionRunner,
@@ -81,6 +84,17 @@ export class SignInThrottle {
     private readonly indexKey: () => Promise<Buffer>,
     private readonly realm: ThrottleRealm = 'user',
   ) {}
+
+  /**
+   * Runs a whole check — is it allowed, the password or code, the count — while no other check of
+   * the same account or the same source runs in this process. Without it, a thousand parallel
+   * guesses would all read "not blocked" before the first failure was counted, and all be tried.
+   * (Several nodes each serialise their own: the bypass is bounded by the number of nodes.)
+   */
+  guard<T>(subject: ThrottleSubject, check: () => Promise<T>): Promise<T> {
+    const prefix = `${this.realm}:${subject.purpose ?? 'sign-in'}`;
+    return this.inFlight.run([`${prefix}:account:${subject.email}`, `${prefix}:source:${throttleSource(subject.ip)}`], check);
+  }
 
   /** Throws RATE_LIMITED (with Retry-After) while this subject may not try its password. */
   async assertAllowed(subject: ThrottleSubject): Promise<void> {
@@ -107,11 +121,13 @@ export class SignInThrottle {
    * which knows whether a second factor is still due.
    */
   async attempt(subject: ThrottleSubject, check: () => Promise<boolean>): Promise<boolean> {
-    await this.assertAllowed(subject);
-    const passed = await check();
-    if (!passed) await this.recordFailure(subject);
-    else if (subject.purpose === 'step-up') await this.recordSuccess(subject);
-    return passed;
+    return this.guard(subject, async () => {
+      await this.assertAllowed(subject);
+      const passed = await check();
+      if (!passed) await this.recordFailure(subject);
+      else if (subject.purpose === 'step-up') await this.recordSuccess(subject);
+      return passed;
+    });
   }
 
   async recordFailure(subject: ThrottleSubject): Promise<void> {

@@ -18,6 +18,7 @@ import { hashPassword, verifyPassword } from '../identity/password-hasher.js';
 import { assertAcceptablePassword } from '../identity/password-policy.js';
 import { findUserByEmailIndex, insertMembership, insertUser, markEmailVerified } from '../identity/user-repository.js';
 import { findRole } from './member-repository.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 import {
   countPendingInvitations,
   findInvitationByToken,
@@ -37,6 +38,8 @@ const invalidInvitation = () => new AppError('UNAUTHENTICATED', { message: 'This
  * existing user proves theirs (and their second factor) and joins.
  */
 export class Invitations {
+  private readonly sending = new KeyedLock();
+
   constructor(
     private readonly services: InvitationsDeps,
     private readonly throttle: SignInThrottle,
@@ -51,25 +54,29 @@ export class Invitations {
     if (!isPlausibleEmail(email)) throw new AppError('VALIDATION_FAILED', { message: 'The e-mail address is not valid.', details: { field: 'email' } });
 
     const tenantId = actor.tenantId;
-    await this.assertWithinLimits(tenantId);
-    const emailIndex = blindIndex(await keyRing.blindIndexKey(), 'email', email);
-    const existing = await findUserByEmailIndex(db, emailIndex);
-    if (existing && (await findRole(db, tenantId, existing.id))) {
-      throw new AppError('CONFLICT', { message: 'This person is already a member.', details: { field: 'email', reason: 'already_member' } });
-    }
-    const cipher = await keyRing.cipherFor(tenantId);
-    const organization = (await findTenantName(db, tenantId, cipher)) ?? 'your organisation';
-    const token = newBearerToken('cfi_');
-    const id = newId();
-    const now = clock.now();
-    const expiresAt = addSeconds(now, INVITATION_SECONDS).toISOString();
-    await transactions.run(async (trx) => {
-      const invitation = { id, tenantId, email, emailIndex, role: input.role, token, invitedBy: actor.userId, createdAt: now.toISOString(), expiresAt };
-      await insertInvitation(trx, invitation, cipher);
-      await mail.send(trx, 'invitation', email, { organization, role: input.role, token, expiresAt, publicUrl: config.publicUrl });
+    // One invitation of a tenant at a time in this process: the caps are counted, then the row is
+    // written, and parallel sends must not all count the same "room left".
+    return this.sending.run([tenantId], async () => {
+      await this.assertWithinLimits(tenantId);
+      const emailIndex = blindIndex(await keyRing.blindIndexKey(), 'email', email);
+      const existing = await findUserByEmailIndex(db, emailIndex);
+      if (existing && (await findRole(db, tenantId, existing.id))) {
+        throw new AppError('CONFLICT', { message: 'This person is already a member.', details: { field: 'email', reason: 'already_member' } });
+      }
+      const cipher = await keyRing.cipherFor(tenantId);
+      const organization = (await findTenantName(db, tenantId, cipher)) ?? 'your organisation';
+      const token = newBearerToken('cfi_');
+      const id = newId();
+      const now = clock.now();
+      const expiresAt = addSeconds(now, INVITATION_SECONDS).toISOString();
+      await transactions.run(async (trx) => {
+        const invitation = { id, tenantId, email, emailIndex, role: input.role, token, invitedBy: actor.userId, createdAt: now.toISOString(), expiresAt };
+        await insertInvitation(trx, invitation, cipher);
+        await mail.send(trx, 'invitation', email, { organization, role: input.role, token, expiresAt, publicUrl: config.publicUrl });
+      });
+      securityEvents.record({ type: 'member.invited', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { invitationId: id, role: input.role } });
+      return { id, expiresAt };
     });
-    securityEvents.record({ type: 'member.invited', outcome: 'success', tenantId, userId: actor.userId, ip: caller.ip, details: { invitationId: id, role: input.role } });
-    return { id, expiresAt };
   }
 
   /** Accepts an invitation: creates the user (new address) or adds the existing user, then signs in. */
@@ -80,6 +87,7 @@ export class Invitations {
     if (!row || row.accepted_at !== null || row.revoked_at !== null || new Date(row.expires_at) <= now) throw invalidInvitation();
     const cipher = await keyRing.cipherFor(row.tenant_id);
     const email = cipher.decrypt(row.email_enc, ENCRYPTED_FIELDS.invitationsEmail.location(row));
+    const subject = { email, ip: input.ip };
     if (input.password === undefined) {
       throw new AppError('VALIDATION_FAILED', { message: 'A password is required to accept an invitation.', details: { field: 'password' } });
     }
@@ -92,7 +100,7 @@ export class Invitations {
     let userId: string;
     if (existing) {
       const password = input.password;
-      const proven = await this.throttle.attempt({ email, ip: input.ip }, async () => existing.disabledAt === null && (await verifyPassword(existing.passwordHash, password)));
+      const proven = await this.throttle.attempt(subject, async () => existing.disabledAt === null && (await verifyPassword(existing.passwordHash, password)));
       if (!proven) {
         throw new AppError('UNAUTHENTICATED', { message: 'This address already has an account: enter that account’s password to join.', details: { reason: 'invalid_credentials' } });
       }
@@ -120,7 +128,9 @@ export class Invitations {
       }
     }
     securityEvents.record({ type: 'member.joined', outcome: 'success', tenantId: row.tenant_id, userId, ip: input.ip, details: { invitationId: row.id } });
-    return this.completion.afterPassword(userId, row.tenant_id, { ip: input.ip, userAgent: input.userAgent });
+    // A right password here counts as a sign-in for the throttle, as at POST /v1/sessions.
+    const clearThrottle = existing ? () => this.throttle.recordSuccess(subject) : undefined;
+    return this.completion.afterPassword(userId, row.tenant_id, { ip: input.ip, userAgent: input.userAgent }, clearThrottle);
   }
 
   /** The tenant's pending invitations (not accepted, revoked or expired), oldest first. */

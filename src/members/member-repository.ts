@@ -93,6 +93,16 @@ export async function findRole(db: Kysely<DB>, tenantId: string, userId: string)
   return row?.role;
 }
 
+/**
+ * The member's role, read inside `trx` with the membership row locked where the dialect locks
+ * rows (PostgreSQL): a removal or demotion running at the same time waits, or is waited for.
+ */
+export async function lockRole(trx: Kysely<DB>, tenantId: string, userId: string, lockRows: boolean): Promise<Role | undefined> {
+  const query = trx.selectFrom('memberships').select('role').where('tenant_id', '=', tenantId).where('user_id', '=', userId);
+  const row = await (lockRows ? query.forUpdate() : query).executeTakeFirst();
+  return row?.role;
+}
+
 export async function countOwners(db: Kysely<DB>, tenantId: string): Promise<number> {
   const row = await db
     .selectFrom('memberships')

@@ -48,7 +48,7 @@ function memberListRoute(app: Router, members: Members, authenticate: Authentica
           'A page holds at most `limit` members, and ends early when its body would pass CONFIDE_LIST_MAX_BYTES (4 MiB by default; ' +
           'always at least one member). `nextCursor` continues exactly where the page stopped; it is null after the last member.',
         querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+          { limit: Type.Integer({ minimum: 1, maximum: 500, default: 500 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ items: Type.Array(Member), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403) },

@@ -11,3 +11,6 @@ export const SECURITY_EVENT_CURSOR = cursorCodec<string>({
   format: (lastId) => lastId,
   parse: (text) => (isUuid(text) ? text : undefined),
 });
+
+/** The longest cursor a page may carry, for its byte budget. */
+export const LONGEST_SECURITY_EVENT_CURSOR = SECURITY_EVENT_CURSOR.encode('ffffffff-ffff-7fff-bfff-ffffffffffff');

@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, SecurityEventsTable } from '../db/schema.js';
+import { fillPage } from '../lib/page-budget.js';
 import type { SecurityEvent, SecurityEventActor } from '../core/security-events.js';
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
@@ -52,20 +53,28 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
     .execute();
 }
 
-/** A tenant's events, newest first. */
+/**
+ * A tenant's events, newest first: at most `limit`, and ending early before the page's JSON would
+ * pass `maxBytes` (always at least one event), as every list does.
+ */
 export async function listSecurityEvents(
   db: Kysely<DB>,
   cipher: Cipher,
   tenantId: string,
-  options: { limit: number; beforeId?: string; type?: string },
+  options: { limit: number; beforeId?: string; type?: string; maxBytes: number; longestCursor: string },
 ): Promise<{ items: StoredSecurityEvent[]; nextBeforeId: string | null }> {
-  let query = db.selectFrom('security_events').selectAll().where('tenant_id', '=', tenantId).orderBy('id', 'desc').limit(options.limit + 1);
-  if (options.beforeId) query = query.where('id', '<', options.beforeId);
-  if (options.type) query = query.where('type', '=', options.type);
-  const rows = await query.execute();
-  const page = rows.slice(0, options.limit);
-  return {
-    items: page.map((row) => ({
+  const page = await fillPage({
+    limit: options.limit,
+    maxBytes: options.maxBytes,
+    longestCursor: options.longestCursor,
+    read: (after: Selectable<SecurityEventsTable> | undefined, count) => {
+      let query = db.selectFrom('security_events').selectAll().where('tenant_id', '=', tenantId).orderBy('id', 'desc').limit(count);
+      const before = after?.id ?? options.beforeId;
+      if (before) query = query.where('id', '<', before);
+      if (options.type) query = query.where('type', '=', options.type);
+      return query.execute();
+    },
+    toItem: (row) => ({
       id: row.id,
       at: row.at,
       type: row.type,
@@ -73,9 +82,9 @@ export async function listSecurityEvents(
       actor: actorOf(row),
       ip: row.ip_enc ? cipher.decrypt(row.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(row)) : '',
       ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, ENCRYPTED_FIELDS.securityEventsDetails.location(row))) as Record<string, unknown> } : {}),
-    })),
-    nextBeforeId: rows.length > options.limit ? page[page.length - 1]!.id : null,
-  };
+    }),
+  });
+  return { items: page.items, nextBeforeId: page.more && page.lastRow ? page.lastRow.id : null };
 }
 
 function actorOf(row: { actor_type: string | null; actor_id: string | null; user_id: string | null }): SecurityEventActor | null {

@@ -6,4 +6,6 @@ import type { KeyRing } from '../keys/key-ring.js';
 export interface SecurityEventQueryDeps {
   db: Kysely<DB>;
   keyRing: KeyRing;
+  /** For the byte bound of a page (CONFIDE_LIST_MAX_BYTES). */
+  config: { lists: { maxBytes: number } };
 }

@@ -1,5 +1,5 @@
 import type { Caller } from '../core/principal.js';
-import { SECURITY_EVENT_CURSOR } from './security-event-cursor.js';
+import { LONGEST_SECURITY_EVENT_CURSOR, SECURITY_EVENT_CURSOR } from './security-event-cursor.js';
 import type { SecurityEventQueryDeps } from './security-events-deps.js';
 import { listSecurityEvents, type StoredSecurityEvent } from './security-event-store.js';
 
@@ -19,6 +19,8 @@ export async function listForTenant(
     limit: options.limit,
     beforeId,
     type: options.type,
+    maxBytes: deps.config.lists.maxBytes,
+    longestCursor: LONGEST_SECURITY_EVENT_CURSOR,
   });
   return { items: page.items, nextCursor: page.nextBeforeId === null ? null : SECURITY_EVENT_CURSOR.encode(page.nextBeforeId) };
 }

@@ -38,6 +38,9 @@ describe.each(DIALECTS)('e-mail verification on %s', (dialect) => {
     const body = bodyOf(mail!);
     expect(body).toMatch(/\/verify-email#token=cfv_[A-Za-z0-9_-]{43}/);
     expect(body).not.toMatch(/\?token=/); // never in a query string, which servers and proxies log
+    // Says when and from where it was asked for, and what to do if that was not the reader.
+    expect(body).toMatch(/It was asked for at \d{4}-\d\d-\d\dT[\d:.]+Z \(UTC\) from 127\.0\.0\.1\./);
+    expect(body).toMatch(/If you did not create this account, do not confirm/);
     expect(signup.body).not.toContain('cfv_');
   });
 
@@ -118,6 +121,14 @@ describe.each(DIALECTS)('e-mail verification on %s', (dialect) => {
     const already = await resend();
     expect(already.statusCode).toBe(409);
     expect(already.json().error.details.reason).toBe('already_verified');
+  });
+
+  it('counts parallel requests for a new link one at a time: no more than 3 mails an hour', async () => {
+    const user = await signUpUnverified();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => t.request({ method: 'POST', url: '/v1/email-verifications', token: user.token })));
+    expect(answers.filter((response) => response.statusCode === 202)).toHaveLength(2);
+    expect(answers.filter((response) => response.statusCode === 429)).toHaveLength(6);
+    expect(await t.mailTo(user.email)).toHaveLength(3);
   });
 
   it('stops account pre-hijacking: a squatter cannot invite anyone, and the owner takes the address back by reset', async () => {

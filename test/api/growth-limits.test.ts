@@ -80,6 +80,16 @@ describe.each(DIALECTS)('limits on growth on %s', (dialect) => {
     expect((await write('first')).statusCode).toBe(201);
   });
 
+  it('counts parallel invitations one at a time: ten sent at once create no more than the pending cap allows', async () => {
+    const tenant = await buildTenant(t);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => t.request({ method: 'POST', url: '/v1/invitations', token: tenant.token, payload: { email: fresh(`burst-${i}`), role: 'member' } })),
+    );
+    expect(answers.filter((response) => response.statusCode === 201)).toHaveLength(2);
+    expect(answers.filter((response) => response.statusCode === 409)).toHaveLength(8);
+    expect(await countRows('invitations', tenant.tenantId)).toBe(2);
+  });
+
   it('keeps another tenant’s invitations out of reach: not listed, not revocable (404)', async () => {
     const other = await buildTenant(t);
     const response = await t.request({ method: 'POST', url: '/v1/invitations', token: other.token, payload: { email: fresh('x'), role: 'member' } });

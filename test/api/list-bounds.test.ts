@@ -142,6 +142,24 @@ describe.each(DIALECTS)('bounded list pages on %s', (dialect) => {
     expect(actorTypes.length).toBeGreaterThan(seqs.length); // every entry of the first walk, and the reads since
   });
 
+  it('bounds a security-events page the same way: every event once, newest first', async () => {
+    const tenant = await buildTenant(t);
+    // Events of every size: small sign-ins, and settings changes carrying their details.
+    for (let i = 0; i < 30; i += 1) await t.request({ method: 'POST', url: '/v1/sessions', payload: { email: tenant.email, password: tenant.password } });
+    for (let i = 0; i < 5; i += 1) await t.request({ method: 'PATCH', url: '/v1/tenant/settings', token: tenant.token, payload: { sessionIdleSeconds: 600 + i } });
+    await t.app.services.securityEvents.flush();
+    const stored = Number(
+      (await t.app.services.db.selectFrom('security_events').select((eb) => eb.fn.countAll().as('n')).where('tenant_id', '=', tenant.tenantId).executeTakeFirstOrThrow()).n,
+    );
+    const pages = await walk<{ id: string }>(t, tenant.token, '/v1/security-events?limit=500');
+    expect(pages.length).toBeGreaterThan(1);
+    expectBoundedPages(pages, MAX_BYTES, 500, 0);
+    const ids = pages.flatMap((page) => page.items.map((event) => event.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(stored);
+    expect([...ids].sort().reverse()).toEqual(ids);
+  });
+
   it('pages the member list (limit, cursor, nextCursor) within the bound, every member once in join order', async () => {
     const tenant = await buildTenant(t);
     const { keyRing } = t.app.services;

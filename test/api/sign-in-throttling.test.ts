@@ -59,6 +59,18 @@ describe.each(DIALECTS)('sign-in throttling on %s', (dialect) => {
     expect(owner.statusCode, owner.body).toBe(201);
   });
 
+  it('checks parallel guesses one at a time: 50 wrong passwords sent at once get no more than the 10 a patient attacker gets', async () => {
+    const victim = await buildTenant(t);
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => signIn(victim.email, `parallel-guess-${i}`, '203.0.113.77')));
+    const checked = answers.filter((response) => response.statusCode === 401).length;
+    expect(checked).toBe(10);
+    expect(answers.filter((response) => response.statusCode === 429)).toHaveLength(40);
+    // Parallel guesses over many accounts from one address meet the stuffing limit the same way.
+    const accounts = Array.from({ length: 130 }, (_, i) => `stuffed-parallel-${i}@example.test`);
+    const stuffed = await Promise.all(accounts.map((email) => signIn(email, 'guess', '203.0.113.78')));
+    expect(stuffed.filter((response) => response.statusCode === 401)).toHaveLength(100);
+  });
+
   it('blocks the failing (account, address) pair after 10 failures with Retry-After, each further block twice as long, up to an hour', async () => {
     const victim = await buildTenant(t);
     const attacker = '203.0.113.20';

@@ -77,7 +77,7 @@ describe('mail templates', () => {
     const token = 'cfx_TESTTOKEN';
     const common = { token, expiresAt: '2030-01-01T00:00:00.000Z', publicUrl: 'https://confide.test' };
     const rendered = [
-      MAIL_TEMPLATES['email-verification'](common),
+      MAIL_TEMPLATES['email-verification']({ ...common, requestedAt: '2029-12-31T00:00:00.000Z', requestedFrom: '198.51.100.4' }),
       MAIL_TEMPLATES['password-reset'](common),
       MAIL_TEMPLATES.invitation({ ...common, organization: 'Acme', role: 'admin' }),
     ];

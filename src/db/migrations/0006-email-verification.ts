@@ -2,7 +2,8 @@ import { sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * E-mail verification (against account pre-hijacking), revocable invitations, who acted in a
- * security event, and an index for pruning old security events.
+ * security event, an index for pruning old security events, and the revocation of API keys that
+ * outlived their creator's right to make them.
  */
 export const emailVerification: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -33,5 +34,13 @@ export const emailVerification: Migration = {
     await db.schema.createIndex('security_events_at').on('security_events').column('at').execute();
 
     await db.schema.createIndex('api_keys_tenant_creator').on('api_keys').columns(['tenant_id', 'created_by']).execute();
+    // Keys whose creator was removed or demoted before this version revoked such keys: revoke them now.
+    await sql`
+      UPDATE api_keys SET revoked_at = ${new Date().toISOString()}
+      WHERE revoked_at IS NULL AND NOT EXISTS (
+        SELECT 1 FROM memberships
+        WHERE memberships.tenant_id = api_keys.tenant_id AND memberships.user_id = api_keys.created_by
+          AND memberships.role IN ('owner', 'admin')
+      )`.execute(db);
   },
 };

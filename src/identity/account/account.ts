@@ -13,6 +13,7 @@ import type { SessionStore, SessionView } from '../session-store.js';
 import type { SignInThrottle } from '../sign-in-throttle.js';
 import { findUserByEmailIndex, findUserCredentials, findUserEmail, markEmailVerified, setPasswordHash } from '../user-repository.js';
 import { countPasswordResetsSince, findPasswordReset, insertPasswordReset, markPasswordResetUsed } from './password-reset-repository.js';
+import { KeyedLock } from '../../lib/keyed-lock.js';
 
 export const RESET_SECONDS = 30 * 60;
 /** At most this many reset e-mails per account per hour: no mail-bombing through the reset form. */
@@ -24,6 +25,9 @@ const RESETS_PER_HOUR = 3;
  * still asks for the second factor (ASVS 6.4.3).
  */
 export class Account {
+  /** One reset mail per address at a time in this process, so parallel requests cannot all pass the hourly count. */
+  private readonly sending = new KeyedLock();
+
   constructor(
     private readonly services: AccountDeps,
     private readonly sessions: SessionStore,
@@ -31,9 +35,13 @@ export class Account {
   ) {}
 
   /** Always answers the same; mails a single-use link only when the address has an account. */
-  async requestPasswordReset(rawEmail: string, ip: string): Promise<void> {
-    const { db, keyRing, clock, transactions, mail, config, securityEvents } = this.services;
+  requestPasswordReset(rawEmail: string, ip: string): Promise<void> {
     const email = normaliseEmail(rawEmail);
+    return this.sending.run([email], () => this.sendResetLink(email, ip));
+  }
+
+  private async sendResetLink(email: string, ip: string): Promise<void> {
+    const { db, keyRing, clock, transactions, mail, config, securityEvents } = this.services;
     const user = await findUserByEmailIndex(db, blindIndex(await keyRing.blindIndexKey(), 'email', email));
     if (!user || user.disabledAt !== null) {
       securityEvents.record({ type: 'password.reset.requested', outcome: 'refused', ip, details: { reason: 'unknown account' } });

@@ -13,32 +13,18 @@ import { verifyPassword } from '../password-hasher.js';
 import { findUserCredentials, findUserEmail } from '../user-repository.js';
 import { closeChallenge, countFailedAttempt, findOpenChallenge } from './mfa-challenges.js';
 import { deleteRecoveryCodes, replaceRecoveryCodes } from './recovery-codes.js';
-import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { readTenantSettings } from '../../tenants/tenant-settings.js';
 import { factorSummary, hasSecondFactor } from './second-factors.js';
 import { authenticationOptions, deleteCredential, listCredentials, registerCredential, registrationOptions } from './webauthn-factor.js';
 import { checkTotp, consumeTotpStep, deleteTotpFactor, findTotpFactor, newTotpSecret, savePendingTotp } from './totp-factor.js';
+import { closedChallenge, replayedCode, wrongCode } from './mfa-errors.js';
+import type { Proof, SecondFactorInput } from './mfa-inputs.js';
+
+export type { Proof, SecondFactorInput } from './mfa-inputs.js';
 
 /** A factor change needs a password or factor check this recent (ASVS 7.5.1). */
 export const REAUTHENTICATION_SECONDS = 5 * 60;
-
-export interface Proof {
-  password?: string;
-  code?: string;
-}
-
-/** The second step of sign-in as offered: one of a TOTP code, a passkey assertion or a recovery code. */
-export interface SecondFactorInput {
-  code?: string;
-  recoveryCode?: string;
-  webauthn?: AuthenticationResponseJSON;
-}
-
-const wrongCode = () => new AppError('UNAUTHENTICATED', { message: 'The code is not correct.', details: { reason: 'wrong_code' } });
-/** A code that was right but whose 30-second step was already used (RFC 6238 §5.2: each code works once). */
-const replayedCode = () =>
-  new AppError('UNAUTHENTICATED', { message: 'This code was already used: wait for the next one from your app (codes change every 30 seconds).', details: { reason: 'code_already_used' } });
-const closedChallenge = () => new AppError('UNAUTHENTICATED', { message: 'The sign-in challenge is not valid or has expired; sign in again.', details: { reason: 'invalid_challenge' } });
 
 /**
  * Second factors: TOTP enrolment and removal, recovery codes, and the second step of sign-in.
@@ -125,11 +111,22 @@ export class Mfa {
    * an attacker more guesses.
    */
   async completeSignIn(challengeToken: string, factor: SecondFactorInput, ip: string, userAgent?: string): Promise<SignedIn> {
-    const { db, clock, transactions, securityEvents } = this.services;
+    const { db, clock } = this.services;
     const challenge = await findOpenChallenge(db, clock, challengeToken);
     if (!challenge) throw closedChallenge();
     const email = await this.emailOf(challenge.userId);
     const subject = { email, ip };
+    return this.throttle.guard(subject, () => this.checkSecondStep(challenge, factor, subject, userAgent));
+  }
+
+  private async checkSecondStep(
+    challenge: NonNullable<Awaited<ReturnType<typeof findOpenChallenge>>>,
+    factor: SecondFactorInput,
+    subject: { email: string; ip: string },
+    userAgent: string | undefined,
+  ): Promise<SignedIn> {
+    const { db, clock, transactions, securityEvents } = this.services;
+    const { ip } = subject;
     await this.throttle.assertAllowed(subject);
 
     const check = await this.checkFactor(challenge.userId, factor, ip);

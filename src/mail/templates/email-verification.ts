@@ -5,10 +5,13 @@ export interface EmailVerificationData {
   /** ISO 8601, UTC. */
   expiresAt: string;
   publicUrl: string;
+  /** When and from which address the account was created or the new link asked for. */
+  requestedAt: string;
+  requestedFrom: string;
 }
 
 /** The link that proves a new account owns its address. Plain ASCII, the token on a line of its own: it survives any mail client and copy-paste. */
-export function emailVerification({ token, expiresAt, publicUrl }: EmailVerificationData): MailContent {
+export function emailVerification({ token, expiresAt, publicUrl, requestedAt, requestedFrom }: EmailVerificationData): MailContent {
   return {
     subject: 'Confide: confirm your e-mail address',
     text: [
@@ -24,7 +27,11 @@ export function emailVerification({ token, expiresAt, publicUrl }: EmailVerifica
       `  {"token": "${token}"}`,
       '',
       `The link works once and expires at ${expiresAt} (UTC).`,
-      'If you did not create an account, ignore this e-mail: nothing happens without the link.',
+      `It was asked for at ${requestedAt} (UTC) from ${requestedFrom}.`,
+      '',
+      'If you did not create this account, do not confirm: someone else chose your address and knows',
+      `its password. Ignore this e-mail, or take the account over by resetting its password at ${publicUrl}`,
+      '(POST /v1/password-resets), which signs everyone else out.',
     ].join('\n'),
   };
 }
