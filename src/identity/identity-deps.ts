@@ -10,8 +10,11 @@ import type { NewTenantDeps } from '../tenants/tenants-deps.js';
 
 // Each use case names the few services it uses; app/ builds them once and hands each its share.
 
-/** What e-mail verification needs. */
-export interface EmailVerificationDeps {
+/**
+ * What the identity use cases that write and send mail need (e-mail verification, the account,
+ * second factors, invitations): one shape, named once, each use case aliasing it.
+ */
+export interface MailingUseCaseDeps {
   config: Readonly<Config>;
   db: Kysely<DB>;
   /** Runs a unit of work in a durable transaction. */
@@ -22,5 +25,7 @@ export interface EmailVerificationDeps {
   securityEvents: SecurityEventSink;
 }
 
+export type EmailVerificationDeps = MailingUseCaseDeps;
+
 /** What sign-up, sign-in and sign-out need (sign-up creates a tenant, and issues the verification mail). */
-export type IdentityDeps = EmailVerificationDeps & NewTenantDeps;
+export type IdentityDeps = MailingUseCaseDeps & NewTenantDeps;

@@ -5,7 +5,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { Clock } from '../lib/time.js';
 import type { SecurityEventSink } from '../core/security-events.js';
-import type { MailQueue } from '../mail/mail-queue.js';
+import type { MailingUseCaseDeps } from '../identity/identity-deps.js';
 
 // Each use case names the few services it uses; app/ builds them once and hands each its share.
 
@@ -21,13 +21,4 @@ export interface MembersDeps {
 }
 
 /** What inviting and accepting an invitation needs (the invitation goes out by mail). */
-export interface InvitationsDeps {
-  config: Readonly<Config>;
-  db: Kysely<DB>;
-  /** Runs a unit of work in a durable transaction. */
-  transactions: TransactionRunner;
-  keyRing: KeyRing;
-  clock: Clock;
-  mail: MailQueue;
-  securityEvents: SecurityEventSink;
-}
+export type InvitationsDeps = MailingUseCaseDeps;

@@ -1,20 +1,4 @@
-import type { Config } from '../../config/config.js';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/schema.js';
-import type { TransactionRunner } from '../../db/transaction-runner.js';
-import type { KeyRing } from '../../keys/key-ring.js';
-import type { Clock } from '../../lib/time.js';
-import type { MailQueue } from '../../mail/mail-queue.js';
-import type { SecurityEventSink } from '../../core/security-events.js';
+import type { MailingUseCaseDeps } from '../identity-deps.js';
 
 /** What the second-factor use cases need. */
-export interface MfaDeps {
-  config: Readonly<Config>;
-  db: Kysely<DB>;
-  /** Runs a unit of work in a durable transaction. */
-  transactions: TransactionRunner;
-  keyRing: KeyRing;
-  clock: Clock;
-  mail: MailQueue;
-  securityEvents: SecurityEventSink;
-}
+export type MfaDeps = MailingUseCaseDeps;
