@@ -4,7 +4,7 @@ import type { DB } from '../db/schema.js';
 import type { MemberPrincipal } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
 import { newBearerToken } from '../lib/random-token.js';
-import { addSeconds } from '../lib/time.js';
+import { addSeconds, secondsUntil } from '../lib/time.js';
 import { findUserEmail, markEmailVerified } from './user-repository.js';
 import { findEmailVerification, insertEmailVerification, listEmailVerificationTimesSince, markEmailVerificationUsed } from './email-verification-repository.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
@@ -54,10 +54,10 @@ export class EmailVerifications {
     const now = clock.now();
     const recent = await listEmailVerificationTimesSince(db, principal.userId, addSeconds(now, -3600).toISOString());
     if (recent.length >= LINKS_PER_HOUR) {
-      const retryAt = addSeconds(new Date(recent[0]!), 3600);
       throw new AppError('RATE_LIMITED', {
         message: 'Several links were sent in the last hour; use one of them, or try again later.',
-        retryAfterSeconds: Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000)),
+        // The oldest link of the hour leaves the window first.
+        retryAfterSeconds: secondsUntil(addSeconds(new Date(recent[0]!), 3600), now),
       });
     }
     await transactions.run((trx) => this.issue(trx, principal.userId, email, ip));

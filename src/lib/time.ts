@@ -12,3 +12,8 @@ export function isoNow(clock: Clock): string {
 export function addSeconds(date: Date, seconds: number): Date {
   return new Date(date.getTime() + seconds * 1000);
 }
+
+/** Whole seconds from `now` until `later`, at least 1: what a `Retry-After` header says. */
+export function secondsUntil(later: Date, now: Date): number {
+  return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
+}

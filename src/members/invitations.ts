@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../db/constraint-errors.js';
 import { AppError, notFound } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { newBearerToken } from '../lib/random-token.js';
-import { addSeconds } from '../lib/time.js';
+import { addSeconds, secondsUntil } from '../lib/time.js';
 import { blindIndex } from '../keys/blind-index.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { findTenantName } from '../tenants/tenant-repository.js';
@@ -168,11 +168,11 @@ export class Invitations {
     const perHour = config.limits.invitationsPerTenantPerHour;
     const recent = await listInvitationTimesSince(db, tenantId, addSeconds(now, -3600).toISOString(), perHour);
     if (recent.length >= perHour) {
-      const retryAt = addSeconds(new Date(recent[recent.length - 1]!), 3600);
       throw new AppError('RATE_LIMITED', {
         message: `At most ${perHour} invitations may be sent per hour.`,
         details: { resource: 'invitations', limit: perHour },
-        retryAfterSeconds: Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000)),
+        // `recent` is newest first: its last is the oldest of the hour, which leaves the window first.
+        retryAfterSeconds: secondsUntil(addSeconds(new Date(recent[recent.length - 1]!), 3600), now),
       });
     }
     const pendingLimit = config.limits.pendingInvitationsPerTenant;

@@ -171,6 +171,7 @@ describe('file modes and unsafe directories', () => {
     }
   });
 
+  // Only root can hand a directory to another user (chown); CI runs as root, so it runs there.
   it.skipIf(uid !== 0)('refuses a data directory owned by another user, even when run as root: exit 78', () => {
     const root = freshRoot();
     const dataDir = join(root, 'data');
