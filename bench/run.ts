@@ -85,12 +85,14 @@ async function main(): Promise<void> {
   writeFileSync(join(root, 'key.pem'), credentials.key, { mode: 0o600 });
   const confidePort = await freePort();
   const baselinePort = await freePort();
+  const adminPort = await freePort(); // never the default 9443: a developer's own Confide may hold it
   const children: ChildProcess[] = [];
   try {
     const confideEnv = {
       CONFIDE_DATA_DIR: join(root, 'confide-data'),
       CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
       CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
+      CONFIDE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
       CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
       CONFIDE_LOG_LEVEL: 'warn',

@@ -7,6 +7,7 @@ import type { Listener } from '../http/build-listener.js';
 import type { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import { createLogger } from './logger.js';
 import { openServices } from './open-services.js';
+import { adminListener } from './admin-listener.js';
 import { publicListener } from './public-listener.js';
 import type { Services } from './services.js';
 import { openUseCases } from './use-cases.js';
@@ -27,6 +28,8 @@ export interface App {
   /** Every listener, by name; `publicServer` is the public one's server. */
   listeners: Listener[];
   publicServer: FastifyInstance;
+  /** The admin listener's server (staff and operations, CONFIDE_ADMIN_LISTEN). */
+  adminServer: FastifyInstance;
   logger: Logger;
   selfSignedCertificate: boolean;
   /** The hourly pruning of old security events (tests run it by hand). */
@@ -48,17 +51,20 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     const workers = backgroundWorkers(services, logger);
     if (options.startWorkers ?? true) startWorkers(workers);
     const publicOne = await publicListener(services, useCases, logger, tls);
-    const listeners = [publicOne];
+    const adminOne = await adminListener(services, useCases, logger, tls);
+    const listeners = [publicOne, adminOne];
     return {
       config,
       services,
       listeners,
       publicServer: publicOne.server,
+      adminServer: adminOne.server,
       logger,
       selfSignedCertificate: tls.selfSigned,
       securityEventRetention: workers.securityEventRetention,
       async close() {
-        for (const listener of listeners) await listener.server.close();
+        // Both listeners stop taking connections at once and drain their in-flight requests together.
+        await Promise.all(listeners.map((listener) => listener.server.close()));
         await services.securityEvents.flush();
         await stopWorkers(workers);
         await database.close();

@@ -13,6 +13,7 @@ import { identityRoutes } from '../identity/routes.js';
 import { memberRoutes } from '../members/routes.js';
 import { recordRoutes } from '../records/routes.js';
 import { securityEventRoutes } from '../security-events/routes.js';
+import { staffAccessTenantRoutes } from '../staff-access/tenant-routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { recordRefusals } from './refused-requests.js';
 import type { Services } from './services.js';
@@ -46,6 +47,7 @@ function publicRoutes(services: Services, useCases: UseCases) {
     mfaRoutes(router, useCases.mfa, authenticate);
     recordRoutes(router, useCases.records, authenticate);
     accessLogRoutes(router, useCases.accessLogQueries, authenticate);
+    staffAccessTenantRoutes(router, useCases.staffAccess, authenticate);
     consolePageRoutes(router);
   };
 }

@@ -2,9 +2,13 @@ import type { FastifyRequest } from 'fastify';
 import { actorOf } from '../core/principal.js';
 import type { SecurityEventSink } from '../core/security-events.js';
 
-/** A listener's `onRefused`: every 403 becomes an `authorization.denied` security event (ASVS 16.3.2). */
+/** Refusals their use case already records as a more telling event (`staff.grant.refused`, `staff.access.refused`). */
+const RECORDED_BY_USE_CASE = new Set(['GRANT_REQUIRED', 'STAFF_ACCESS_DENIED']);
+
+/** A listener's `onRefused`: every 403 becomes an `authorization.denied` security event (ASVS 16.3.2), once. */
 export function recordRefusals(securityEvents: SecurityEventSink) {
-  return (request: FastifyRequest, code: string): void =>
+  return (request: FastifyRequest, code: string): void => {
+    if (RECORDED_BY_USE_CASE.has(code)) return;
     securityEvents.record({
       type: 'authorization.denied',
       outcome: 'refused',
@@ -14,4 +18,5 @@ export function recordRefusals(securityEvents: SecurityEventSink) {
       ...(request.principal ? { actor: actorOf(request.principal) } : {}),
       details: { code, method: request.method, route: request.routeOptions.url ?? '' },
     });
+  };
 }

@@ -10,6 +10,8 @@ import { SignInThrottle } from '../identity/sign-in-throttle.js';
 import { Invitations } from '../members/invitations.js';
 import { Members } from '../members/members.js';
 import { Records } from '../records/records.js';
+import { Staff } from '../staff/staff.js';
+import { StaffAccess } from '../staff-access/staff-access.js';
 import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
 import type { Services } from './services.js';
 
@@ -27,6 +29,9 @@ export function openUseCases(services: Services) {
   const throttle = new SignInThrottle(db, transactions, config.signInThrottle, clock, () => keyRing.blindIndexKey(), 'user');
   const completion = new SignInCompletion(db, clock, sessions);
   const identity = new Identity(services, sessions, throttle, completion);
+  // Staff sign in on their own listener, counted in their own throttle realm.
+  const staffThrottle = new SignInThrottle(db, transactions, config.signInThrottle, clock, () => keyRing.blindIndexKey(), 'staff');
+  const records = new Records(services);
   return {
     identity,
     mfa: new Mfa(services, sessions, throttle, completion),
@@ -35,7 +40,9 @@ export function openUseCases(services: Services) {
     invitations: new Invitations(services, throttle, completion),
     tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId)),
     account: new Account(services, sessions, throttle),
-    records: new Records(services),
+    records,
     accessLogQueries: new AccessLogQueries(services),
+    staff: new Staff(services, staffThrottle),
+    staffAccess: new StaffAccess(services, records),
   };
 }

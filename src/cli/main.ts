@@ -35,7 +35,7 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('run the public HTTPS listener')
+  .description('run the public and admin HTTPS listeners')
   .addHelpText('after', `\nConfiguration (environment variables; docs/configuration.md says more):\n${describeVariables()}`)
   .action(() => import('./serve-command.js').then(({ serveCommand }) => serveCommand()).catch(fail));
 
@@ -59,6 +59,32 @@ program
   .addHelpText('after', '\nA file that cannot be read (damaged, or written by another deployment) is named on stderr, one line each,\nafter the readable messages are printed; the exit status is then 1 (0 when every file was read).')
   .action((options: { json?: boolean }) =>
     import('./mail-outbox-command.js').then(({ mailOutboxCommand }) => mailOutboxCommand(options)).then((code) => process.exit(code), fail),
+  );
+
+const staff = program.command('staff').description('staff accounts (they sign in on the admin listener)');
+staff
+  .command('add')
+  .description('add a staff member and print their single-use enrolment token (valid 24 h)')
+  .requiredOption('--email <address>', 'their e-mail address')
+  .requiredOption('--role <role>', 'support or security-admin')
+  .option('--json', 'print one JSON object: {"id","email","role","enrolmentToken","expiresAt"}')
+  .action((options: { email: string; role: string; json?: boolean }) =>
+    import('./staff-command.js').then(({ staffAddCommand }) => staffAddCommand(options)).then((code) => process.exit(code), fail),
+  );
+staff
+  .command('list')
+  .description('list staff members: id, role, state (enrolment pending, active, disabled), e-mail')
+  .option('--json', 'print one JSON object: {"staff": [{"id","email","role","createdAt","enrolledAt","disabledAt"}]}')
+  .action((options: { json?: boolean }) =>
+    import('./staff-command.js').then(({ staffListCommand }) => staffListCommand(options)).then((code) => process.exit(code), fail),
+  );
+staff
+  .command('disable')
+  .description('disable a staff member: their sessions and grants end at once, their pending requests are denied')
+  .requiredOption('--email <address>', 'their e-mail address')
+  .option('--json', 'print the disabled staff member as one JSON object')
+  .action((options: { email: string; json?: boolean }) =>
+    import('./staff-command.js').then(({ staffDisableCommand }) => staffDisableCommand(options)).then((code) => process.exit(code), fail),
   );
 
 program.parseAsync(process.argv).catch(fail);

@@ -23,6 +23,8 @@ export interface Config {
   database: DatabaseConfig;
   publicListen: ListenAddress;
   adminListen: ListenAddress;
+  /** The admin listener: whether it may bind a public address, and the CA its clients must present a certificate from. */
+  admin: { allowPublic: boolean; clientCaFile: string | null };
   tls: { certFile: string | null; keyFile: string | null; profile: TlsProfile };
   logLevel: LogLevel;
   logFormat: LogFormat;

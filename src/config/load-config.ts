@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { adminListenProblem, clientCaProblem } from './admin-listener-problems.js';
 import type { Config } from './config.js';
 import { ConfigProblem } from './parsers.js';
 import { VARIABLES, type Variable, type VariableKey, type VariableValues } from './variables.js';
@@ -52,7 +53,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
 
   const dataDir = resolve(cwd, v.dataDir!);
   const masterKeyFile = resolve(cwd, v.masterKeyFile!);
-  problems.push(...inconsistencies(v, dataDir, masterKeyFile));
+  problems.push(...inconsistencies(v, dataDir, masterKeyFile, cwd));
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -68,6 +69,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
         : { kind: 'sqlite', file: resolve(dataDir, 'confide.db') },
     publicListen: v.publicListen!,
     adminListen: v.adminListen!,
+    admin: { allowPublic: v.adminAllowPublic!, clientCaFile: v.adminClientCa === undefined ? null : resolve(cwd, v.adminClientCa) },
     tls: {
       certFile: v.tlsCertFile === undefined ? null : resolve(cwd, v.tlsCertFile),
       keyFile: v.tlsKeyFile === undefined ? null : resolve(cwd, v.tlsKeyFile),
@@ -106,8 +108,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
 }
 
 /** Problems no single variable shows: combinations that cannot work together. */
-function inconsistencies(v: VariableValues, dataDir: string, masterKeyFile: string): string[] {
+function inconsistencies(v: VariableValues, dataDir: string, masterKeyFile: string, cwd: string): string[] {
   const problems: string[] = [];
+  // Checked here, not in the variables' parsers, because each needs two variables or the file system.
+  const adminListen = v.adminListen === undefined ? undefined : adminListenProblem(v.adminListen.host, v.adminAllowPublic ?? false);
+  if (adminListen) problems.push(adminListen);
+  const clientCa = v.adminClientCa === undefined ? undefined : clientCaProblem(resolve(cwd, v.adminClientCa));
+  if (clientCa) problems.push(clientCa);
   if (v.masterKey === undefined && isInside(masterKeyFile, dataDir)) {
     // Keys kept beside the data they protect would be stolen together with it.
     problems.push('CONFIDE_MASTER_KEY_FILE must not be inside CONFIDE_DATA_DIR');

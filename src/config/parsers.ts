@@ -70,3 +70,10 @@ export function parsePostgresUrl(raw: string): string {
   parseUrl(raw, ['postgres:', 'postgresql:'], 'a postgres:// URL');
   return raw;
 }
+
+/** `true` or `false`, nothing else: a typo must not quietly mean either. */
+export function parseBoolean(raw: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigProblem('must be true or false');
+}

@@ -6,6 +6,7 @@ import {
   parseListenAddress,
   parseMasterKeyBase64,
   parseOneOf,
+  parseBoolean,
   parsePostgresUrl,
   parseSmtpUrl,
 } from './parsers.js';
@@ -48,7 +49,9 @@ export const VARIABLES = {
   masterKey: variable({ name: 'CONFIDE_MASTER_KEY', parse: parseMasterKeyBase64, meaning: 'the master key itself, base64 of 32 bytes (instead of the file)' }),
   databaseUrl: variable({ name: 'CONFIDE_DATABASE_URL', parse: parsePostgresUrl, meaning: 'postgres://… to use PostgreSQL; unset: embedded SQLite in the data directory' }),
   publicListen: variable({ name: 'CONFIDE_PUBLIC_LISTEN', default: '127.0.0.1:8443', parse: parseListenAddress, meaning: 'host:port of the public HTTPS listener' }),
-  adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (validated, not yet used)' }),
+  adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (staff and operations): loopback or private only' }),
+  adminAllowPublic: variable({ name: 'CONFIDE_ADMIN_ALLOW_PUBLIC', default: 'false', parse: parseBoolean, meaning: 'true lets the admin listener bind an address that is neither loopback nor private' }),
+  adminClientCa: variable({ name: 'CONFIDE_ADMIN_CLIENT_CA', parse: text, meaning: 'PEM file of the CA whose client certificates the admin listener requires (mutual TLS)' }),
   tlsCertFile: variable({ name: 'CONFIDE_TLS_CERT_FILE', parse: text, meaning: 'PEM certificate chain (with CONFIDE_TLS_KEY_FILE); unset: self-signed' }),
   tlsKeyFile: variable({ name: 'CONFIDE_TLS_KEY_FILE', parse: text, meaning: 'PEM private key (with CONFIDE_TLS_CERT_FILE)' }),
   tlsProfile: variable({ name: 'CONFIDE_TLS_PROFILE', default: 'intermediate', parse: parseOneOf(TLS_PROFILES), meaning: 'intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only)' }),

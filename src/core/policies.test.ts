@@ -16,11 +16,11 @@ function apiKey(scope: ApiKeyPrincipal['scope']): ApiKeyPrincipal {
 }
 
 function staff(grant?: { tenantId?: string; scope?: StaffGrantScope; expiresAt?: string }): StaffPrincipal {
-  if (!grant) return { kind: 'staff', staffId: 'st1' };
+  const base = { kind: 'staff', staffId: 'st1', role: 'support', sessionId: 'ss1', policyAcknowledged: true } as const;
+  if (!grant) return base;
   const tenantId = grant.tenantId ?? TENANT;
   return {
-    kind: 'staff',
-    staffId: 'st1',
+    ...base,
     tenantId,
     grant: { id: 'g1', tenantId, scope: grant.scope ?? 'read', justification: 'ticket 42', expiresAt: grant.expiresAt ?? '2026-01-01T13:00:00.000Z' },
   };

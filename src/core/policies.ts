@@ -1,5 +1,5 @@
 import { AppError } from '../lib/app-error.js';
-import type { ApiKeyScope, MemberPrincipal, Principal, Role, StaffGrantScope, StaffPrincipal, TenantPrincipal } from './principal.js';
+import type { ApiKeyScope, MemberPrincipal, Principal, Role, StaffGrantScope, StaffPrincipal, StaffRole, TenantPrincipal } from './principal.js';
 
 /**
  * Every authorisation decision, in one place, in the style of Outline's policies: rules are
@@ -32,8 +32,10 @@ export interface InvitationResource extends TenantResource {
 }
 
 interface Resources {
+  'records.metadata': TenantResource;
   'records.read': TenantResource;
   'records.write': TenantResource;
+  'staffAccess.manage': TenantResource;
   'accessLog.read': TenantResource;
   'accessLog.verify': TenantResource;
   'apiKeys.manage': TenantResource;
@@ -66,6 +68,7 @@ function allow<K extends Principal['kind'], A extends Action>(kind: K, actions: 
 
 /** Which member roles may do each tenant action. */
 const ROLES: Record<TenantAction, readonly Role[]> = {
+  'records.metadata': ['owner', 'admin', 'member'],
   'records.read': ['owner', 'admin', 'member'],
   'records.write': ['owner', 'admin', 'member'],
   'accessLog.read': ['owner', 'admin'],
@@ -75,6 +78,7 @@ const ROLES: Record<TenantAction, readonly Role[]> = {
   'members.read': ['owner', 'admin'],
   'members.manage': ['owner', 'admin'],
   'securityEvents.read': ['owner', 'admin'],
+  'staffAccess.manage': ['owner', 'admin'],
 };
 
 /** Which API-key scopes may do each tenant action (keys read and write records, nothing else). */
@@ -85,6 +89,7 @@ const SCOPES: Partial<Record<TenantAction, readonly ApiKeyScope[]>> = {
 
 /** Which staff grant scopes let their holder do an action in the granted tenant. */
 const GRANT_SCOPES: Partial<Record<TenantAction, readonly StaffGrantScope[]>> = {
+  'records.metadata': ['metadata', 'read', 'read-write'],
   'records.read': ['read', 'read-write'],
   'records.write': ['read-write'],
 };
@@ -155,6 +160,16 @@ export function isAllowedForRole(role: Role, action: TenantAction): boolean {
 /** For what only a signed-in person may do (their own account, factors, sessions). */
 export function requireMember(principal: Principal): MemberPrincipal {
   if (principal.kind !== 'member') throw new AppError('FORBIDDEN', { message: 'This needs a signed-in user, not an API key.' });
+  return principal;
+}
+
+/**
+ * For staff routes: a signed-in staff member, with `role` when the action is a security-admin's
+ * (publishing the staff policy, approving and reviewing break-glass, reading every staff action).
+ */
+export function requireStaff(principal: Principal, role?: StaffRole): StaffPrincipal {
+  if (principal.kind !== 'staff') throw new AppError('FORBIDDEN');
+  if (role !== undefined && principal.role !== role) throw new AppError('FORBIDDEN', { message: `This needs the ${role} role.` });
   return principal;
 }
 

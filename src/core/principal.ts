@@ -41,16 +41,30 @@ export interface StaffGrant {
   expiresAt: string;
 }
 
+/** Staff roles: `support` asks for access; `security-admin` also publishes the staff policy and approves and reviews break-glass. */
+export type StaffRole = 'support' | 'security-admin';
+
 /**
- * An operator of the deployment (on the admin listener, next): no tenant of their own. What
- * they may do for a tenant comes only from a grant; without one, nothing tenant-scoped.
+ * An operator of the deployment, signed in on the admin listener: no tenant of their own. What
+ * they may do for a tenant comes only from a grant, looked up for each request; without one,
+ * nothing tenant-scoped.
  */
 export interface StaffPrincipal {
   kind: 'staff';
   staffId: string;
+  role: StaffRole;
+  sessionId: string;
+  /** False while a published staff policy version awaits this staff member's acknowledgement. */
+  policyAcknowledged: boolean;
   /** The tenant the current grant is for, when there is one. */
   tenantId?: string;
   grant?: StaffGrant;
+}
+
+/** A staff member acting on one tenant under a grant checked for this very request. */
+export interface GrantedStaffPrincipal extends StaffPrincipal {
+  tenantId: string;
+  grant: StaffGrant;
 }
 
 /** The principals that act inside a tenant (members and API keys): the public listener's callers. */
@@ -63,6 +77,22 @@ export interface Caller {
   /** Tenant use cases serve tenant principals; staff reach a tenant only through a grant, on their own listener. */
   principal: TenantPrincipal;
   ip: string;
+}
+
+/**
+ * Whoever reaches a tenant's data: its members and API keys, or staff under a grant. The record
+ * use cases take this, so there is one path to customer data and the principal decides what it may do.
+ */
+export interface DataCaller {
+  principal: TenantPrincipal | GrantedStaffPrincipal;
+  ip: string;
+}
+
+/** Who an access-log entry names, and for staff the grant and justification it was made under. */
+export function accessedBy(caller: DataCaller): { actor: Actor; ip: string; grantId?: string; justification?: string } {
+  const { principal, ip } = caller;
+  if (principal.kind !== 'staff') return { actor: actorOf(principal), ip };
+  return { actor: actorOf(principal), ip, grantId: principal.grant.id, justification: principal.grant.justification };
 }
 
 export function actorOf(principal: Principal): Actor {

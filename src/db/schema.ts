@@ -1,3 +1,5 @@
+import type { StaffTables } from './staff-schema.js';
+
 /**
  * The tables as Kysely sees them. Columns ending in `_enc` hold application-encrypted
  * ciphertext (see src/keys/envelope-format.ts); `_index` columns hold blind indexes (keyed HMACs).
@@ -158,6 +160,10 @@ export interface TenantSettingsTable {
   session_idle_seconds: number | null;
   session_absolute_seconds: number | null;
   updated_at: string;
+  /** `approval_required` (null: the default), `notify` or `deny`: how staff may reach the tenant. */
+  staff_access: 'approval_required' | 'notify' | 'deny' | null;
+  /** Longest grant the tenant accepts, in minutes (null: 120). */
+  staff_access_max_minutes: number | null;
 }
 
 export interface WebauthnCredentialsTable {
@@ -235,7 +241,7 @@ export interface SystemMetaTable {
   value: string;
 }
 
-export interface DB {
+export interface DB extends StaffTables {
   key_ring: KeyRingTable;
   tenants: TenantsTable;
   users: UsersTable;

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Caller, MemberPrincipal, Principal } from '../core/principal.js';
-import { authorize, requireMember, requireTenantPrincipal, type TenantAction } from '../core/policies.js';
+import type { Caller, MemberPrincipal, Principal, StaffPrincipal, StaffRole } from '../core/principal.js';
+import { authorize, requireMember, requireStaff, requireTenantPrincipal, type TenantAction } from '../core/policies.js';
 import { AppError } from '../lib/app-error.js';
 
 declare module 'fastify' {
@@ -47,4 +47,32 @@ export function callerOf(request: FastifyRequest): Caller {
 /** The signed-in user of a request; API keys get 403 here. */
 export function memberOf(request: FastifyRequest): MemberPrincipal {
   return requireMember(callerOf(request).principal);
+}
+
+export interface StaffAccessOptions {
+  /** The staff role the route needs (`security-admin`); any staff member otherwise. */
+  role?: StaffRole;
+  /** Open before the current staff policy is acknowledged: who am I, reading and acknowledging it, signing out. */
+  allowUnacknowledgedPolicy?: boolean;
+}
+
+/**
+ * The admin listener's onRequest hook: a staff session (or 401), the current staff policy
+ * acknowledged (or 403 POLICY_ACKNOWLEDGEMENT_REQUIRED), and the route's role (or 403).
+ */
+export function requireStaffAuthentication(authenticate: Authenticator, options: StaffAccessOptions = {}) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    const principal = match ? await authenticate(match[1]!) : undefined;
+    if (principal?.kind !== 'staff') throw new AppError('UNAUTHENTICATED', { details: { reason: 'authentication_required' } });
+    request.principal = principal;
+    if (!principal.policyAcknowledged && !options.allowUnacknowledgedPolicy) throw new AppError('POLICY_ACKNOWLEDGEMENT_REQUIRED');
+    requireStaff(principal, options.role);
+  };
+}
+
+/** The signed-in staff member of a request that passed `requireStaffAuthentication`. */
+export function staffOf(request: FastifyRequest): StaffPrincipal {
+  if (request.principal?.kind !== 'staff') throw new AppError('UNAUTHENTICATED', { details: { reason: 'authentication_required' } });
+  return request.principal;
 }

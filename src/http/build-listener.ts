@@ -65,7 +65,7 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
     clientErrorHandler: clientErrorHandler(loggerInstance),
     frameworkErrors: frameworkErrorHandler,
     loggerInstance,
-    logController: new RequestLog(), // one log line per request
+    logController: new RequestLog(options.name), // one log line per request, naming its listener
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,

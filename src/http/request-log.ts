@@ -5,15 +5,21 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
  * "request completed" pair: method, route, status, duration in ms, and the request id (reqId, the
  * x-request-id header) that request.log carries. The route is the pattern
  * (`/v1/collections/:collection/records/:id`), never the URL: paths and query strings can carry
- * tokens and customer data. Fastify's other log lines (stream and serializer errors) stay as they are.
+ * tokens and customer data. Each line names its listener (`public`, `admin`), so an operator tells
+ * a staff request from a customer's at a glance. Fastify's other log lines (stream and serializer
+ * errors) stay as they are.
  */
 export class RequestLog extends LogController {
+  constructor(private readonly listener: string) {
+    super();
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? '(no route)';
     const durationMs = Math.round(reply.elapsedTime * 10) / 10;
-    const line = { method: request.method, route, statusCode: reply.statusCode, durationMs };
+    const line = { listener: this.listener, method: request.method, route, statusCode: reply.statusCode, durationMs };
     const message = `${request.method} ${route} ${reply.statusCode} ${durationMs} ms`;
     // An error here means the response itself failed (e.g. the socket broke), not an error answer.
     if (error) reply.log.error({ ...line, err: error }, message);

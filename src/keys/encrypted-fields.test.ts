@@ -24,6 +24,13 @@ const PINNED: Record<EncryptedFieldName, [row: Record<string, unknown>, aad: str
   recordsData: [{ tenant_id: T, collection: 'patients', id: 'r-1' }, 'confide:v1:tenant-1:records:patients/r-1:data'],
   accessLogIp: [{ tenant_id: T, seq: 42 }, 'confide:v1:tenant-1:access_log:tenant-1/42:ip'],
   accessLogDetails: [{ tenant_id: T, seq: '42' }, 'confide:v1:tenant-1:access_log:tenant-1/42:details'],
+  staffEmail: [{ id: 'st-1' }, 'confide:v1:system:staff:st-1:email'],
+  staffSessionsIp: [{ id: 'ss-1' }, 'confide:v1:system:staff_sessions:ss-1:ip'],
+  staffTotpSecret: [{ staff_id: 'st-1' }, 'confide:v1:system:staff_totp_factors:st-1:secret'],
+  accessRequestsReason: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:reason'],
+  accessRequestsTicket: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:ticket'],
+  accessRequestsDecisionReason: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:decisionReason'],
+  accessRequestsReviewNotes: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:reviewNotes'],
   outboxEml: [{ id: 'm-1' }, 'confide:v1:system:outbox:m-1:eml'],
 };
 

@@ -168,6 +168,65 @@ export const ENCRYPTED_FIELDS = Object.freeze({
     locationColumns: ['tenant_id', 'seq'],
     location: (row) => ({ table: 'access_log', rowId: `${row.tenant_id}/${Number(row.seq)}`, field: 'details' }),
   }),
+  staffEmail: column({
+    table: 'staff',
+    column: 'email_enc',
+    owner: SYSTEM,
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'staff', rowId: row.id, field: 'email' }),
+  }),
+  staffSessionsIp: column({
+    table: 'staff_sessions',
+    column: 'ip_enc',
+    owner: SYSTEM,
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'staff_sessions', rowId: row.id, field: 'ip' }),
+  }),
+  staffTotpSecret: column({
+    table: 'staff_totp_factors',
+    column: 'secret_enc',
+    owner: SYSTEM,
+    primaryKey: ['staff_id'],
+    locationColumns: ['staff_id'],
+    location: (row) => ({ table: 'staff_totp_factors', rowId: row.staff_id, field: 'secret' }),
+  }),
+  // What staff and tenant admins write about a staff access (src/staff-access) is under the tenant's
+  // key, not the system's: it is about the tenant's matter and may quote its data, the tenant reads
+  // it, its key rotation re-seals it, and deleting the tenant shreds it with everything else.
+  accessRequestsReason: column({
+    table: 'access_requests',
+    column: 'reason_enc',
+    owner: { kind: 'tenant', tenantColumn: 'tenant_id' },
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'access_requests', rowId: row.id, field: 'reason' }),
+  }),
+  accessRequestsTicket: column({
+    table: 'access_requests',
+    column: 'ticket_enc',
+    owner: { kind: 'tenant', tenantColumn: 'tenant_id' },
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'access_requests', rowId: row.id, field: 'ticket' }),
+  }),
+  accessRequestsDecisionReason: column({
+    table: 'access_requests',
+    column: 'decision_reason_enc',
+    owner: { kind: 'tenant', tenantColumn: 'tenant_id' },
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'access_requests', rowId: row.id, field: 'decisionReason' }),
+  }),
+  accessRequestsReviewNotes: column({
+    table: 'access_requests',
+    column: 'review_notes_enc',
+    owner: { kind: 'tenant', tenantColumn: 'tenant_id' },
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'access_requests', rowId: row.id, field: 'reviewNotes' }),
+  }),
   /** Delivered mail in the outbox folder (src/mail/outbox-file.ts): one file per message id. */
   outboxEml: Object.freeze<EncryptedFile>({
     kind: 'file',

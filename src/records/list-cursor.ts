@@ -10,3 +10,13 @@ const RECORD_CURSOR = cursorCodec<string>({
 
 export const encodeRecordCursor = (lastId: string): string => RECORD_CURSOR.encode(lastId);
 export const decodeRecordCursor = (cursor: string): string => RECORD_CURSOR.decode(cursor);
+
+/** A collections cursor names the last collection of the previous page (`c1:<name>`). */
+const COLLECTION_CURSOR = cursorCodec<string>({
+  version: 'c1',
+  format: (lastName) => lastName,
+  parse: (text) => (/^[a-z][a-z0-9_]{0,62}$/.test(text) ? text : undefined),
+});
+
+export const encodeCollectionCursor = (lastName: string): string => COLLECTION_CURSOR.encode(lastName);
+export const decodeCollectionCursor = (cursor: string): string => COLLECTION_CURSOR.decode(cursor);

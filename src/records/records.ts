@@ -1,10 +1,11 @@
 import type { RecordsDeps } from './records-deps.js';
 import { pageJsonChunks } from '../lib/page-budget.js';
-import { actorOf, type Caller } from '../core/principal.js';
+import { accessedBy, type DataCaller } from '../core/principal.js';
 import { AppError, notFound } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
-import { decodeRecordCursor, encodeRecordCursor } from './list-cursor.js';
+import { decodeCollectionCursor, decodeRecordCursor, encodeCollectionCursor, encodeRecordCursor } from './list-cursor.js';
 import { openRecord, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
+import { listCollectionSummaries, type CollectionSummary } from './collection-summary-repository.js';
 import { planRecordPage, readPlannedRows, sizeOf, takeRecordsJson } from './record-page.js';
 import {
   deleteRecordRow,
@@ -31,7 +32,7 @@ export interface RecordPageJson {
 export class Records {
   constructor(private readonly services: RecordsDeps) {}
 
-  async create(caller: Caller, collection: string, data: RecordData): Promise<CustomerRecord> {
+  async create(caller: DataCaller, collection: string, data: RecordData): Promise<CustomerRecord> {
     const { transactions, keyRing, accessLog, clock } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
@@ -42,32 +43,30 @@ export class Records {
       await ensureCollection(trx, tenantId, collection, now, this.services.config.limits.collectionsPerTenant);
       await insertRecordRow(trx, row);
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
-        actor: actorOf(caller.principal),
+        ...accessedBy(caller),
         action: 'create',
         resource: { type: 'record', collection, id },
-        ip: caller.ip,
       });
     });
     return { id, collection, data, version: 1, createdAt: now, updatedAt: now };
   }
 
-  async read(caller: Caller, collection: string, id: string): Promise<CustomerRecord> {
+  async read(caller: DataCaller, collection: string, id: string): Promise<CustomerRecord> {
     const { db, keyRing, accessLog } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
     const row = await findRecordRow(db, tenantId, collection, id);
     if (!row) throw notFound();
     await accessLog.appendDurably(tenantId, cipher, {
-      actor: actorOf(caller.principal),
+      ...accessedBy(caller),
       action: 'read',
       resource: { type: 'record', collection, id },
-      ip: caller.ip,
     });
     return openRecord(cipher, row);
   }
 
   /** Replaces the data. With `expectedVersion` (from If-Match) a stale writer gets 409 instead of overwriting. */
-  async update(caller: Caller, collection: string, id: string, data: RecordData, expectedVersion?: number): Promise<CustomerRecord> {
+  async update(caller: DataCaller, collection: string, id: string, data: RecordData, expectedVersion?: number): Promise<CustomerRecord> {
     const { transactions, keyRing, accessLog, clock } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
@@ -80,28 +79,49 @@ export class Records {
       const changes = { data_enc: sealRecordData(cipher, collection, id, data), version: current + 1, updated_at: now };
       if (!(await updateRecordRow(trx, tenantId, collection, id, current, changes))) throw versionConflict(current);
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
-        actor: actorOf(caller.principal),
+        ...accessedBy(caller),
         action: 'update',
         resource: { type: 'record', collection, id },
-        ip: caller.ip,
       });
       return { id, collection, data, version: changes.version, createdAt: row.created_at, updatedAt: now };
     });
   }
 
-  async delete(caller: Caller, collection: string, id: string): Promise<void> {
+  async delete(caller: DataCaller, collection: string, id: string): Promise<void> {
     const { transactions, keyRing, accessLog } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
     await transactions.run(async (trx) => {
       if (!(await deleteRecordRow(trx, tenantId, collection, id))) throw notFound();
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
-        actor: actorOf(caller.principal),
+        ...accessedBy(caller),
         action: 'delete',
         resource: { type: 'record', collection, id },
-        ip: caller.ip,
       });
     });
+  }
+
+  /**
+   * The tenant's collections with their record counts and stored bytes: metadata, no contents.
+   * Still an access (what exists and how much is kept), so it appends one `list` entry on resource
+   * `collections`, naming the collections shown, durably before the answer leaves.
+   */
+  /** A page of the tenant's collections (names, record counts, stored bytes: no contents), logged as one `list` entry naming them. */
+  async collections(caller: DataCaller, options: { limit: number; cursor?: string }): Promise<{ items: CollectionSummary[]; nextCursor: string | null }> {
+    const { db, keyRing, accessLog } = this.services;
+    const tenantId = caller.principal.tenantId;
+    const afterName = options.cursor === undefined ? undefined : decodeCollectionCursor(options.cursor);
+    const cipher = await keyRing.cipherFor(tenantId);
+    const candidates = await listCollectionSummaries(db, tenantId, afterName, options.limit + 1);
+    const summaries = candidates.slice(0, options.limit);
+    await accessLog.appendDurably(tenantId, cipher, {
+      ...accessedBy(caller),
+      action: 'list',
+      resource: { type: 'collections' },
+      details: { collections: summaries.map((summary) => summary.name) },
+    });
+    const nextCursor = candidates.length > options.limit ? encodeCollectionCursor(summaries[summaries.length - 1]!.name) : null;
+    return { items: summaries, nextCursor };
   }
 
   /**
@@ -110,7 +130,7 @@ export class Records {
    * its single `list` entry names exactly the ids it returns and is durable before any record is
    * decrypted. Memory stays at about one page; the work is sliced so the event loop keeps turning.
    */
-  async list(caller: Caller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPageJson> {
+  async list(caller: DataCaller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPageJson> {
     const { db, keyRing, accessLog, config } = this.services;
     const tenantId = caller.principal.tenantId;
     const afterId = options.cursor === undefined ? undefined : decodeRecordCursor(options.cursor);
@@ -125,11 +145,10 @@ export class Records {
     const lastId = stoppedEarly ? page[page.length - 1]!.id : planned[planned.length - 1]?.id;
     const ids = page.map((record) => record.id);
     await accessLog.appendDurably(tenantId, cipher, {
-      actor: actorOf(caller.principal),
+      ...accessedBy(caller),
       action: 'list',
       resource: { type: 'collection', collection },
       details: { ids },
-      ip: caller.ip,
     });
     const nextCursor = more && lastId !== undefined ? encodeRecordCursor(lastId) : null;
     const items = await takeRecordsJson(cipher, collection, rows.splice(0, page.length));

@@ -13,8 +13,8 @@ const RecordParams = Type.Object({
   collection: Type.String({ pattern: COLLECTION_NAME }),
   id: Type.String({ format: 'uuid' }),
 });
-const RecordBody = Type.Object({}, { additionalProperties: true, description: 'Any JSON object' });
-const RecordSchema = Type.Object({
+export const RecordBody = Type.Object({}, { additionalProperties: true, description: 'Any JSON object' });
+export const RecordSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   collection: Type.String(),
   data: Type.Object({}, { additionalProperties: true }),
@@ -23,8 +23,15 @@ const RecordSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
+/** A page of records and the query that asks for one (shared with the staff data routes, which answer the same). */
+export const ListQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
+export const RecordPage = Type.Object({ items: Type.Array(RecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
 /** `If-Match: 3` or `If-Match: "3"` (the ETag we send); `*` means any version. */
-function expectedVersion(ifMatch: string | undefined): number | undefined {
+export function expectedVersion(ifMatch: string | undefined): number | undefined {
   if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
   const match = /^\s*"?(\d{1,15})"?\s*$/.exec(ifMatch);
   if (!match) {
@@ -74,11 +81,8 @@ function collectionRoutes(app: Router, records: Records, { reading, writing }: A
           'always at least one record). `nextCursor` continues exactly where the page stopped; it is null after the last record. ' +
           'The access log gets one `list` entry naming every id returned.',
         params: CollectionParams,
-        querystring: Type.Object(
-          { limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ items: Type.Array(RecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403, 503) },
+        querystring: ListQuery,
+        response: { 200: RecordPage, ...errorResponses(400, 401, 403, 503) },
       },
     },
     async (request, reply) => {

@@ -74,17 +74,56 @@ export async function listSecurityEvents(
       if (options.type) query = query.where('type', '=', options.type);
       return query.execute();
     },
-    toItem: (row) => ({
-      id: row.id,
-      at: row.at,
-      type: row.type,
-      outcome: row.outcome,
-      actor: actorOf(row),
-      ip: row.ip_enc ? cipher.decrypt(row.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(row)) : '',
-      ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, ENCRYPTED_FIELDS.securityEventsDetails.location(row))) as Record<string, unknown> } : {}),
-    }),
+    toItem: (row) => eventOf(cipher, row),
   });
   return { items: page.items, nextBeforeId: page.more && page.lastRow ? page.lastRow.id : null };
+}
+
+/** A staff event: as a tenant's, plus the tenant it is filed under (null for one about no tenant, such as a sign-in). */
+export interface StoredStaffEvent extends StoredSecurityEvent {
+  tenantId: string | null;
+}
+
+/**
+ * Every staff action across tenants, newest first, for security-admins: events whose actor is
+ * staff, and `staff.*` events with no actor (a sign-in attempt for an unknown address); with
+ * `staffId`, only that staff member's. Pages are bounded as listSecurityEvents's are.
+ */
+export async function listStaffEvents(
+  db: Kysely<DB>,
+  cipher: Cipher,
+  options: { limit: number; beforeId?: string; staffId?: string; maxBytes: number; longestCursor: string },
+): Promise<{ items: StoredStaffEvent[]; nextBeforeId: string | null }> {
+  const page = await fillPage({
+    limit: options.limit,
+    maxBytes: options.maxBytes,
+    longestCursor: options.longestCursor,
+    read: (after: Selectable<SecurityEventsTable> | undefined, count) => {
+      let query = db.selectFrom('security_events').selectAll().orderBy('id', 'desc').limit(count);
+      const staffId = options.staffId;
+      query =
+        staffId === undefined
+          ? query.where((eb) => eb.or([eb('actor_type', '=', 'staff'), eb('type', 'like', 'staff.%')]))
+          : query.where('actor_type', '=', 'staff').where('actor_id', '=', staffId);
+      const before = after?.id ?? options.beforeId;
+      if (before) query = query.where('id', '<', before);
+      return query.execute();
+    },
+    toItem: (row) => ({ ...eventOf(cipher, row), tenantId: row.tenant_id }),
+  });
+  return { items: page.items, nextBeforeId: page.more && page.lastRow ? page.lastRow.id : null };
+}
+
+function eventOf(cipher: Cipher, row: Selectable<SecurityEventsTable>): StoredSecurityEvent {
+  return {
+    id: row.id,
+    at: row.at,
+    type: row.type,
+    outcome: row.outcome,
+    actor: actorOf(row),
+    ip: row.ip_enc ? cipher.decrypt(row.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(row)) : '',
+    ...(row.details_enc ? { details: JSON.parse(cipher.decrypt(row.details_enc, ENCRYPTED_FIELDS.securityEventsDetails.location(row))) as Record<string, unknown> } : {}),
+  };
 }
 
 function actorOf(row: { actor_type: string | null; actor_id: string | null; user_id: string | null }): SecurityEventActor | null {

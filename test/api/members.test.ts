@@ -158,7 +158,7 @@ describe.each(DIALECTS)('members, invitations and tenant settings on %s', (diale
     await t.request({ method: 'POST', url: '/v1/mfa/totp/confirm', token: owner.token, payload: { code: await totpCode(t, ownerTotp.secret) } });
     const settings = await t.request({ method: 'PATCH', url: '/v1/tenant/settings', token: owner.token, payload: { requireMfa: true } });
     expect(settings.statusCode).toBe(200);
-    expect(settings.json()).toEqual({ requireMfa: true, sessionIdleSeconds: null, sessionAbsoluteSeconds: null });
+    expect(settings.json()).toEqual({ requireMfa: true, sessionIdleSeconds: null, sessionAbsoluteSeconds: null, staffAccess: 'approval_required', staffAccessMaxMinutes: 120 });
 
     const blocked = await t.request({ method: 'GET', url: '/v1/collections/x/records', token: member.token });
     expect(blocked.statusCode).toBe(403);
@@ -193,6 +193,6 @@ describe.each(DIALECTS)('members, invitations and tenant settings on %s', (diale
     const member = await join(owner, 'member');
     expect((await t.request({ method: 'GET', url: '/v1/tenant/settings', token: member.token })).statusCode).toBe(403);
     expect((await t.request({ method: 'PATCH', url: '/v1/tenant/settings', token: member.token, payload: { requireMfa: true } })).statusCode).toBe(403);
-    expect((await t.request({ method: 'GET', url: '/v1/tenant/settings', token: owner.token })).json()).toEqual({ requireMfa: false, sessionIdleSeconds: null, sessionAbsoluteSeconds: null });
+    expect((await t.request({ method: 'GET', url: '/v1/tenant/settings', token: owner.token })).json()).toEqual({ requireMfa: false, sessionIdleSeconds: null, sessionAbsoluteSeconds: null, staffAccess: 'approval_required', staffAccessMaxMinutes: 120 });
   });
 });

@@ -39,6 +39,7 @@ describe.each(DIALECTS)('request logging on %s', (dialect) => {
     const { entry, line } = lines[0]!;
     expect(entry).toMatchObject({
       level: 30,
+      listener: 'public',
       method: 'GET',
       route: '/v1/collections/:collection/records/:id',
       statusCode: 200,
@@ -52,6 +53,14 @@ describe.each(DIALECTS)('request logging on %s', (dialect) => {
     expect(line).not.toContain(collection);
     expect(line).not.toContain(record.id);
     expect(line).not.toContain(owner.token);
+  });
+
+  it('names the admin listener on its lines, so a staff request is told from a customer’s', async () => {
+    const response = await t.admin({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(200);
+    const lines = await linesOf(response);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.entry).toMatchObject({ listener: 'admin', method: 'GET', route: '/healthz', statusCode: 200 });
   });
 
   it('never logs the query string or a token in it, also for error answers (ASVS 16.2.5)', async () => {

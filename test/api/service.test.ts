@@ -6,6 +6,7 @@ import { SECURITY_EVENT_TYPES } from '../../src/core/security-event-types.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { errorCode } from '../harness/builders.js';
 import { currentErrorTable, errorTableFromOpenApi } from '../harness/error-table.js';
+import { mergeDocuments } from '../harness/openapi-document.js';
 
 describe('service endpoints and the error contract', () => {
   let t: TestApp;
@@ -40,9 +41,52 @@ describe('service endpoints and the error contract', () => {
         'DELETE /v1/collections/{collection}/records/{id}',
         'GET /v1/access-log',
         'GET /v1/access-log/verify',
+        'GET /v1/access-requests',
+        'POST /v1/access-requests/{id}/approve',
+        'POST /v1/access-requests/{id}/deny',
+        'GET /v1/access-grants',
+        'POST /v1/access-grants/{id}/revoke',
       ]),
     );
+    expect(routes.filter((route) => route.includes('/admin/'))).toEqual([]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('describes the admin API as its own OpenAPI 3.1 document, covering every contract route of the admin listener', async () => {
+    const response = await t.admin({ method: 'GET', url: '/admin/v1/openapi.json' });
+    expect(response.statusCode).toBe(200);
+    const doc = response.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = Object.entries(doc.paths as Record<string, object>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'GET /healthz',
+        'POST /admin/v1/enrolment',
+        'POST /admin/v1/enrolment/confirm',
+        'POST /admin/v1/sessions',
+        'POST /admin/v1/sessions/mfa',
+        'DELETE /admin/v1/sessions/current',
+        'GET /admin/v1/me',
+        'GET /admin/v1/staff-policy',
+        'POST /admin/v1/staff-policy',
+        'POST /admin/v1/staff-policy/{version}/acknowledge',
+        'POST /admin/v1/access-requests',
+        'GET /admin/v1/access-requests',
+        'GET /admin/v1/access-requests/{id}',
+        'POST /admin/v1/access-requests/{id}/approve',
+        'POST /admin/v1/access-requests/{id}/review',
+        'GET /admin/v1/access-grants',
+        'GET /admin/v1/tenants/{tenantId}/collections',
+        'GET /admin/v1/tenants/{tenantId}/collections/{collection}/records',
+        'GET /admin/v1/tenants/{tenantId}/collections/{collection}/records/{id}',
+        'PUT /admin/v1/tenants/{tenantId}/collections/{collection}/records/{id}',
+        'DELETE /admin/v1/tenants/{tenantId}/collections/{collection}/records/{id}',
+        'GET /admin/v1/staff-events',
+      ]),
+    );
+    // Staff routes only: no customer route is served on the admin listener.
+    expect(routes.filter((route) => route !== 'GET /healthz' && !route.includes(' /admin/v1/'))).toEqual([]);
+    expect(doc.components.securitySchemes.staffBearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   it('sends the security headers, a request id and no-store on every answer', async () => {
@@ -100,18 +144,22 @@ describe('service endpoints and the error contract', () => {
     expect(documented).toHaveLength(Object.keys(SECURITY_EVENT_TYPES).length);
   });
 
-  it('lists in docs/errors.md, per endpoint, exactly the error statuses the OpenAPI description declares', async () => {
-    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json();
+  /** Both listeners' documents, as docs/errors.md's per-endpoint table lists them. */
+  const bothDocuments = async () =>
+    mergeDocuments((await t.request({ method: 'GET', url: '/v1/openapi.json' })).json(), (await t.admin({ method: 'GET', url: '/admin/v1/openapi.json' })).json());
+
+  it('lists in docs/errors.md, per endpoint of both listeners, exactly the error statuses the OpenAPI descriptions declare', async () => {
+    const doc = await bothDocuments();
     const markdown = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     // On a mismatch, `npm run docs:errors` rewrites the table.
     expect(currentErrorTable(markdown)).toBe(errorTableFromOpenApi(doc));
   });
 
-  it('declares on every signed-in route the 401 and 403 its authentication can answer', async () => {
-    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json();
-    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown; responses: object }>>)) {
+  it('declares on every signed-in route of both listeners the 401 and 403 its authentication can answer', async () => {
+    const doc = await bothDocuments();
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown; responses?: object }>>)) {
       for (const [method, operation] of Object.entries(operations)) {
-        if (operation.security) expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+        if (operation.security) expect(Object.keys(operation.responses ?? {}), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
       }
     }
   });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
 import { runCli } from './run-cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -8,14 +9,22 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
+  /** The admin listener's port (CONFIDE_ADMIN_LISTEN): the one `env` named, else a free one on loopback. */
+  adminPort: number;
   output: () => string;
 }
 
-/** Starts `confide serve` as a real separate process and waits until it listens. */
+/**
+ * Starts `confide serve` as a real separate process and waits until it listens (both listeners:
+ * the public one says so last). Unless `env` names CONFIDE_ADMIN_LISTEN, the admin listener gets a
+ * free loopback port, so test files running at once never race for the default 127.0.0.1:9443.
+ */
 export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
+  const adminListen = env.CONFIDE_ADMIN_LISTEN ?? `127.0.0.1:${await freePort()}`;
+  const adminPort = Number(/:(\d+)$/.exec(adminListen)?.[1]);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${port}` },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${port}`, CONFIDE_ADMIN_LISTEN: adminListen },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -36,7 +45,7 @@ export async function startServerProcess(env: Record<string, string>, port: numb
     });
   });
   child.removeAllListeners('exit');
-  return { child, port, output: () => output };
+  return { child, port, adminPort, output: () => output };
 }
 
 export async function killHard(server: ServerProcess): Promise<void> {

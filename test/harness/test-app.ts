@@ -25,6 +25,8 @@ export interface TestApp {
   /** Every log line Confide wrote, to check that no secret or customer value reaches the logs. */
   logs: string[];
   request(options: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
+  /** The same, on the admin listener (staff and operations). */
+  admin(options: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,12 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     },
     request({ token, headers, ...rest }) {
       return app.publicServer.inject({
+        ...rest,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      });
+    },
+    admin({ token, headers, ...rest }) {
+      return app.adminServer.inject({
         ...rest,
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       });

@@ -71,7 +71,7 @@ describe.each(DIALECTS)('the data directory belongs to one deployment, on %s', (
       const before = readdirSync(t.dataDir).sort();
 
       // A new database is refused before it is created (no SQLite file appears in the other's folder).
-      const serve = runCli(['serve'], { ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}` });
+      const serve = runCli(['serve'], { ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}`, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${await freePort()}` });
       expect(serve.status, serve.stderr).toBe(EX_CONFIG);
       expect(serve.stderr).toBe(
         `confide: data directory ${t.dataDir} belongs to deployment ${owner.deploymentId} (${owner.database}), and ${newcomer} holds no Confide database yet; ` +
@@ -92,7 +92,7 @@ describe.each(DIALECTS)('the data directory belongs to one deployment, on %s', (
         `deployment ${theirs} (${newcomer}); give each deployment its own CONFIDE_DATA_DIR`;
       await expect(createApp(loadConfig(env), { startWorkers: false, createIfMissing: true })).rejects.toThrow(new DeploymentMismatchError(line));
       for (const command of [['serve'], ['mail', 'outbox'], ['audit', 'verify']]) {
-        const result = runCli(command, { ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}` });
+        const result = runCli(command, { ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}`, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${await freePort()}` });
         expect(result.status, `${command.join(' ')}: ${result.stderr}`).toBe(EX_CONFIG);
         expect(result.stderr).toBe(`confide: ${line}\n`);
         expect(result.stdout).toBe('');

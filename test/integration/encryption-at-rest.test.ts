@@ -7,7 +7,8 @@ import { inject, describe, expect, it } from 'vitest';
 import { encryptedFields, ownerOf } from '../../src/keys/encrypted-fields.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
-import { buildRecord, buildTenant } from '../harness/builders.js';
+import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
+import { buildStaff } from '../harness/staff.js';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -42,8 +43,25 @@ async function writeCanaries(t: TestApp) {
   await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } });
   await t.app.services.mail.kick();
   await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } }); // stays queued
+  await writeStaffCanaries(t, tenant, canary);
   await t.app.services.securityEvents.flush();
   return { canary, email, organization, tenant, totpSecret: totp.secret as string };
+}
+
+/** Staff data: accounts, sessions and TOTP seeds, and requests with a ticket, a denial reason and review notes. */
+async function writeStaffCanaries(t: TestApp, tenant: TestTenant, canary: string) {
+  const support = await buildStaff(t, { role: 'support', email: `support.${canary.toLowerCase()}@ops.test` });
+  const [first, second] = [await buildStaff(t, { role: 'security-admin' }), await buildStaff(t, { role: 'security-admin' })];
+  const ask = (token: string, payload: Record<string, unknown>) =>
+    t.admin({ method: 'POST', url: '/admin/v1/access-requests', token, payload: { tenantId: tenant.tenantId, scope: 'read', durationMinutes: 30, reason: `Customer asks about ${canary} in their records`, ticket: `SUP ${canary}`, ...payload } });
+  const asked = await ask(support.token, { justification: 'CUSTOMER_INITIATED_SUPPORT' });
+  expect(asked.statusCode, asked.body).toBe(201);
+  expect((await t.request({ method: 'POST', url: `/v1/access-requests/${asked.json().id}/deny`, token: tenant.token, payload: { reason: `Not now ${canary}` } })).statusCode).toBe(200);
+  const emergency = await ask(first.token, { justification: 'INCIDENT_RESPONSE', breakGlass: true });
+  expect(emergency.statusCode, emergency.body).toBe(201);
+  expect((await t.admin({ method: 'POST', url: `/admin/v1/access-requests/${emergency.json().id}/approve`, token: second.token })).statusCode).toBe(200);
+  const review = await t.admin({ method: 'POST', url: `/admin/v1/access-requests/${emergency.json().id}/review`, token: second.token, payload: { notes: `Reviewed ${canary}` } });
+  expect(review.statusCode, review.body).toBe(200);
 }
 
 /** Every `_enc` column of the live database, as `table.column`. */

@@ -12,7 +12,8 @@ import { killHard, startServerProcess, type ServerProcess } from '../harness/ser
  * in bash and in zsh, each once as a script and once as if pasted into an interactive shell. The
  * commands come from README.md itself, so the README cannot drift from what works.
  *
- * Only two things are rewritten: the tour's https://127.0.0.1:8443 becomes this test's port, and
+ * Only two things are rewritten: the tour's https://127.0.0.1:8443 (and the admin listener's
+ * https://127.0.0.1:9443, where the tour uses it) become this test's ports, and
  * `node bin/confide.js` runs the CLI from source through tsx, like the server under test
  * (startServerProcess), so both are the same code even when dist/ is stale or missing. The
  * script's environment points CONFIDE_DATA_DIR and CONFIDE_MASTER_KEY_FILE at a temp dir, never
@@ -22,6 +23,7 @@ import { killHard, startServerProcess, type ServerProcess } from '../harness/ser
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOUR_HEADING = '## A short tour with curl';
 const TOUR_ORIGIN = 'https://127.0.0.1:8443';
+const TOUR_ADMIN_ORIGIN = 'https://127.0.0.1:9443';
 const TOUR_CLI = 'node bin/confide.js';
 const RUN_TIMEOUT_MS = 180_000; // a run waits up to 30 s for the next TOTP step; the rest is slow on a loaded machine
 
@@ -103,17 +105,51 @@ const EXPECTED: Array<[what: string, check: (line: string, json: any) => boolean
   ['the OpenAPI paths, with the two-step sign-in', (_, j) => Array.isArray(j) && j.includes('/v1/sessions/mfa')],
   ['TOTP confirmed with a real code: 10 recovery codes', (_, j) => j?.recoveryCodes?.length === 10],
   ['requireMfa on', (_, j) => j?.requireMfa === true],
+  ['staff enrolment confirmed with a real code: 10 recovery codes', (_, j) => j?.recoveryCodes?.length === 10],
   ['/v1/me with the token from the second step: TOTP on', (_, j) => j?.user?.emailVerified === true && j.mfa?.totp === true],
   ['an invitation', (_, j) => typeof j?.id === 'string' && typeof j.expiresAt === 'string'],
   ['the pending invitation, listed', (_, j) => j?.items?.some((i: any) => i.email === 'bob@example.com')],
   ['the members', (_, j) => j?.items?.some((m: any) => m.role === 'owner' && m.mfa === true)],
-  ['the settings', (_, j) => j?.requireMfa === true],
+  ['the settings: staff access needs approval', (_, j) => j?.requireMfa === true && j.staffAccess === 'approval_required'],
+  ['a record for staff to read', (_, j) => j?.data?.name === 'Carol' && j.version === 1],
   [
-    'security events, the two-step sign-in among them',
+    'the pending staff request, as the tenant sees it: who, what, why, how long',
     (_, j) =>
-      ['signin.mfa', 'mfa.totp.enabled', 'apiKey.created', 'tenant.settings.changed', 'email.verified'].every((type) =>
-        j?.items?.some((e: any) => e.type === type && e.outcome === 'success'),
-      ),
+      j?.items?.length === 1 &&
+      /^sam\+\d+@ops\.example$/.test(j.items[0].staff?.email) &&
+      j.items[0].status === 'pending' &&
+      j.items[0].scope === 'read' &&
+      j.items[0].justification === 'CUSTOMER_INITIATED_SUPPORT' &&
+      j.items[0].reason.length >= 20 &&
+      j.items[0].ticket === 'SUP-1042' &&
+      j.items[0].durationMinutes === 60,
+  ],
+  ['staff read the records under the approved grant', (_, j) => j?.items?.some((r: any) => r.data?.name === 'Carol')],
+  [
+    'the access log, staff entries only, each with its grant and justification',
+    (_, j) =>
+      j?.items?.length > 0 &&
+      j.items.every((e: any) => e.actor?.type === 'staff' && typeof e.grantId === 'string' && e.justification === 'CUSTOMER_INITIATED_SUPPORT') &&
+      j.items.some((e: any) => e.action === 'list'),
+  ],
+  ['the grant, revoked', (_, j) => typeof j?.id === 'string' && typeof j.revokedAt === 'string' && j.scope === 'read'],
+  ['the next staff read: GRANT_REQUIRED, without customer data', (line, j) => j?.error?.code === 'GRANT_REQUIRED' && !line.includes('Carol')],
+  ['the next staff read: 403', (line) => line === '403'],
+  [
+    'security events, the two-step sign-in and staff access among them',
+    (_, j) =>
+      [
+        'signin.mfa',
+        'mfa.totp.enabled',
+        'apiKey.created',
+        'tenant.settings.changed',
+        'email.verified',
+        'staff.access.requested',
+        'staff.access.approved',
+        'staff.grant.used',
+        'staff.access.revoked',
+      ].every((type) => j?.items?.some((e: any) => e.type === type && e.outcome === 'success')) &&
+      j.items.some((e: any) => e.type === 'staff.grant.refused' && e.outcome === 'refused'),
   ],
   ['signed out: 204', (line) => line === '204'],
 ];
@@ -128,6 +164,17 @@ function firstUnmet(stdout: string): string | undefined {
     at += 1;
   }
   return undefined;
+}
+
+/**
+ * The grant ids in the staff entries of the access log, and the id of the grant the owner then
+ * revoked: the tour must show the very grant it approved at work, then revoked.
+ */
+function staffGrants(stdout: string): { logged: string[]; revoked: string | undefined } {
+  const answers = stdout.split('\n').map((line) => parse(line.trim()));
+  const log = answers.find((j) => j?.items?.length > 0 && j.items.every((e: any) => e.actor?.type === 'staff'));
+  const revoked = answers.find((j) => typeof j?.revokedAt === 'string');
+  return { logged: [...new Set<string>(log?.items.map((e: any) => e.grantId))], revoked: revoked?.id };
 }
 
 describe('README tour (SQLite)', () => {
@@ -147,7 +194,10 @@ describe('README tour (SQLite)', () => {
     expect(tour, 'the tour talks to the server npm start runs').toContain(TOUR_ORIGIN);
     expect(tour, 'the tour reads the outbox with the CLI').toContain(TOUR_CLI);
     server = await startServerProcess(dirs, await freePort());
-    script = tour.replaceAll(TOUR_ORIGIN, `https://127.0.0.1:${server.port}`).replaceAll(TOUR_CLI, 'node --import tsx src/cli/main.ts');
+    script = tour
+      .replaceAll(TOUR_ORIGIN, `https://127.0.0.1:${server.port}`)
+      .replaceAll(TOUR_ADMIN_ORIGIN, `https://127.0.0.1:${server.adminPort}`)
+      .replaceAll(TOUR_CLI, 'node --import tsx src/cli/main.ts');
     scriptFile = join(root, 'tour.sh');
     writeFileSync(scriptFile, script);
     // A home without start-up files: zsh would otherwise offer its new-user menu, and a person's
@@ -155,7 +205,8 @@ describe('README tour (SQLite)', () => {
     const home = join(root, 'home');
     mkdirSync(home);
     writeFileSync(join(home, '.zshrc'), '');
-    shellEnv = { PATH: process.env.PATH ?? '', HOME: home, ZDOTDIR: home, TERM: 'dumb', ...dirs };
+    // The CLI the tour runs sees the same configuration as the server (its admin port included).
+    shellEnv = { PATH: process.env.PATH ?? '', HOME: home, ZDOTDIR: home, TERM: 'dumb', ...dirs, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${server.adminPort}` };
   });
 
   afterAll(async () => {
@@ -175,6 +226,8 @@ describe('README tour (SQLite)', () => {
     const report = `${run.name}: exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}\nserver:\n${server.output().slice(-4000)}`;
     expect(result.code, report).toBe(0);
     expect(firstUnmet(result.stdout), report).toBeUndefined();
+    const grants = staffGrants(result.stdout);
+    expect(grants.logged, `the staff accesses name the grant that was then revoked\n${report}`).toEqual([grants.revoked]);
     const email = /"email":"(alice\+\d+@example\.com)"/.exec(result.stdout)?.[1];
     expect(emails, 'each run signs up a new address').not.toContain(email);
     emails.push(email!);

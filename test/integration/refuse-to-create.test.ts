@@ -102,7 +102,7 @@ describe.each(DIALECTS)('the CLI refuses instead of creating, on %s', (dialect: 
       'restore the key file (CONFIDE_MASTER_KEY_FILE); a new key cannot open existing data\n';
 
     for (const command of [['serve'], ['audit', 'verify']]) {
-      const result = runCli(command, { ...d.env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}` });
+      const result = runCli(command, { ...d.env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${await freePort()}`, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${await freePort()}` });
       expect(result.status, `${command.join(' ')}: ${result.stderr}`).toBe(EX_CONFIG);
       expect(result.stderr).toBe(line);
       expect(existsSync(d.keyFile)).toBe(false);

@@ -5,6 +5,7 @@ import { members } from './0003-members.js';
 import { accountSecurity } from './0004-account-security.js';
 import { webauthn } from './0005-webauthn.js';
 import { emailVerification } from './0006-email-verification.js';
+import { staffAccess } from './0007-staff-access.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-account-security': accountSecurity,
   '0005-webauthn': webauthn,
   '0006-email-verification': emailVerification,
+  '0007-staff-access': staffAccess,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,7 +8,7 @@ export const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'; // no 0/o, 1/l/i: read aloud and typed by people
 
 /** `xxxxx-xxxxx`: 10 characters from 31, about 49 bits each. */
-function newRecoveryCode(): string {
+export function newRecoveryCode(): string {
   const bytes = randomBytes(10);
   const chars = [...bytes].map((byte) => ALPHABET[byte % ALPHABET.length]!).join('');
   return `${chars.slice(0, 5)}-${chars.slice(5)}`;
@@ -23,7 +23,12 @@ export function normaliseRecoveryCode(code: string): string {
  * alone cannot be used to search the code space offline, and a code is found by one lookup.
  */
 function codeHash(indexKey: Buffer, userId: string, code: string): string {
-  return blindIndex(indexKey, `recovery-code:${userId}`, normaliseRecoveryCode(code));
+  return recoveryCodeHash(indexKey, `recovery-code:${userId}`, code);
+}
+
+/** The stored form of a code, bound to whose it is (`owner`: a label naming the realm and the account). */
+export function recoveryCodeHash(indexKey: Buffer, owner: string, code: string): string {
+  return blindIndex(indexKey, owner, normaliseRecoveryCode(code));
 }
 
 /** Replaces the user's set with 10 new single-use codes, returned once, in clear, to show the user. */

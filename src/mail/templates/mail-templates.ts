@@ -3,6 +3,8 @@ import { emailVerification } from './email-verification.js';
 import { invitation } from './invitation.js';
 import { passwordChanged } from './password-changed.js';
 import { passwordReset } from './password-reset.js';
+import { staffAccessDecision } from './staff-access-decision.js';
+import { staffAccessNotice } from './staff-access-notice.js';
 
 /**
  * Every mail Confide sends, by name: one file per template, each a function from its data to a
@@ -14,6 +16,8 @@ export const MAIL_TEMPLATES = {
   'password-changed': passwordChanged,
   invitation,
   'account-change': accountChange,
+  'staff-access-notice': staffAccessNotice,
+  'staff-access-decision': staffAccessDecision,
 } as const;
 
 export type MailTemplateName = keyof typeof MAIL_TEMPLATES;

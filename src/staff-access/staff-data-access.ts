@@ -1,0 +1,73 @@
+import { actorOf, type GrantedStaffPrincipal } from '../core/principal.js';
+import type { SecurityEventSink } from '../core/security-events.js';
+import type { CollectionSummary } from '../records/collection-summary-repository.js';
+import type { RecordData } from '../records/record.js';
+import type { RecordPageJson, Records } from '../records/records.js';
+
+/** A staff member acting under a grant checked for this very request (GrantCheck), from `ip`. */
+export interface StaffDataCaller {
+  principal: GrantedStaffPrincipal;
+  ip: string;
+}
+
+/** What a `staff.grant.used` event says was done. */
+interface Use {
+  action: 'list' | 'read' | 'update' | 'delete';
+  /** As in the access log: the tenant's `collections` (metadata), one `collection` (a page), or one `record`. */
+  resource: 'collections' | 'collection' | 'record';
+  collection?: string;
+  id?: string;
+}
+
+/**
+ * Staff data access by grant. There is one path to customer data: these call the same record use
+ * cases as the public API (same repository, same cipher, same access-log entry written first, now
+ * naming the staff member, the grant and its justification). Each access that succeeds is also a
+ * `staff.grant.used` security event, filed under the tenant.
+ */
+export class StaffDataAccess {
+  constructor(
+    private readonly records: Records,
+    private readonly securityEvents: SecurityEventSink,
+  ) {}
+
+  async collections(caller: StaffDataCaller, options: { limit: number; cursor?: string }): Promise<{ items: CollectionSummary[]; nextCursor: string | null }> {
+    const page = await this.records.collections(caller, options);
+    this.used(caller, { action: 'list', resource: 'collections' });
+    return page;
+  }
+
+  async list(caller: StaffDataCaller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPageJson> {
+    const page = await this.records.list(caller, collection, options);
+    this.used(caller, { action: 'list', resource: 'collection', collection });
+    return page;
+  }
+
+  async read(caller: StaffDataCaller, collection: string, id: string) {
+    const record = await this.records.read(caller, collection, id);
+    this.used(caller, { action: 'read', resource: 'record', collection, id });
+    return record;
+  }
+
+  async update(caller: StaffDataCaller, collection: string, id: string, data: RecordData, expectedVersion?: number) {
+    const record = await this.records.update(caller, collection, id, data, expectedVersion);
+    this.used(caller, { action: 'update', resource: 'record', collection, id });
+    return record;
+  }
+
+  async delete(caller: StaffDataCaller, collection: string, id: string): Promise<void> {
+    await this.records.delete(caller, collection, id);
+    this.used(caller, { action: 'delete', resource: 'record', collection, id });
+  }
+
+  private used({ principal, ip }: StaffDataCaller, use: Use): void {
+    this.securityEvents.record({
+      type: 'staff.grant.used',
+      outcome: 'success',
+      actor: actorOf(principal),
+      tenantId: principal.tenantId,
+      ip,
+      details: { grantId: principal.grant.id, scope: principal.grant.scope, justification: principal.grant.justification, ...use },
+    });
+  }
+}
