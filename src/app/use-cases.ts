@@ -12,6 +12,7 @@ import { Members } from '../members/members.js';
 import { Records } from '../records/records.js';
 import { Staff } from '../staff/staff.js';
 import { StaffAccess } from '../staff-access/staff-access.js';
+import { staffAccessWithdrawal } from '../staff-access/withdraw-staff-access.js';
 import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
 import type { Services } from './services.js';
 
@@ -38,7 +39,7 @@ export function openUseCases(services: Services) {
     apiKeys: new ApiKeys(services),
     members: new Members(services, sessions),
     invitations: new Invitations(services, throttle, completion),
-    tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId)),
+    tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId), staffAccessWithdrawal(services.securityEvents)),
     account: new Account(services, sessions, throttle),
     records,
     accessLogQueries: new AccessLogQueries(services),

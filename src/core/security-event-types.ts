@@ -29,9 +29,10 @@ export const SECURITY_EVENT_TYPES = {
   'tenant.settings.changed': 'a tenant setting changed (`details.changes`)',
   'staff.added': 'an operator added a staff member from the host (`confide staff add`)',
   'staff.disabled': 'an operator disabled a staff member: their sessions and grants ended at once',
-  'staff.enrolled': 'a staff member completed enrolment (password and authenticator app)',
+  'staff.enrolled': 'a staff member completed enrolment (password and authenticator app), or offered a wrong first code',
   'staff.signin.password': 'the first step of a staff sign-in (password) succeeded or failed',
   'staff.signin.mfa': 'the second step of a staff sign-in (TOTP or recovery code, in `details.method`) succeeded or failed',
+  'staff.session.refused': 'a request came with a session token of a disabled staff member (answered 401: disabling ended the session)',
   'staff.policy.published': 'a security-admin published a new version of the internal staff policy',
   'staff.policy.acknowledged': 'a staff member acknowledged a version of the internal staff policy',
   'staff.access.requested': 'a staff member asked for access to a tenant (`details`: request, scope, justification, break-glass, the tenant’s mode)',
@@ -41,7 +42,7 @@ export const SECURITY_EVENT_TYPES = {
   'staff.access.revoked': 'a grant was revoked (by the tenant, or when its staff member was disabled)',
   'staff.access.reviewed': 'a security-admin recorded the review of a break-glass access',
   'staff.grant.used': 'a staff member reached tenant data under a grant (`details`: `grantId`, `scope`, `justification`, `action`, `resource`, `collection`, `id`)',
-  'staff.grant.refused': 'a staff data request was refused: no active grant of enough scope for that tenant (`details`: `method`, `route`, the `scope` needed, `why`: none, pending, denied, expired, revoked, scope or disabled)',
+  'staff.grant.refused': 'a staff data request was refused: no active grant of enough scope for that tenant (`details`: `method`, `route`, the `scope` needed, `why`: none, pending, denied, expired, revoked, scope, disabled or tenant_denies)',
   'authorization.denied': 'a request was refused with 403 (`details.code`: role or scope, unverified address, missing second factor, …)',
 } as const satisfies Record<string, string>;
 

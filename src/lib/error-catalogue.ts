@@ -84,6 +84,7 @@ export const ERROR_CATALOGUE = {
       'second_factor_required',
       'last_required_factor',
       'already_disabled',
+      'mode_changed',
       'not_pending',
       'break_glass',
       'not_break_glass',

@@ -86,8 +86,9 @@ export interface StoredStaffEvent extends StoredSecurityEvent {
 
 /**
  * Every staff action across tenants, newest first, for security-admins: events whose actor is
- * staff, and `staff.*` events with no actor (a sign-in attempt for an unknown address); with
- * `staffId`, only that staff member's. Pages are bounded as listSecurityEvents's are.
+ * staff, and every `staff.*` event (a sign-in attempt for an unknown address, a tenant's decision
+ * on a request, without the deciding member's address); with `staffId`, only those that staff
+ * member did. Pages are bounded as listSecurityEvents's are.
  */
 export async function listStaffEvents(
   db: Kysely<DB>,
@@ -109,7 +110,8 @@ export async function listStaffEvents(
       if (before) query = query.where('id', '<', before);
       return query.execute();
     },
-    toItem: (row) => ({ ...eventOf(cipher, row), tenantId: row.tenant_id }),
+    // A tenant member's address is the tenant's personal data, not staff's: it stays out of this listing.
+    toItem: (row) => ({ ...eventOf(cipher, row), ...(row.actor_type === 'member' ? { ip: '' } : {}), tenantId: row.tenant_id }),
   });
   return { items: page.items, nextBeforeId: page.more && page.lastRow ? page.lastRow.id : null };
 }

@@ -36,12 +36,13 @@ export async function approveBreakGlass(deps: StaffAccessDeps, admin: StaffPrinc
   const row = await breakGlassRow(deps, admin, id, 'approve');
   if (row.staff_disabled_at !== null) throw conflict('staff_disabled', 'The staff member who asked has been disabled.');
   // The tenant may have chosen `deny` since the request was made: break-glass never overrides it.
-  if ((await readTenantSettings(deps.db, row.tenant_id)).staffAccess === 'deny') {
+  const settings = await readTenantSettings(deps.db, row.tenant_id);
+  if (settings.staffAccess === 'deny') {
     securityEvents.record({ type: 'staff.access.refused', outcome: 'refused', tenantId: row.tenant_id, actor: actorOf(admin), ip, details: { requestId: id, breakGlass: true, mode: 'deny' } });
     throw new AppError('STAFF_ACCESS_DENIED');
   }
   const now = clock.now();
-  const grant = newGrant(row, now);
+  const grant = newGrant(row, now, settings.staffAccessMaxMinutes);
   const keys = await viewKeys(deps, row.tenant_id);
   const view = await transactions.run(async (trx) => {
     const decision = { status: 'active' as const, at: now.toISOString(), byType: 'staff' as const, by: admin.staffId, reasonEnc: null };

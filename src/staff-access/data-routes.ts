@@ -36,10 +36,10 @@ const common = {
     'the grant id and its justification, and is a `staff.grant.used` security event.',
 };
 
-/** The staff data routes' onRequest: a signed-in staff member who has acknowledged the policy, then a grant for the tenant in the path. */
-type Hooks = Array<(request: FastifyRequest, reply: FastifyReply) => Promise<void>>;
+/** The staff data routes' hooks: a signed-in staff member who has acknowledged the policy, then a grant for the tenant in the path. */
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-function underGrant(authenticate: Authenticator, grants: GrantCheck, action: StaffDataAction): { onRequest: Hooks } {
+function underGrant(authenticate: Authenticator, grants: GrantCheck, action: StaffDataAction): { onRequest: Hook[]; preHandler?: Hook } {
   const grant = async (request: FastifyRequest): Promise<void> => {
     const { tenantId } = request.params as { tenantId: string };
     request.principal = await grants.grantedPrincipal(staffOf(request), {
@@ -50,7 +50,10 @@ function underGrant(authenticate: Authenticator, grants: GrantCheck, action: Sta
       ip: request.ip,
     });
   };
-  return { onRequest: [requireStaffAuthentication(authenticate), grant] };
+  const onRequest = [requireStaffAuthentication(authenticate), grant];
+  // A change is checked again once its body has arrived: a grant revoked, expired or withdrawn
+  // while a slow client was still sending the body must not let the write through.
+  return action === 'records.write' ? { onRequest, preHandler: grant } : { onRequest };
 }
 
 /** The staff member and the grant the hook found for this request's tenant. */
@@ -110,7 +113,7 @@ export function staffDataRoutes(app: Router, access: StaffDataAccess, grants: Gr
   recordItemRoutes(app, access, hooks);
 }
 
-function recordItemRoutes(app: Router, access: StaffDataAccess, hooks: (action: StaffDataAction) => { onRequest: Hooks }): void {
+function recordItemRoutes(app: Router, access: StaffDataAccess, hooks: (action: StaffDataAction) => ReturnType<typeof underGrant>): void {
   const path = '/admin/v1/tenants/:tenantId/collections/:collection/records/:id';
   app.get(
     path,

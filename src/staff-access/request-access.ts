@@ -100,17 +100,30 @@ async function createRequest(deps: StaffAccessDeps, staff: StaffPrincipal, input
     review_notes_enc: null,
   };
   return transactions.run(async (trx) => {
+    // The mode decides what the request becomes: read again where the request is written, so a
+    // tenant switching at the same moment is not overtaken by what was read before.
+    const settings = await readTenantSettings(trx, input.tenantId);
+    if (settings.staffAccess !== mode) throw modeChanged();
     await assertWithinLimits(trx, staff.staffId, input.tenantId, statusClock(now));
     await insertRequest(trx, row);
-    if (immediate) await insertGrant(trx, newGrant(row, now));
+    if (immediate) await insertGrant(trx, newGrant(row, now, settings.staffAccessMaxMinutes));
     const view = await loadRequest(trx, deps, id, {}, keys);
     await noticeToTenant(trx, deps, keys, input.breakGlass ? 'break_glass_requested' : immediate ? 'granted' : 'pending', view);
     return view;
   });
 }
 
-/** The grant an approved request becomes: it starts now (not when it was asked for) and lasts the duration asked. */
-export function newGrant(request: Pick<AccessRequestsTable, 'id' | 'tenant_id' | 'staff_id' | 'scope' | 'justification' | 'break_glass' | 'duration_minutes'>, now: Date) {
+/**
+ * The grant an approved request becomes: it starts now (not when it was asked for) and lasts the
+ * duration asked, but never longer than the tenant's `staffAccessMaxMinutes` now (it may have
+ * been lowered while the request waited).
+ */
+export function newGrant(
+  request: Pick<AccessRequestsTable, 'id' | 'tenant_id' | 'staff_id' | 'scope' | 'justification' | 'break_glass' | 'duration_minutes'>,
+  now: Date,
+  maxMinutes: number,
+) {
+  const minutes = Math.min(Number(request.duration_minutes), maxMinutes);
   return {
     id: newId(),
     request_id: request.id,
@@ -120,11 +133,15 @@ export function newGrant(request: Pick<AccessRequestsTable, 'id' | 'tenant_id' |
     justification: request.justification,
     break_glass: Number(request.break_glass),
     starts_at: now.toISOString(),
-    expires_at: addSeconds(now, Number(request.duration_minutes) * 60).toISOString(),
+    expires_at: addSeconds(now, minutes * 60).toISOString(),
     revoked_at: null,
     revoked_by_type: null,
     revoked_by: null,
   };
+}
+
+function modeChanged(): AppError {
+  return new AppError('CONFLICT', { message: 'The tenant changed how staff may reach it while you asked; ask again.', details: { reason: 'mode_changed' } });
 }
 
 async function assertWithinLimits(trx: Kysely<DB>, staffId: string, tenantId: string, at: StatusClock): Promise<void> {

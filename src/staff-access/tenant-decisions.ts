@@ -1,7 +1,8 @@
 import type { Caller } from '../core/principal.js';
 import { authorize, requireMember } from '../core/policies.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
-import { notFound } from '../lib/app-error.js';
+import { AppError, notFound } from '../lib/app-error.js';
+import { readTenantSettings } from '../tenants/tenant-settings.js';
 import { decisionToStaff } from './access-notices.js';
 import { decidePending, findRequestIdOfGrant, findRequestRow, insertGrant, revokeLiveGrant } from './access-request-repository.js';
 import { checkNote } from './access-request-rules.js';
@@ -44,8 +45,11 @@ export async function approveForTenant(deps: StaffAccessDeps, caller: Caller, id
   if (!row) throw notFound();
   if (row.break_glass) throw conflict('break_glass', 'A break-glass request is activated by a second security-admin of the operator; you can deny it, or revoke its grant.');
   if (row.staff_disabled_at !== null) throw conflict('staff_disabled', 'The staff member who asked has been disabled.');
+  const settings = await readTenantSettings(db, tenantId);
+  // Choosing `deny` denied every pending request; one approved in the same moment finds none left.
+  if (settings.staffAccess === 'deny') throw new AppError('STAFF_ACCESS_DENIED', { message: 'This tenant does not allow staff access: choose another staffAccess mode first.' });
   const now = clock.now();
-  const grant = newGrant(row, now);
+  const grant = newGrant(row, now, settings.staffAccessMaxMinutes);
   const keys = await viewKeys(deps, tenantId);
   const view = await transactions.run(async (trx) => {
     const decision = { status: 'active' as const, at: now.toISOString(), byType: by.type, by: by.id, reasonEnc: null };

@@ -41,12 +41,15 @@ export class StaffEnrolment {
       throw new AppError('CONFLICT', { message: 'Set a password first (POST /admin/v1/enrolment) to get an authenticator secret.', details: { reason: 'no_pending_totp' } });
     }
     const check = await checkTotp(totp.secret, code, totp.lastUsedStep, clock.now());
-    if (!check.ok) throw wrongCode();
+    if (!check.ok) {
+      securityEvents.record({ type: 'staff.enrolled', outcome: 'failure', actor: { type: 'staff', id: member.id }, ip, details: { reason: 'wrong_code' } });
+      throw wrongCode();
+    }
     const indexKey = await keyRing.blindIndexKey();
     const now = clock.now().toISOString();
     const recoveryCodes = await transactions.run(async (trx) => {
       if (!(await closeEnrolment(trx, enrolmentId, now))) throw invalidToken();
-      if (!(await consumeStaffTotpStep(trx, member.id, check.step, now))) throw wrongCode();
+      if (!(await consumeStaffTotpStep(trx, member.id, check.step, { at: now, secretEnc: totp.secretEnc }))) throw wrongCode();
       await markStaffEnrolled(trx, member.id, now);
       return replaceStaffRecoveryCodes(trx, member.id, indexKey, now);
     });

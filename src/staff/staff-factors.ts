@@ -12,10 +12,16 @@ import type { TotpFactorRow } from '../identity/mfa/totp-factor.js';
  * (totp-factor.ts, recovery-codes.ts); only where the rows live differs.
  */
 
-export async function findStaffTotp(db: Kysely<DB>, staffId: string, cipher: Cipher): Promise<TotpFactorRow | undefined> {
+/** A staff TOTP factor, with its sealed secret as stored: what a confirmation binds itself to. */
+export interface StaffTotpRow extends TotpFactorRow {
+  secretEnc: string;
+}
+
+export async function findStaffTotp(db: Kysely<DB>, staffId: string, cipher: Cipher): Promise<StaffTotpRow | undefined> {
   const row = await db.selectFrom('staff_totp_factors').selectAll().where('staff_id', '=', staffId).executeTakeFirst();
   return (
     row && {
+      secretEnc: row.secret_enc,
       secret: cipher.decrypt(row.secret_enc, ENCRYPTED_FIELDS.staffTotpSecret.location(row)),
       confirmed: row.confirmed_at !== null,
       lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step),
@@ -37,12 +43,18 @@ export async function savePendingStaffTotp(trx: Kysely<DB>, staffId: string, sec
     .execute();
 }
 
-/** Records a used step only if it is newer than the last: of two racing uses of one code, one wins. */
-export async function consumeStaffTotpStep(trx: Kysely<DB>, staffId: string, step: number, confirmAt?: string): Promise<boolean> {
-  const result = await trx
+/**
+ * Records a used step only if it is newer than the last: of two racing uses of one code, one wins.
+ * A confirmation names the sealed secret its code was checked against, so a secret replaced in
+ * the meantime (enrolment started again) is never the one confirmed.
+ */
+export async function consumeStaffTotpStep(trx: Kysely<DB>, staffId: string, step: number, confirm?: { at: string; secretEnc: string }): Promise<boolean> {
+  let query = trx
     .updateTable('staff_totp_factors')
-    .set({ last_used_step: step, ...(confirmAt ? { confirmed_at: confirmAt } : {}) })
-    .where('staff_id', '=', staffId)
+    .set({ last_used_step: step, ...(confirm ? { confirmed_at: confirm.at } : {}) })
+    .where('staff_id', '=', staffId);
+  if (confirm) query = query.where('secret_enc', '=', confirm.secretEnc);
+  const result = await query
     .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;

@@ -72,8 +72,12 @@ export class StaffSessionStore {
     await trx.updateTable('staff_sessions').set({ revoked_at: now }).where('id', 'in', surplus.map((row) => row.id)).execute();
   }
 
-  /** The staff principal behind a token, or undefined when unknown, expired, idle, revoked or disabled. */
-  async resolve(token: string): Promise<StaffPrincipal | undefined> {
+  /**
+   * The staff principal behind a token, or undefined when unknown, expired, idle, revoked or
+   * disabled. `onDisabled` hears of a token of a disabled staff member (a security event: someone
+   * still holds it).
+   */
+  async resolve(token: string, onDisabled?: (staffId: string) => void): Promise<StaffPrincipal | undefined> {
     if (!token.startsWith(STAFF_SESSION_PREFIX)) return undefined;
     const row = await this.db
       .selectFrom('staff_sessions')
@@ -99,7 +103,12 @@ export class StaffSessionStore {
       ])
       .where('staff_sessions.token_hash', '=', hashToken(token))
       .executeTakeFirst();
-    if (!row || row.revokedAt !== null || row.disabledAt !== null) return undefined;
+    if (!row) return undefined;
+    if (row.disabledAt !== null) {
+      onDisabled?.(row.staffId);
+      return undefined;
+    }
+    if (row.revokedAt !== null) return undefined;
     const now = this.clock.now();
     const idleUntil = addSeconds(new Date(row.lastSeenAt), STAFF_SESSION_POLICY.idleSeconds);
     if (now >= new Date(row.expiresAt) || now >= idleUntil) return undefined;

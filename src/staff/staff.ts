@@ -39,8 +39,11 @@ export class Staff {
     this.policies = new StaffPolicies(services);
   }
 
+  /** The staff member behind a session token; a disabled member's token is refused and recorded. */
   authenticate(token: string): Promise<StaffPrincipal | undefined> {
-    return this.sessions.resolve(token);
+    return this.sessions.resolve(token, (staffId) =>
+      this.services.securityEvents.record({ type: 'staff.session.refused', outcome: 'refused', actor: { type: 'staff', id: staffId }, details: { reason: 'staff_disabled' } }),
+    );
   }
 
   signOut(principal: StaffPrincipal): Promise<void> {

@@ -84,6 +84,7 @@ describe.each(DIALECTS)('staff data access by grant on %s', (dialect) => {
   /** Every data route answers 403 GRANT_REQUIRED, without data, and each refusal is a security event saying why. */
   async function expectAllRefused(staff: { id: string; token: string }, tenant: TestTenant, recordId: string, why: string, allowed: string[] = []) {
     const before = (await eventsOf(staff.id, 'staff.grant.refused')).length;
+    const loggedBefore = await staffLogEntries(tenant, staff.id);
     const refused = dataRoutes(tenant.tenantId, recordId).filter((route) => !allowed.includes(route.name));
     for (const route of refused) await expectRefused(await call(route, staff.token), tenant.tenantId, route.scope);
     const events = await eventsOf(staff.id, 'staff.grant.refused');
@@ -103,6 +104,14 @@ describe.each(DIALECTS)('staff data access by grant on %s', (dialect) => {
     const record = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${recordId}`, token: tenant.token });
     expect(record.statusCode).toBe(200);
     expect(record.json().data.name).toBe(MARKER);
+    expect(await staffLogEntries(tenant, staff.id)).toBe(loggedBefore);
+  }
+
+  /** How many entries of the tenant's access log name this staff member. */
+  async function staffLogEntries(tenant: TestTenant, staffId: string): Promise<number> {
+    const log = await t.request({ method: 'GET', url: '/v1/access-log?actorType=staff&limit=500', token: tenant.token });
+    expect(log.statusCode).toBe(200);
+    return log.json().items.filter((entry: { actor: { id: string } }) => entry.actor.id === staffId).length;
   }
 
   it('without any request, every data route answers 403 GRANT_REQUIRED with no customer bytes, and a refusal event (ASVS 8.2.1, 16.3.2)', async () => {

@@ -123,4 +123,23 @@ describe.each(DIALECTS)('staff events on %s', (dialect) => {
     // Staff sign-ins concern no tenant: neither sees them.
     expect([...ofA, ...ofB].some((event) => event.type.startsWith('staff.signin'))).toBe(false);
   });
+
+  it('shows a tenant’s decision on a request without the deciding member’s address: that is the tenant’s personal data', async () => {
+    const owner = await buildTenant(t);
+    const asked = await t.admin({
+      method: 'POST',
+      url: '/admin/v1/access-requests',
+      token: support.token,
+      payload: { tenantId: owner.tenantId, scope: 'metadata', justification: 'CUSTOMER_INITIATED_SUPPORT', reason: 'Customer asks how many records their export holds', durationMinutes: 30 },
+    });
+    expect(asked.statusCode, asked.body).toBe(201);
+    const approved = await t.request({ method: 'POST', url: `/v1/access-requests/${asked.json().id}/approve`, token: owner.token, remoteAddress: '203.0.113.77' });
+    expect(approved.statusCode, approved.body).toBe(200);
+    await t.app.services.securityEvents.flush();
+    const decision = (await allStaffEvents()).find((event) => event.type === 'staff.access.approved' && event.actor?.id === owner.userId);
+    expect(decision).toMatchObject({ actor: { type: 'member', id: owner.userId }, tenantId: owner.tenantId, ip: '' });
+    // The tenant itself still sees who approved, from where.
+    const own = await t.request({ method: 'GET', url: '/v1/security-events?type=staff.access.approved', token: owner.token });
+    expect(own.json().items[0]).toMatchObject({ ip: '203.0.113.77' });
+  });
 });

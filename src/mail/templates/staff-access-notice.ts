@@ -58,8 +58,9 @@ export function staffAccessNotice(data: StaffAccessNoticeData): MailContent {
       `Staff member: ${data.staffEmail}`,
       `Access: ${data.scope}`,
       `Justification: ${data.justification}`,
-      `Reason: ${data.reason}`,
-      `Ticket: ${data.ticket ?? '(none)'}`,
+      'Reason, as the staff member wrote it:',
+      ...quoted(data.reason),
+      `Ticket: ${quoted(data.ticket ?? '(none)').join(' ').slice(2)}`,
       `Duration: ${data.durationMinutes} minutes${data.expiresAt ? `, until ${data.expiresAt} (UTC)` : ''}`,
       `Request: ${data.requestId}`,
       '',
@@ -73,4 +74,12 @@ export function staffAccessNotice(data: StaffAccessNoticeData): MailContent {
       `Confide: ${data.publicUrl}`,
     ].join('\n'),
   };
+}
+
+/**
+ * What a staff member wrote, set apart line by line with "> ", so no line of it can pass for
+ * Confide's own text (a forged "To end this access…" instruction with another address).
+ */
+function quoted(text: string): string[] {
+  return text.split(/\r\n|\r|\n|\u2028|\u2029/).map((line) => `> ${line}`);
 }
