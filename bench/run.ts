@@ -72,6 +72,15 @@ async function drive(url: string, requests: autocannon.Request[]): Promise<Figur
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
+/** Signs up the bench tenant on one Confide, verifies its address through the outbox and signs in. */
+async function signUpAndIn(port: number, env: Record<string, string>): Promise<{ token: string }> {
+  const password = `load-test-${randomBytes(8).toString('hex')}`;
+  const signup = await httpsJson(port, 'POST', '/v1/signup', { organization: 'Bench', email: 'bench@example.test', password });
+  if (signup.status !== 201) throw new Error(`sign-up failed: ${JSON.stringify(signup.body)}`);
+  await verifyEmailThroughOutbox(port, env, 'bench@example.test');
+  return (await httpsJson(port, 'POST', '/v1/sessions', { email: 'bench@example.test', password })).body;
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -86,6 +95,8 @@ async function main(): Promise<void> {
   const confidePort = await freePort();
   const baselinePort = await freePort();
   const adminPort = await freePort(); // never the default 9443: a developer's own Confide may hold it
+  const unlimitedPort = await freePort();
+  const unlimitedAdminPort = await freePort();
   const children: ChildProcess[] = [];
   try {
     const confideEnv = {
@@ -96,24 +107,35 @@ async function main(): Promise<void> {
       CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
       CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
       CONFIDE_LOG_LEVEL: 'warn',
+      // The rate limiters run (every request counted) but never refuse: what they cost, not what they stop.
+      CONFIDE_RATE_LIMIT_PER_IP: '1000000000',
+      CONFIDE_RATE_LIMIT_PER_ACCOUNT: '1000000000',
+      CONFIDE_RATE_LIMIT_PER_TENANT: '1000000000',
+    };
+    // The same Confide with the general rate limits off (CONFIDE_RATE_LIMITS=off), on its own data: the limiter's cost is the ratio of the two.
+    const unlimitedEnv = {
+      ...confideEnv,
+      CONFIDE_DATA_DIR: join(root, 'confide-unlimited-data'),
+      CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${unlimitedPort}`,
+      CONFIDE_ADMIN_LISTEN: `127.0.0.1:${unlimitedAdminPort}`,
+      CONFIDE_RATE_LIMITS: 'off',
     };
     children.push(
       await startProcess(['dist/cli/main.js', 'serve'], confideEnv, 'Confide is listening'),
     );
+    children.push(await startProcess(['dist/cli/main.js', 'serve'], unlimitedEnv, 'Confide is listening'));
     children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), join(root, 'cert.pem'), join(root, 'key.pem')], {}, 'baseline listening'));
 
-    const password = `load-test-${randomBytes(8).toString('hex')}`;
-    const signup = await httpsJson(confidePort, 'POST', '/v1/signup', { organization: 'Bench', email: 'bench@example.test', password });
-    if (signup.status !== 201) throw new Error(`sign-up failed: ${JSON.stringify(signup.body)}`);
-    await verifyEmailThroughOutbox(confidePort, confideEnv, 'bench@example.test');
-    const { body: session } = await httpsJson(confidePort, 'POST', '/v1/sessions', { email: 'bench@example.test', password });
+    const session = await signUpAndIn(confidePort, confideEnv);
+    const unlimitedSession = await signUpAndIn(unlimitedPort, unlimitedEnv);
     const auth = { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' };
     const json = { 'content-type': 'application/json' };
 
     // Records to read back, the same number on each side.
-    const ids = { confide: [] as string[], baseline: [] as string[] };
+    const ids = { confide: [] as string[], baseline: [] as string[], unlimited: [] as string[] };
     for (let i = 0; i < 200; i += 1) {
       ids.confide.push((await httpsJson(confidePort, 'POST', '/v1/collections/bench/records', JSON.parse(BODY), session.token)).body.id);
+      ids.unlimited.push((await httpsJson(unlimitedPort, 'POST', '/v1/collections/bench/records', JSON.parse(BODY), unlimitedSession.token)).body.id);
       ids.baseline.push((await httpsJson(baselinePort, 'POST', '/records', JSON.parse(BODY))).body.id);
     }
     const readRequests = (paths: string[], headers: Record<string, string>): autocannon.Request[] => {
@@ -125,12 +147,14 @@ async function main(): Promise<void> {
       create: { confide: [], baseline: [] },
       read: { confide: [], baseline: [] },
     };
+    const unlimitedReads: Figures[] = [];
     for (let run = 1; run <= RUNS; run += 1) {
       say(`run ${run}/${RUNS}…`);
       samples.create.confide.push(await drive(`https://127.0.0.1:${confidePort}`, [{ method: 'POST', path: '/v1/collections/bench/records', headers: auth, body: BODY }]));
       samples.create.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, [{ method: 'POST', path: '/records', headers: json, body: BODY }]));
       samples.read.confide.push(await drive(`https://127.0.0.1:${confidePort}`, readRequests(ids.confide.map((id) => `/v1/collections/bench/records/${id}`), { authorization: auth.authorization })));
       samples.read.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, readRequests(ids.baseline.map((id) => `/records/${id}`), {})));
+      unlimitedReads.push(await drive(`https://127.0.0.1:${unlimitedPort}`, readRequests(ids.unlimited.map((id) => `/v1/collections/bench/records/${id}`), { authorization: `Bearer ${unlimitedSession.token}` })));
     }
 
     const summary: Record<string, { confide: number; baseline: number; ratio: number; confideP50: number; confideP99: number; baselineP50: number; baselineP99: number }> = {};
@@ -150,7 +174,13 @@ async function main(): Promise<void> {
       say(`${phase.padEnd(8)} baseline ${baseline.rps.toFixed(0).padStart(8)} ${String(baseline.p50).padStart(9)} ${String(baseline.p99).padStart(8)}`);
       say(`${phase.padEnd(8)} ratio confide/baseline (req/s): ${ratio}`);
     }
-    if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    // What the rate limiters cost: the read phase with them on (counting, never refusing) against the same Confide with them off.
+    const unlimited = { rps: median(unlimitedReads.map((s) => s.rps)), p50: median(unlimitedReads.map((s) => s.p50)), p99: median(unlimitedReads.map((s) => s.p99)) };
+    const limiterRatio = Number((summary.read!.confide / unlimited.rps).toFixed(3));
+    say(`read     confide, rate limits off ${unlimited.rps.toFixed(0).padStart(8)} ${String(unlimited.p50).padStart(9)} ${String(unlimited.p99).padStart(8)}`);
+    say(`read     ratio rate limits on/off (req/s): ${limiterRatio} (limiter cost ${((1 - limiterRatio) * 100).toFixed(1)}%; target under 5%)`);
+    const output = { ...summary, rateLimits: { on: summary.read!.confide, off: Math.round(unlimited.rps), ratio: limiterRatio } };
+    if (args.json) process.stdout.write(`${JSON.stringify(output)}\n`);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });

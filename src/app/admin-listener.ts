@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Principal } from '../core/principal.js';
 import type { Authenticator } from '../http/authenticate.js';
-import { buildListener, type Listener, type OpenApiDescription } from '../http/build-listener.js';
+import { buildListener, type Listener, type ListenerOptions, type OpenApiDescription } from '../http/build-listener.js';
 import type { Router } from '../http/route-types.js';
 import { staffRoutes } from '../staff/routes.js';
 import { accessRequestRoutes } from '../staff-access/request-routes.js';
 import { staffDataRoutes } from '../staff-access/data-routes.js';
 import { staffEventRoutes } from '../security-events/staff-event-routes.js';
+import { alertRoutes } from '../monitoring/routes.js';
+import { metricsAccess } from '../metrics/metrics-access.js';
+import { metricsRoutes } from '../metrics/routes.js';
 import { recordRefusals } from './refused-requests.js';
 import type { Services } from './services.js';
 import type { UseCases } from './use-cases.js';
@@ -25,6 +28,7 @@ const ADMIN_OPENAPI: OpenApiDescription = {
       scheme: 'bearer',
       description: 'A staff session token (cfst_…, from POST /admin/v1/sessions/mfa): `Authorization: Bearer <token>`',
     },
+    metricsBearer: { type: 'http', scheme: 'bearer', description: 'CONFIDE_METRICS_TOKEN, for GET /metrics only: `Authorization: Bearer <token>`' },
   },
 };
 
@@ -36,6 +40,8 @@ function adminRoutes(services: Services, useCases: UseCases) {
     // Data access by grant goes through the very record use cases the public listener serves.
     staffDataRoutes(router, useCases.staffAccess.data, useCases.staffAccess.grantCheck, authenticate);
     staffEventRoutes(router, services, authenticate);
+    alertRoutes(router, services, authenticate);
+    metricsRoutes(router, services.metrics, metricsAccess({ token: services.config.metrics.token, clientCertificates: services.config.admin.clientCaFile !== null }));
   };
 }
 
@@ -44,7 +50,13 @@ function adminRoutes(services: Services, useCases: UseCases) {
  * OpenAPI document; staff session tokens only (customer tokens and API keys resolve to no one
  * here). With CONFIDE_ADMIN_CLIENT_CA the handshake also requires a client certificate from that CA.
  */
-export function adminListener(services: Services, useCases: UseCases, logger: Logger, tls: { cert: string; key: string }): Promise<Listener> {
+export function adminListener(
+  services: Services,
+  useCases: UseCases,
+  logger: Logger,
+  tls: { cert: string; key: string },
+  rateLimits: ListenerOptions['rateLimits'],
+): Promise<Listener> {
   const { config } = services;
   const authenticate = (token: string): Promise<Principal | undefined> => useCases.staff.authenticate(token);
   return buildListener({
@@ -56,6 +68,8 @@ export function adminListener(services: Services, useCases: UseCases, logger: Lo
     authenticate,
     openapi: ADMIN_OPENAPI,
     onRefused: recordRefusals(services.securityEvents),
+    rateLimits,
+    metrics: services.metrics.listener('admin'),
     routes: adminRoutes(services, useCases),
   });
 }

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../lib/time.js';
-import { loadTlsCredentials } from '../http/certificate.js';
+import { certificateExpiresAt, loadTlsCredentials } from '../http/certificate.js';
 import type { Listener } from '../http/build-listener.js';
 import type { SecurityEventRetention } from '../security-events/security-event-retention.js';
+import type { Monitor } from '../monitoring/monitor.js';
 import { createLogger } from './logger.js';
 import { openServices } from './open-services.js';
 import { adminListener } from './admin-listener.js';
@@ -12,6 +13,9 @@ import { publicListener } from './public-listener.js';
 import type { Services } from './services.js';
 import { openUseCases } from './use-cases.js';
 import { backgroundWorkers, startWorkers, stopWorkers } from './workers.js';
+import { openRateLimitStore, type RateLimitStats, type RateLimitStore } from '../http/rate-limit-store.js';
+import { throttleSource } from '../identity/throttle-source.js';
+import { recordRateLimiting } from './rate-limited-requests.js';
 
 export interface AppOptions {
   clock?: Clock;
@@ -34,6 +38,10 @@ export interface App {
   selfSignedCertificate: boolean;
   /** The hourly pruning of old security events (tests run it by hand). */
   securityEventRetention: SecurityEventRetention;
+  /** The monitor (rules and alerts); tests run it by hand with `runOnce(now)`. */
+  monitor: Monitor;
+  /** Rate-limit counts for monitoring: 429s by listener and limit, Redis failures. */
+  rateLimitStats: RateLimitStats;
   close(): Promise<void>;
 }
 
@@ -45,13 +53,20 @@ export interface App {
 export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination, config.logFormat);
   const { services, database } = await openServices(config, { clock: options.clock, logger, createIfMissing: options.createIfMissing });
+  let rateLimitStore: RateLimitStore | undefined;
   try {
     const useCases = openUseCases(services);
     const tls = await loadTlsCredentials(config);
-    const workers = backgroundWorkers(services, logger);
+    // One set of counters for both listeners (in memory, or shared by every node through Redis);
+    // a client counts as its IPv4 address or IPv6 /64, as for the sign-in throttle.
+    rateLimitStore = await openRateLimitStore(config.rateLimits.redisUrl, logger);
+    const rateLimits = { store: rateLimitStore, sourceOf: throttleSource, onRateLimited: recordRateLimiting(services.securityEvents, services.clock) };
+    const certificateExpiry = certificateExpiresAt(tls.cert);
+    services.metrics.certificateLoaded(certificateExpiry);
+    const workers = backgroundWorkers(services, logger, { certificateExpiresAt: certificateExpiry });
     if (options.startWorkers ?? true) startWorkers(workers);
-    const publicOne = await publicListener(services, useCases, logger, tls);
-    const adminOne = await adminListener(services, useCases, logger, tls);
+    const publicOne = await publicListener(services, useCases, logger, tls, rateLimits);
+    const adminOne = await adminListener(services, useCases, logger, tls, rateLimits);
     const listeners = [publicOne, adminOne];
     return {
       config,
@@ -61,16 +76,20 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       adminServer: adminOne.server,
       logger,
       selfSignedCertificate: tls.selfSigned,
+      rateLimitStats: rateLimitStore.stats,
       securityEventRetention: workers.securityEventRetention,
+      monitor: workers.monitor,
       async close() {
         // Both listeners stop taking connections at once and drain their in-flight requests together.
         await Promise.all(listeners.map((listener) => listener.server.close()));
         await services.securityEvents.flush();
         await stopWorkers(workers);
+        await rateLimitStore?.close();
         await database.close();
       },
     };
   } catch (error) {
+    await rateLimitStore?.close();
     await database.close();
     throw error;
   }

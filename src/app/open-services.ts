@@ -13,9 +13,11 @@ import { ensurePrivateDirectory } from '../lib/private-path.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { MailQueue } from '../mail/mail-queue.js';
 import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { storeSecurityEvent } from '../security-events/security-event-store.js';
 import { claimDataDirectory, refuseClaimedDataDirectory } from './deployment-marker.js';
 import { securityEventSink } from './security-event-sink.js';
+import { openAlertDelivery, openSyslogForwarder } from './open-delivery.js';
 import type { Services } from './services.js';
 
 export interface OpenServicesOptions {
@@ -42,17 +44,25 @@ export async function openServices(
     const keyRing = new KeyRing(database.db, masterKey, clock);
     await keyRing.open();
     const deploymentId = await claimDataDirectory(config, database.db);
-    const transactions = transactionRunner(database.db, database.dialect);
-    const accessLog = new AccessLog(transactions, database.dialect, clock);
+    const metrics = createMetrics(database.db);
+    const transactions = transactionRunner(database.db, database.dialect, metrics.groupCommitBatch);
+    const accessLog = new AccessLog(transactions, database.dialect, clock, metrics.accessLog);
     const systemCipher = async () => keyRing.systemCipher();
-    const securityEvents = securityEventSink((event) => storeSecurityEvent(database.db, keyRing.systemCipher(), clock, event), logger);
+    const syslog = openSyslogForwarder(config, clock, logger);
+    const securityEvents = securityEventSink(
+      async (event) => storeSecurityEvent(database.db, keyRing.systemCipher(), await keyRing.blindIndexKey(), clock, event),
+      logger,
+      metrics.securityEvent,
+      (event) => syslog?.send(event),
+    );
     const transport = config.mail.smtpUrl
       ? smtpTransport(config.mail.smtpUrl, config.mail.from)
       : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher, deploymentId);
     const onMailError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onMailError);
+    const alertNotifier = openAlertDelivery(config, database.db, mail, systemCipher, clock, logger);
     return {
-      services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents },
+      services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents, alertNotifier, syslog, metrics },
       database,
     };
   } catch (error) {

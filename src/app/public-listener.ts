@@ -5,7 +5,7 @@ import { accessLogRoutes } from '../audit/routes.js';
 import { consolePageRoutes } from '../console-pages/routes.js';
 import type { Principal } from '../core/principal.js';
 import type { Authenticator } from '../http/authenticate.js';
-import { buildListener, type Listener, type OpenApiDescription } from '../http/build-listener.js';
+import { buildListener, type Listener, type ListenerOptions, type OpenApiDescription } from '../http/build-listener.js';
 import type { Router } from '../http/route-types.js';
 import { accountRoutes } from '../identity/account/routes.js';
 import { mfaRoutes } from '../identity/mfa/routes.js';
@@ -53,7 +53,13 @@ function publicRoutes(services: Services, useCases: UseCases) {
 }
 
 /** The customers' listener (CONFIDE_PUBLIC_LISTEN): members with session tokens, machines with API keys. */
-export function publicListener(services: Services, useCases: UseCases, logger: Logger, tls: { cert: string; key: string }): Promise<Listener> {
+export function publicListener(
+  services: Services,
+  useCases: UseCases,
+  logger: Logger,
+  tls: { cert: string; key: string },
+  rateLimits: ListenerOptions['rateLimits'],
+): Promise<Listener> {
   // Bearer tokens are session tokens (cfs_…) or API keys (cfk_…).
   const authenticate = (token: string): Promise<Principal | undefined> =>
     token.startsWith(API_KEY_PREFIX) ? resolveApiKey(services.db, services.clock, token) : useCases.identity.authenticate(token);
@@ -65,6 +71,8 @@ export function publicListener(services: Services, useCases: UseCases, logger: L
     authenticate,
     openapi: PUBLIC_OPENAPI,
     onRefused: recordRefusals(services.securityEvents),
+    rateLimits,
+    metrics: services.metrics.listener('public'),
     routes: publicRoutes(services, useCases),
   });
 }

@@ -8,6 +8,9 @@ import type { KeyRing } from '../keys/key-ring.js';
 import type { MailQueue } from '../mail/mail-queue.js';
 import type { SecurityEventSink } from '../core/security-events.js';
 import type { Clock } from '../lib/time.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { AlertDelivery } from '../monitoring/alert-delivery.js';
+import type { SyslogForwarder } from '../security-events/syslog-forwarder.js';
 
 /**
  * Everything a deployment opens once (app/open-services.ts). Only the wiring sees the whole set:
@@ -26,4 +29,10 @@ export interface Services {
   /** The persistent mail queue: enqueue inside a transaction, then `kick()`. */
   mail: MailQueue;
   securityEvents: SecurityEventSink;
+  /** Prometheus metrics (own registry): each listener, the access log, group commit and the sink count into it; GET /metrics reads it. */
+  metrics: Metrics;
+  /** Tells people about alert changes (e-mail, signed webhook): the monitor calls `notify(trx, notice)`; its webhook queue is a worker. */
+  alertNotifier: AlertDelivery;
+  /** Forwards every security event to CONFIDE_SYSLOG_URL, when set. */
+  syslog: SyslogForwarder | undefined;
 }

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { SecurityEventRetention } from '../security-events/security-event-retention.js';
+import { Monitor } from '../monitoring/monitor.js';
+import { MONITOR_RULES } from '../monitoring/monitor-rules.js';
 import type { Services } from './services.js';
 
 /** A background loop of the process: started with the app (unless tests drive it by hand), stopped on close. */
@@ -13,14 +15,29 @@ export interface Workers {
   all: Worker[];
   /** The hourly pruning of old security events (tests run it by hand). */
   securityEventRetention: SecurityEventRetention;
+  /** The monitor: rules over security events, raising alerts, under the `monitor` lease (tests run it by hand). */
+  monitor: Monitor;
 }
 
-export function backgroundWorkers(services: Services, logger: Logger): Workers {
+/** What the wiring knows that workers need: the expiry of the TLS certificate the listeners serve. */
+export interface WorkerContext {
+  certificateExpiresAt: Date | null;
+}
+
+export function backgroundWorkers(services: Services, logger: Logger, context: WorkerContext = { certificateExpiresAt: null }): Workers {
   const { db, clock, config, mail } = services;
   const securityEventRetention = new SecurityEventRetention(db, clock, config.securityEvents.retentionDays, (error) =>
     logger.error({ err: error }, 'security event pruning failed'),
   );
-  return { all: [mail, securityEventRetention], securityEventRetention };
+  // The syslog forwarder comes first so it stops last: it still forwards what the others record as they stop.
+  const forwarding = services.syslog ? [services.syslog] : [];
+  const monitor = new Monitor(services, {
+    rules: MONITOR_RULES,
+    certificateExpiresAt: context.certificateExpiresAt,
+    onError: (error) => logger.error({ err: error }, 'monitor run failed'),
+  });
+  // The monitor comes after the notifier so it stops first: its last alerts are still delivered.
+  return { all: [...forwarding, mail, securityEventRetention, services.alertNotifier, monitor], securityEventRetention, monitor };
 }
 
 export function startWorkers(workers: Workers): void {

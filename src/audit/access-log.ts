@@ -29,6 +29,14 @@ const insertEntry = preparedQuery(
   ACCESS_LOG_COLUMNS.length,
 );
 
+/** Told of each entry written and each append that failed (the metrics); the wiring passes it in. */
+export interface AccessLogMetrics {
+  appended(): void;
+  failed(): void;
+}
+
+const UNCOUNTED: AccessLogMetrics = { appended() {}, failed() {} };
+
 /**
  * The append-only, hash-chained, per-tenant access log. It fails closed, as Vault's audit
  * devices do: when an entry cannot be written, the caller gets AUDIT_UNAVAILABLE and must not
@@ -39,6 +47,7 @@ export class AccessLog {
     private readonly transactions: TransactionRunner,
     private readonly dialect: Dialect,
     private readonly clock: Clock,
+    private readonly metrics: AccessLogMetrics = UNCOUNTED,
   ) {}
 
   /** Starts a new tenant's chain; called in the transaction that creates the tenant. */
@@ -64,8 +73,10 @@ export class AccessLog {
       const row = entryToRow(tenantId, entry, cipher);
       await insertEntry(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]));
       await moveHead(trx, entry.seq, entry.hash, tenantId);
+      this.metrics.appended();
       return entry;
     } catch (error) {
+      this.metrics.failed();
       throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
     }
   }
@@ -79,6 +90,7 @@ export class AccessLog {
       return await this.transactions.run((trx) => this.appendInTransaction(trx, tenantId, cipher, event));
     } catch (error) {
       if (error instanceof AppError) throw error;
+      this.metrics.failed(); // the entry was written but its transaction did not commit
       throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
     }
   }

@@ -61,6 +61,18 @@ program
     import('./mail-outbox-command.js').then(({ mailOutboxCommand }) => mailOutboxCommand(options)).then((code) => process.exit(code), fail),
   );
 
+program
+  .command('events')
+  .description('security events')
+  .command('tail')
+  .description('print the latest security events of every tenant, oldest first: time, type, outcome, actor, tenant, ip')
+  .option('--follow', 'keep printing new events as they are stored, until interrupted (Ctrl-C)')
+  .option('--json', 'print one JSON object per event: {"id","at","type","outcome","actor","ip","details","tenantId"}')
+  .option('--limit <n>', 'how many of the latest events to print first (1-10000)', '20')
+  .action((options: { follow?: boolean; json?: boolean; limit?: string }) =>
+    import('./events-tail-command.js').then(({ eventsTailCommand }) => eventsTailCommand(options)).then((code) => process.exit(code), fail),
+  );
+
 const staff = program.command('staff').description('staff accounts (they sign in on the admin listener)');
 staff
   .command('add')

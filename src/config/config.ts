@@ -1,3 +1,5 @@
+import type { SyslogTarget } from './parsers.js';
+
 export type TlsProfile = 'intermediate' | 'modern';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `auto`: human-readable when stdout is a terminal, else JSON lines. */
@@ -25,10 +27,19 @@ export interface Config {
   adminListen: ListenAddress;
   /** The admin listener: whether it may bind a public address, and the CA its clients must present a certificate from. */
   admin: { allowPublic: boolean; clientCaFile: string | null };
+  /** GET /metrics on the admin listener: the bearer token that reads it (or only a client certificate; neither: 404). */
+  metrics: { token: string | null };
   tls: { certFile: string | null; keyFile: string | null; profile: TlsProfile };
   logLevel: LogLevel;
   logFormat: LogFormat;
-  http: { bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
+  http: {
+    bodyLimitBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    /** Connection caps of each listener (src/http/connection-caps.ts); a client is an IPv4 address or an IPv6 /64. */
+    maxConnectionsPerIp: number;
+    maxConnections: number;
+  };
   /** A list page ends early when its JSON body would pass this many bytes (always at least one item). */
   lists: { maxBytes: number };
   passwords: { minLength: number };
@@ -53,6 +64,26 @@ export interface Config {
     pendingInvitationsPerTenant: number;
   };
   securityEvents: { retentionDays: number };
+  /** Request-rate limits (src/http/rate-limits.ts): requests per one-minute window, per key. */
+  rateLimits: {
+    /** False only as a benchmark or diagnostic switch: drops the per-IP, account, API key and tenant limits. */
+    enabled: boolean;
+    perIp: number;
+    perAccount: number;
+    perApiKey: number;
+    perTenant: number;
+    signInsPerIp: number;
+    passwordResetsPerIp: number;
+    invitationSendsPerIp: number;
+    /** Where the counters live, shared by every node; null keeps them in this process's memory. */
+    redisUrl: string | null;
+  };
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (Fastify `trustProxy`); empty: none. */
+  trustedProxies: readonly string[];
+  /** Who is told when an alert opens, is acknowledged or resolves: see docs/alert-delivery.md. */
+  alerts: { emails: string[]; webhook: { url: string; secret: string } | null };
+  /** Where every security event is also forwarded (RFC 5424 over TCP/TLS), and how many wait while it is down. */
+  syslog: { target: SyslogTarget | null; bufferLines: number };
   /** How password guessing is slowed: see SignInThrottle (src/identity/sign-in-throttle.ts). */
   signInThrottle: {
     /** Failures for one account from one source (IPv4 address or IPv6 /64) before that pair waits. */

@@ -70,6 +70,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     publicListen: v.publicListen!,
     adminListen: v.adminListen!,
     admin: { allowPublic: v.adminAllowPublic!, clientCaFile: v.adminClientCa === undefined ? null : resolve(cwd, v.adminClientCa) },
+    metrics: { token: v.metricsToken ?? null },
     tls: {
       certFile: v.tlsCertFile === undefined ? null : resolve(cwd, v.tlsCertFile),
       keyFile: v.tlsKeyFile === undefined ? null : resolve(cwd, v.tlsKeyFile),
@@ -77,7 +78,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
     logLevel: v.logLevel!,
     logFormat: v.logFormat!,
-    http: { bodyLimitBytes: v.bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+    http: { bodyLimitBytes: v.bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerIp: v.maxConnectionsPerIp!, maxConnections: v.maxConnections! },
     lists: { maxBytes: v.listMaxBytes! },
     passwords: { minLength: v.passwordMinLength! },
     sessions: { absoluteSeconds: v.sessionAbsoluteSeconds!, idleSeconds: v.sessionIdleSeconds! },
@@ -93,6 +94,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       pendingInvitationsPerTenant: v.pendingInvitationsPerTenant!,
     },
     securityEvents: { retentionDays: v.securityEventRetentionDays! },
+    rateLimits: rateLimitsOf(v), trustedProxies: v.trustedProxies ?? [],
+    ...deliveryConfig(v),
     signInThrottle: {
       pairMaxFailures: v.signInPairMaxFailures!,
       sourceMaxFailures: v.signInSourceMaxFailures!,
@@ -105,6 +108,26 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
   };
   return deepFreeze(config);
+}
+
+/** What leaves the host: alert e-mail and webhook, syslog forwarding (inconsistencies() has refused a webhook URL without its secret). */
+function deliveryConfig(v: VariableValues): Pick<Config, 'alerts' | 'syslog'> {
+  const webhook = v.alertWebhookUrl !== undefined && v.alertWebhookSecret !== undefined ? { url: v.alertWebhookUrl, secret: v.alertWebhookSecret } : null;
+  return { alerts: { emails: v.alertEmails ?? [], webhook }, syslog: { target: v.syslogUrl ?? null, bufferLines: v.syslogBufferLines! } };
+}
+
+function rateLimitsOf(v: VariableValues): Config['rateLimits'] {
+  return {
+    enabled: v.rateLimits! === 'on',
+    perIp: v.rateLimitPerIp!,
+    perAccount: v.rateLimitPerAccount!,
+    perApiKey: v.rateLimitPerApiKey!,
+    perTenant: v.rateLimitPerTenant!,
+    signInsPerIp: v.signInsPerIpPerMinute!,
+    passwordResetsPerIp: v.passwordResetsPerIpPerMinute!,
+    invitationSendsPerIp: v.invitationSendsPerIpPerMinute!,
+    redisUrl: v.redisUrl ?? null,
+  };
 }
 
 /** Problems no single variable shows: combinations that cannot work together. */
@@ -122,6 +145,9 @@ function inconsistencies(v: VariableValues, dataDir: string, masterKeyFile: stri
   if ((v.tlsCertFile === undefined) !== (v.tlsKeyFile === undefined)) {
     problems.push('CONFIDE_TLS_CERT_FILE and CONFIDE_TLS_KEY_FILE must be set together');
   }
+  // An unsigned webhook could be forged by anyone who finds the receiver; a secret alone signs nothing.
+  if (v.alertWebhookUrl !== undefined && v.alertWebhookSecret === undefined) problems.push('CONFIDE_ALERT_WEBHOOK_SECRET must be set with CONFIDE_ALERT_WEBHOOK_URL');
+  if (v.alertWebhookSecret !== undefined && v.alertWebhookUrl === undefined) problems.push('CONFIDE_ALERT_WEBHOOK_URL must be set with CONFIDE_ALERT_WEBHOOK_SECRET');
   if (v.signInFirstDelaySeconds !== undefined && v.signInMaxDelaySeconds !== undefined && v.signInMaxDelaySeconds < v.signInFirstDelaySeconds) {
     problems.push('CONFIDE_SIGNIN_MAX_DELAY_SECONDS must be at least CONFIDE_SIGNIN_DELAY_SECONDS');
   }

@@ -1,4 +1,5 @@
 import { isLoopbackHost } from '../lib/loopback.js';
+import ipaddr from 'ipaddr.js';
 
 /**
  * How configuration values are parsed (the table of variables is variables.ts). Each parser
@@ -71,9 +72,82 @@ export function parsePostgresUrl(raw: string): string {
   return raw;
 }
 
+/** A comma-separated list of e-mail addresses (spaces around commas allowed); empty items are refused. */
+export function parseEmailList(raw: string): string[] {
+  const addresses = raw.split(',').map((item) => item.trim());
+  const bad = addresses.find((address) => !/^[^\s@,<>]+@[^\s@,<>]+\.[^\s@,<>]+$/.test(address));
+  if (bad !== undefined) throw new ConfigProblem(`must be e-mail addresses separated by commas (not "${bad}")`);
+  return addresses;
+}
+
+/** Alerts are posted over TLS; plain http:// only to this machine (a local relay, a test receiver). */
+export function parseWebhookUrl(raw: string): string {
+  const url = parseUrl(raw, ['https:', 'http:'], 'an https:// URL (http:// only for a loopback host)');
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw new ConfigProblem('may use http:// only for a loopback host; use https://');
+  // fetch refuses user:password@ in a URL; a receiver's token belongs in the path or query.
+  if (url.username || url.password) throw new ConfigProblem('must not hold a user name or password (put a token in the path or query instead)');
+  return raw;
+}
+
+/** An HMAC key typed by a person: long enough that guessing it is out of reach. */
+export function parseSecret(raw: string): string {
+  if (raw.length < 32) throw new ConfigProblem('must be at least 32 characters (for example: openssl rand -hex 32)');
+  return raw;
+}
+
+export interface SyslogTarget {
+  /** `tls` (RFC 5425) everywhere; plain `tcp` only to a loopback collector. */
+  transport: 'tcp' | 'tls';
+  host: string;
+  port: number;
+}
+
+/** `tls://host:port`, or `tcp://host:port` for a loopback host only: events must not cross a network in clear. */
+export function parseSyslogUrl(raw: string): SyslogTarget {
+  const url = parseUrl(raw, ['tcp:', 'tls:'], 'tls://host:port (or tcp://host:port for a loopback host)');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!host || !url.port) throw new ConfigProblem('must name a host and a port, for example tls://logs.example.com:6514');
+  if (url.protocol === 'tcp:' && !isLoopbackHost(host)) throw new ConfigProblem('may use tcp:// only for a loopback host; use tls://');
+  return { transport: url.protocol === 'tcp:' ? 'tcp' : 'tls', host, port: Number(url.port) };
+}
+
 /** `true` or `false`, nothing else: a typo must not quietly mean either. */
 export function parseBoolean(raw: string): boolean {
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   throw new ConfigProblem('must be true or false');
+}
+
+/** `redis://host:port` (or `rediss://` for TLS), optionally with a password: `redis://:secret@host:6379`. */
+export function parseRedisUrl(raw: string): string {
+  const url = parseUrl(raw, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL');
+  if (!url.hostname) throw new ConfigProblem('must name a host, for example redis://10.0.0.5:6379');
+  return raw;
+}
+
+/**
+ * Comma-separated IP addresses or CIDR ranges (`10.0.0.0/8, 192.0.2.7`). Checked here, because
+ * a typo would otherwise make Fastify trust no proxy, or the wrong one, without a word.
+ */
+export function parseAddressList(raw: string): string[] {
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const bad = entries.find((entry) => !isAddressOrRange(entry));
+  if (bad !== undefined) throw new ConfigProblem(`must be IP addresses or CIDR ranges separated by commas (not "${bad}")`);
+  return entries;
+}
+
+/** Dotted-quad IPv4 only: ipaddr.js also accepts forms such as `10.1` that nobody means as a proxy. */
+function isAddressOrRange(entry: string): boolean {
+  if (entry.includes('/')) return ipaddr.IPv4.isValidCIDRFourPartDecimal(entry) || ipaddr.IPv6.isValidCIDR(entry);
+  return ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry);
+}
+
+/**
+ * A bearer token an operator chose (CONFIDE_METRICS_TOKEN): long enough that guessing it is out of
+ * reach, and made only of the characters an `Authorization: Bearer` header carries (RFC 6750).
+ */
+export function parseBearerToken(raw: string): string {
+  if (raw.length < 32) throw new ConfigProblem('must be at least 32 characters (for example: openssl rand -hex 32)');
+  if (!/^[A-Za-z0-9_\-.~+/]+=*$/.test(raw)) throw new ConfigProblem('may hold only letters, digits and - . _ ~ + / (then = padding)');
+  return raw;
 }

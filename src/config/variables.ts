@@ -9,6 +9,13 @@ import {
   parseBoolean,
   parsePostgresUrl,
   parseSmtpUrl,
+  parseBearerToken,
+  parseEmailList,
+  parseWebhookUrl,
+  parseSecret,
+  parseSyslogUrl,
+  parseRedisUrl,
+  parseAddressList,
 } from './parsers.js';
 
 /**
@@ -34,6 +41,7 @@ const text = (raw: string) => raw;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TLS_PROFILES: readonly TlsProfile[] = ['intermediate', 'modern'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
+const RATE_LIMIT_SWITCH = ['on', 'off'] as const;
 
 /** A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP) as a WebAuthn relying party. */
 function defaultPublicUrl(earlier: ReadonlyMap<string, unknown>): string | undefined {
@@ -52,6 +60,7 @@ export const VARIABLES = {
   adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (staff and operations): loopback or private only' }),
   adminAllowPublic: variable({ name: 'CONFIDE_ADMIN_ALLOW_PUBLIC', default: 'false', parse: parseBoolean, meaning: 'true lets the admin listener bind an address that is neither loopback nor private' }),
   adminClientCa: variable({ name: 'CONFIDE_ADMIN_CLIENT_CA', parse: text, meaning: 'PEM file of the CA whose client certificates the admin listener requires (mutual TLS)' }),
+  metricsToken: variable({ name: 'CONFIDE_METRICS_TOKEN', parse: parseBearerToken, meaning: 'bearer token Prometheus presents for GET /metrics on the admin listener (at least 32 characters)' }),
   tlsCertFile: variable({ name: 'CONFIDE_TLS_CERT_FILE', parse: text, meaning: 'PEM certificate chain (with CONFIDE_TLS_KEY_FILE); unset: self-signed' }),
   tlsKeyFile: variable({ name: 'CONFIDE_TLS_KEY_FILE', parse: text, meaning: 'PEM private key (with CONFIDE_TLS_CERT_FILE)' }),
   tlsProfile: variable({ name: 'CONFIDE_TLS_PROFILE', default: 'intermediate', parse: parseOneOf(TLS_PROFILES), meaning: 'intermediate (TLS 1.2 + 1.3) or modern (TLS 1.3 only)' }),
@@ -72,6 +81,12 @@ export const VARIABLES = {
   mailFrom: variable({ name: 'CONFIDE_MAIL_FROM', default: 'Confide <confide@localhost>', parse: text, meaning: 'the From: of every message' }),
   mailRetryBaseSeconds: variable({ name: 'CONFIDE_MAIL_RETRY_BASE_SECONDS', default: '5', parse: parseInteger(1, 3600), meaning: 'first retry delay for undelivered mail, doubling up to 15 minutes' }),
   bodyLimitBytes: variable({ name: 'CONFIDE_BODY_LIMIT_BYTES', default: '1048576', parse: parseInteger(1024, 64 * 1024 * 1024), meaning: 'largest request body (413 beyond)' }),
+  // Per listener. 100 per IP: a browser opens at most 6 connections to a host and an API client's
+  // pool a few dozen, so an office behind one NAT address still fits. 10,000 in total: idle TLS
+  // connections cost some tens of KiB each, so this bounds them to a few hundred MiB, far below
+  // the file-descriptor limit Node raises itself to.
+  maxConnectionsPerIp: variable({ name: 'CONFIDE_MAX_CONNECTIONS_PER_IP', default: '100', parse: parseInteger(1, 1_000_000), meaning: 'open connections per client IP (IPv6: per /64) on each listener' }),
+  maxConnections: variable({ name: 'CONFIDE_MAX_CONNECTIONS', default: '10000', parse: parseInteger(1, 1_000_000), meaning: 'open connections in total on each listener' }),
   // One page of any list is bounded in bytes, so parallel large lists cannot exhaust memory or stall the event loop.
   listMaxBytes: variable({ name: 'CONFIDE_LIST_MAX_BYTES', default: '4194304', parse: parseInteger(1024, 256 * 1024 * 1024), meaning: 'largest JSON body of one list page' }),
   passwordMinLength: variable({ name: 'CONFIDE_PASSWORD_MIN_LENGTH', default: '12', parse: parseInteger(8, 64), meaning: 'minimum password length (8-64)' }),
@@ -88,6 +103,17 @@ export const VARIABLES = {
   signInAccountSlowAfter: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER', default: '20', parse: parseInteger(1, 100), meaning: 'account-wide failures after which unknown sources wait' }),
   signInAccountMaxFailures: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES', default: '100', parse: parseInteger(1, 100), meaning: 'account-wide failures at which unknown sources are refused' }),
   signInKnownSourceDays: variable({ name: 'CONFIDE_SIGNIN_KNOWN_SOURCE_DAYS', default: '30', parse: parseInteger(1, 365), meaning: 'how long a source that signed in stays known for the account' }),
+  // Request-rate limits (src/http/rate-limits.ts): fixed one-minute windows, answered 429 RATE_LIMITED.
+  rateLimits: variable({ name: 'CONFIDE_RATE_LIMITS', default: 'on', parse: parseOneOf(RATE_LIMIT_SWITCH), meaning: 'off removes the per-IP, account, API key and tenant limits: a benchmark and diagnostic switch, never for production' }),
+  rateLimitPerIp: variable({ name: 'CONFIDE_RATE_LIMIT_PER_IP', default: '6000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute from one client address (IPv6: one /64), each listener' }),
+  rateLimitPerAccount: variable({ name: 'CONFIDE_RATE_LIMIT_PER_ACCOUNT', default: '3000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute from one signed-in user or staff member' }),
+  rateLimitPerApiKey: variable({ name: 'CONFIDE_RATE_LIMIT_PER_API_KEY', default: '6000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute with one API key' }),
+  rateLimitPerTenant: variable({ name: 'CONFIDE_RATE_LIMIT_PER_TENANT', default: '12000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute for one tenant, all its users and keys together' }),
+  signInsPerIpPerMinute: variable({ name: 'CONFIDE_SIGNINS_PER_IP_PER_MINUTE', default: '30', parse: parseInteger(1, 1_000_000_000), meaning: 'sign-in requests (each step, customers and staff) per minute from one client address' }),
+  passwordResetsPerIpPerMinute: variable({ name: 'CONFIDE_PASSWORD_RESETS_PER_IP_PER_MINUTE', default: '5', parse: parseInteger(1, 1_000_000_000), meaning: 'password-reset requests per minute from one client address' }),
+  invitationSendsPerIpPerMinute: variable({ name: 'CONFIDE_INVITATION_SENDS_PER_IP_PER_MINUTE', default: '30', parse: parseInteger(1, 1_000_000_000), meaning: 'invitations sent per minute from one client address' }),
+  redisUrl: variable({ name: 'CONFIDE_REDIS_URL', parse: parseRedisUrl, meaning: 'redis://host:port keeping the rate-limit counters, shared by every node; unset: in memory, per node' }),
+  trustedProxies: variable({ name: 'CONFIDE_TRUSTED_PROXIES', parse: parseAddressList, meaning: 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the client address' }),
   // Caps on growth: each answers 409 LIMIT_REACHED or 429 RATE_LIMITED when reached.
   signUpsPerIpPerHour: variable({ name: 'CONFIDE_SIGNUPS_PER_IP_PER_HOUR', default: '10', parse: parseInteger(1, 1_000_000), meaning: 'sign-ups per client address per hour' }),
   sessionsPerUser: variable({ name: 'CONFIDE_MAX_SESSIONS_PER_USER', default: '50', parse: parseInteger(1, 10_000), meaning: 'live sessions per user; beyond it the oldest ends' }),
@@ -96,6 +122,12 @@ export const VARIABLES = {
   invitationsPerTenantPerHour: variable({ name: 'CONFIDE_INVITATIONS_PER_HOUR', default: '20', parse: parseInteger(1, 100_000), meaning: 'invitations one tenant may send per hour' }),
   pendingInvitationsPerTenant: variable({ name: 'CONFIDE_MAX_PENDING_INVITATIONS', default: '100', parse: parseInteger(1, 100_000), meaning: 'invitations of one tenant waiting to be accepted' }),
   securityEventRetentionDays: variable({ name: 'CONFIDE_SECURITY_EVENT_RETENTION_DAYS', default: '400', parse: parseInteger(1, 36_500), meaning: 'security events older than this are deleted' }),
+  // Alert delivery (src/monitoring/alert-delivery.ts) and syslog forwarding (src/security-events/syslog-forwarder.ts).
+  alertEmails: variable({ name: 'CONFIDE_ALERT_EMAILS', parse: parseEmailList, meaning: 'comma-separated addresses every alert change is e-mailed to' }),
+  alertWebhookUrl: variable({ name: 'CONFIDE_ALERT_WEBHOOK_URL', parse: parseWebhookUrl, meaning: 'https:// address every alert change is POSTed to, signed (http:// only for loopback)' }),
+  alertWebhookSecret: variable({ name: 'CONFIDE_ALERT_WEBHOOK_SECRET', parse: parseSecret, meaning: 'HMAC-SHA-256 key of the webhook signature (at least 32 characters)' }),
+  syslogUrl: variable({ name: 'CONFIDE_SYSLOG_URL', parse: parseSyslogUrl, meaning: 'tls://host:port of a syslog collector every security event is forwarded to (tcp:// only for loopback)' }),
+  syslogBufferLines: variable({ name: 'CONFIDE_SYSLOG_BUFFER_LINES', default: '10000', parse: parseInteger(1, 1_000_000), meaning: 'events kept while the collector is unreachable; the oldest are dropped beyond' }),
 } as const;
 
 export type VariableKey = keyof typeof VARIABLES;

@@ -43,7 +43,13 @@ export const SECURITY_EVENT_TYPES = {
   'staff.access.reviewed': 'a security-admin recorded the review of a break-glass access',
   'staff.grant.used': 'a staff member reached tenant data under a grant (`details`: `grantId`, `scope`, `justification`, `action`, `resource`, `collection`, `id`)',
   'staff.grant.refused': 'a staff data request was refused: no active grant of enough scope for that tenant (`details`: `method`, `route`, the `scope` needed, `why`: none, pending, denied, expired, revoked, scope, disabled or tenant_denies)',
+  'request.rateLimited': 'a source (IPv4 address or IPv6 /64) was answered 429: recorded at its first 429, then at most once a minute while it lasts (`details`: `listener`, `limit` that refused it, `count` of 429s since the last such event)',
   'authorization.denied': 'a request was refused with 403 (`details.code`: role or scope, unverified address, missing second factor, …)',
+  'audit.unavailable': 'a request was answered 503 `AUDIT_UNAVAILABLE`: the access log could not be written, so data was not served (`details`: `method`, `route`)',
+  'audit.verification.failed': 'the monitor’s periodic self-verification found a tenant’s access-log chain broken (`details`: `entries`, `firstBadSeq`, `problems`)',
+  'alert.opened': 'the monitor raised an alert (`details`: `alertId`, `rule`, `severity`); see docs/monitoring.md',
+  'alert.acknowledged': 'a security-admin acknowledged an open alert (`details`: `alertId`, `rule`)',
+  'alert.resolved': 'an alert was resolved, by a security-admin or by the system once its condition had cleared (`details`: `alertId`, `rule`)',
 } as const satisfies Record<string, string>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENT_TYPES;

@@ -1,3 +1,4 @@
+import type { MonitoringTables } from './monitoring-schema.js';
 import type { StaffTables } from './staff-schema.js';
 
 /**
@@ -86,6 +87,8 @@ export interface SecurityEventsTable {
   /** Who acted: `member`, `apiKey`, `staff` or `system` (null in rows older than the column: see user_id). */
   actor_type: string | null;
   actor_id: string | null;
+  /** Blind index of the source (IPv4 address or IPv6 /64, throttle-source.ts): rules count per source without decrypting. Null before migration 0008. */
+  source_index: string | null;
 }
 
 export interface MailQueueTable {
@@ -241,7 +244,7 @@ export interface SystemMetaTable {
   value: string;
 }
 
-export interface DB extends StaffTables {
+export interface DB extends StaffTables, MonitoringTables {
   key_ring: KeyRingTable;
   tenants: TenantsTable;
   users: UsersTable;

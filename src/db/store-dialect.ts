@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
-import { GroupCommit, OneTransactionEach, type TransactionRunner } from './transaction-runner.js';
+import { GroupCommit, OneTransactionEach, type BatchObserver, type TransactionRunner } from './transaction-runner.js';
 
 /**
  * What differs between the two stores, behind one small seam (as Kysely's `Dialect` is): code
@@ -14,8 +14,11 @@ export interface Dialect {
    * `SELECT … FOR UPDATE`, so concurrent nodes serialise); SQLite serialises writers anyway.
    */
   readonly locksRowsForUpdate: boolean;
-  /** Runs units of work durably: grouped commits on SQLite, one transaction each on PostgreSQL. */
-  transactionRunner(db: Kysely<DB>): TransactionRunner;
+  /**
+   * Runs units of work durably: grouped commits on SQLite (each batch's size told to `onBatch`),
+   * one transaction each on PostgreSQL (no batches to tell of).
+   */
+  transactionRunner(db: Kysely<DB>, onBatch?: BatchObserver): TransactionRunner;
   /** Where Kysely's migration bookkeeping lives: the connection's schema on PostgreSQL. */
   migrationTableSchema(db: Kysely<DB>): Promise<string | undefined>;
 }
@@ -23,7 +26,7 @@ export interface Dialect {
 export const SQLITE: Dialect = {
   name: 'sqlite',
   locksRowsForUpdate: false,
-  transactionRunner: (db) => new GroupCommit(db),
+  transactionRunner: (db, onBatch) => new GroupCommit(db, onBatch),
   migrationTableSchema: async () => undefined,
 };
 

@@ -3,6 +3,9 @@ import type { DB } from './schema.js';
 import { withAfterCommit } from './after-commit.js';
 import type { Dialect } from './store-dialect.js';
 
+/** Told the size of each group commit (the metrics' histogram); the wiring passes it in. */
+export type BatchObserver = (size: number) => void;
+
 /** Runs a unit of work in a transaction and resolves once it is durably committed. */
 export interface TransactionRunner {
   run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
@@ -33,7 +36,10 @@ export class GroupCommit implements TransactionRunner {
   private queue: Pending[] = [];
   private flushing = false;
 
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly onBatch?: BatchObserver,
+  ) {}
 
   run<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -49,6 +55,7 @@ export class GroupCommit implements TransactionRunner {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
+      this.onBatch?.(batch.length);
       await this.commitBatch(batch);
     }
     this.flushing = false;
@@ -103,6 +110,6 @@ export class GroupCommit implements TransactionRunner {
 }
 
 /** The dialect's runner, with after-commit callbacks (after-commit.ts) for its units. */
-export function transactionRunner(db: Kysely<DB>, dialect: Dialect): TransactionRunner {
-  return withAfterCommit(dialect.transactionRunner(db));
+export function transactionRunner(db: Kysely<DB>, dialect: Dialect, onBatch?: BatchObserver): TransactionRunner {
+  return withAfterCommit(dialect.transactionRunner(db, onBatch));
 }

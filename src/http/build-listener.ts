@@ -5,10 +5,14 @@ import type { Config } from '../config/config.js';
 import { newId } from '../lib/ids.js';
 import { RequestLog } from './request-log.js';
 import type { Authenticator } from './authenticate.js';
+import type { ListenerMetrics } from './listener-metrics.js';
 import { clientErrorHandler } from './client-error-handler.js';
+import { capConnections } from './connection-caps.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './http-limits.js';
 import { registerListenerPlumbing, type OpenApiDescription } from './listener-plumbing.js';
+import { openRateLimitStore } from './rate-limit-store.js';
+import type { ListenerRateLimits } from './rate-limits.js';
 import { tlsOptionsFor } from './tls-profile.js';
 import type { Router } from './route-types.js';
 
@@ -30,6 +34,13 @@ export interface ListenerOptions {
   openapi: OpenApiDescription;
   /** Told of every 403, so refused actions become security events (ASVS 16.3.2). */
   onRefused?: (request: FastifyRequest, code: string) => void;
+  /** Told of every answer and every error answered (the wiring binds it to this listener's name). */
+  metrics?: ListenerMetrics;
+  /**
+   * The rate-limit counters both listeners share (memory or Redis), what one client counts as, and
+   * who is told of each 429. Unset: counters of its own in memory, per address.
+   */
+  rateLimits?: Omit<ListenerRateLimits, 'listener' | 'settings'>;
   /** Registers the listener's routes; called once the shared plumbing is in place. */
   routes: (router: Router, authenticate: Authenticator) => void;
 }
@@ -43,8 +54,9 @@ export interface Listener {
  * One HTTPS listener with everything every listener shares: the TLS profile and handshake
  * timeout, timeouts and limits that bound what a slow or large client can hold, one error edge
  * for what Node, the router and the routes refuse, JSON-only bodies, rate limits, security
- * headers, a request log, its own OpenAPI description, `/healthz` and nothing else (no debug or
- * metrics endpoints: ASVS 13.4.2). What differs between listeners is in `options`.
+ * headers, a request log, its own OpenAPI description, `/healthz` and nothing else (no debug
+ * endpoints; `/metrics` only where a routes table adds it, the admin one: ASVS 13.4.2). What
+ * differs between listeners is in `options`.
  */
 export async function buildListener(options: ListenerOptions): Promise<Listener> {
   const { config } = options;
@@ -65,7 +77,7 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
     clientErrorHandler: clientErrorHandler(loggerInstance),
     frameworkErrors: frameworkErrorHandler,
     loggerInstance,
-    logController: new RequestLog(options.name), // one log line per request, naming its listener
+    logController: new RequestLog(options.name, options.metrics), // one log line per request, naming its listener
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,
@@ -73,9 +85,19 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    // X-Forwarded-For is believed only from these peers (proxy-addr), never otherwise (ASVS 15.3.4):
+    // request.ip, and so the rate limits, throttles, security events and access log, follow it.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  capConnections(app.server, options.name, {
+    perIp: config.http.maxConnectionsPerIp,
+    total: config.http.maxConnections,
+    trustedProxies: config.trustedProxies,
+    onRefused: (reason) => options.metrics?.connectionRefused(reason),
+  });
 
-  await registerListenerPlumbing(app, options.openapi, options.onRefused);
+  const rateLimits = options.rateLimits ?? { store: await openRateLimitStore(null, options.logger), sourceOf: (ip: string) => ip };
+  await registerListenerPlumbing(app, options.openapi, options.onRefused, options.metrics, { ...rateLimits, listener: options.name, settings: config.rateLimits });
   options.routes(app, options.authenticate);
   await app.ready();
   return { name: options.name, server: app };

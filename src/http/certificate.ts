@@ -42,6 +42,11 @@ export async function loadTlsCredentials(config: Readonly<Config>): Promise<TlsC
   return { ...generated, selfSigned: true };
 }
 
+/** When a PEM certificate stops being valid: the monitor alerts CERTIFICATE_WARNING_DAYS before. */
+export function certificateExpiresAt(pem: string): Date {
+  return new Date(new X509Certificate(pem).validTo);
+}
+
 export async function generateSelfSignedCertificate(dnsNames: string[], ipAddresses: string[]): Promise<{ cert: string; key: string }> {
   x509.cryptoProvider.set(webcrypto as never);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

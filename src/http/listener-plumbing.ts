@@ -6,7 +6,8 @@ import { AppError } from '../lib/app-error.js';
 import { declareEdgeErrors } from './declared-errors.js';
 import { sendError, toAppError } from './error-response.js';
 import { registerJsonBodyParser } from './json-body-parser.js';
-import { registerRateLimits } from './rate-limits.js';
+import type { ListenerMetrics } from './listener-metrics.js';
+import { registerRateLimits, type ListenerRateLimits } from './rate-limits.js';
 import { HELMET_OPTIONS } from './security-headers.js';
 import { refuseLongUrls } from './url-length-guard.js';
 import { validatorCompiler } from './validators.js';
@@ -32,6 +33,8 @@ export async function registerListenerPlumbing(
   app: FastifyInstance,
   openapi: OpenApiDescription,
   onRefused: ((request: FastifyRequest, code: string) => void) | undefined,
+  metrics: ListenerMetrics | undefined,
+  rateLimits: ListenerRateLimits,
 ): Promise<void> {
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: any other body type is answered 415 rather than parsed as text.
@@ -40,10 +43,15 @@ export async function registerListenerPlumbing(
   declareEdgeErrors(app);
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as Error, request);
-    if (appError.status === 403) onRefused?.(request, appError.code);
+    metrics?.errorAnswered(appError.code, appError.status);
+    // 403s, and access-log write failures: both are security events the monitor watches.
+    if (appError.status === 403 || appError.code === 'AUDIT_UNAVAILABLE') onRefused?.(request, appError.code);
     return sendError(request, reply, appError);
   });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND')));
+  app.setNotFoundHandler((request, reply) => {
+    metrics?.errorAnswered('NOT_FOUND', 404);
+    return sendError(request, reply, new AppError('NOT_FOUND'));
+  });
   // Set by the authentication hook; known to the error edge even when the request is refused.
   app.decorateRequest('principal', undefined);
   app.addHook('onSend', async (request, reply) => {
@@ -51,7 +59,7 @@ export async function registerListenerPlumbing(
     reply.header('cache-control', 'no-store');
   });
 
-  await registerRateLimits(app);
+  await registerRateLimits(app, rateLimits);
   await app.register(helmet, HELMET_OPTIONS);
   refuseLongUrls(app);
   await app.register(swagger, {

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ListenerMetrics } from './listener-metrics.js';
 
 /**
  * One log line per request, once the answer is sent, instead of Fastify's "incoming request" and
@@ -7,10 +8,14 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
  * (`/v1/collections/:collection/records/:id`), never the URL: paths and query strings can carry
  * tokens and customer data. Each line names its listener (`public`, `admin`), so an operator tells
  * a staff request from a customer's at a glance. Fastify's other log lines (stream and serializer
- * errors) stay as they are.
+ * errors) stay as they are. The same moment feeds the request metrics, so both listeners count
+ * every answer in this one place.
  */
 export class RequestLog extends LogController {
-  constructor(private readonly listener: string) {
+  constructor(
+    private readonly listener: string,
+    private readonly metrics?: ListenerMetrics,
+  ) {
     super();
   }
 
@@ -18,6 +23,7 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? '(no route)';
+    this.metrics?.requestCompleted(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     const durationMs = Math.round(reply.elapsedTime * 10) / 10;
     const line = { listener: this.listener, method: request.method, route, statusCode: reply.statusCode, durationMs };
     const message = `${request.method} ${route} ${reply.statusCode} ${durationMs} ms`;

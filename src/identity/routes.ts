@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyReply } from 'fastify';
 import type { Router } from '../http/route-types.js';
+import { routeRateLimit } from '../http/rate-limits.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { memberOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import type { Identity } from './identity.js';
@@ -109,6 +110,7 @@ function sessionRoutes(app: Router, identity: Identity, authenticate: Authentica
   app.post(
     '/v1/sessions',
     {
+      config: { rateLimit: routeRateLimit('signIn') },
       schema: {
         tags: ['identity'],
         summary: 'Sign in with e-mail and password',

@@ -31,6 +31,9 @@ const PINNED: Record<EncryptedFieldName, [row: Record<string, unknown>, aad: str
   accessRequestsTicket: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:ticket'],
   accessRequestsDecisionReason: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:decisionReason'],
   accessRequestsReviewNotes: [{ tenant_id: T, id: 'ar-1' }, 'confide:v1:tenant-1:access_requests:ar-1:reviewNotes'],
+  alertsSubject: [{ id: 'a-1' }, 'confide:v1:system:alerts:a-1:subject'],
+  alertsDetails: [{ id: 'a-1' }, 'confide:v1:system:alerts:a-1:details'],
+  webhookDeliveriesPayload: [{ id: 'w-1' }, 'confide:v1:system:webhook_deliveries:w-1:payload'],
   outboxEml: [{ id: 'm-1' }, 'confide:v1:system:outbox:m-1:eml'],
 };
 

@@ -227,6 +227,30 @@ export const ENCRYPTED_FIELDS = Object.freeze({
     locationColumns: ['id'],
     location: (row) => ({ table: 'access_requests', rowId: row.id, field: 'reviewNotes' }),
   }),
+  alertsSubject: column({
+    table: 'alerts',
+    column: 'subject_enc',
+    owner: SYSTEM,
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'alerts', rowId: row.id, field: 'subject' }),
+  }),
+  alertsDetails: column({
+    table: 'alerts',
+    column: 'details_enc',
+    owner: SYSTEM,
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'alerts', rowId: row.id, field: 'details' }),
+  }),
+  webhookDeliveriesPayload: column({
+    table: 'webhook_deliveries',
+    column: 'payload_enc',
+    owner: SYSTEM,
+    primaryKey: ['id'],
+    locationColumns: ['id'],
+    location: (row) => ({ table: 'webhook_deliveries', rowId: row.id, field: 'payload' }),
+  }),
   /** Delivered mail in the outbox folder (src/mail/outbox-file.ts): one file per message id. */
   outboxEml: Object.freeze<EncryptedFile>({
     kind: 'file',

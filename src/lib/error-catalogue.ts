@@ -92,6 +92,8 @@ export const ERROR_CATALOGUE = {
       'already_reviewed',
       'grant_not_active',
       'staff_disabled',
+      'alert_not_open',
+      'alert_resolved',
     ],
   },
   LIMIT_REACHED: { status: 409, message: 'A limit on how many of these may exist has been reached.' },

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
+import { routeRateLimit } from '../http/rate-limits.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import { PasswordStepResponses, sendPasswordStep } from '../identity/routes.js';
@@ -64,6 +65,7 @@ function invitationRoutes(app: Router, invitations: Invitations, authenticate: A
   app.post(
     '/v1/invitations',
     {
+      config: { rateLimit: routeRateLimit('invitationSend') },
       ...managing,
       schema: {
         ...common,

@@ -4,6 +4,8 @@ import { fillPage } from '../lib/page-budget.js';
 import type { SecurityEvent, SecurityEventActor } from '../core/security-events.js';
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
+import { blindIndex } from '../keys/blind-index.js';
+import { throttleSource } from '../identity/throttle-source.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
 
@@ -21,9 +23,10 @@ export interface StoredSecurityEvent {
  * Security events stored centrally (the database every node shares). An event about a user but
  * no particular tenant (a failed sign-in) is filed under each tenant the user belongs to, so every
  * organisation sees attempts on its members' accounts. IPs and details rest encrypted under the
- * system key.
+ * system key; the source (IPv4 address or IPv6 /64, as sign-in throttling counts it) is also kept
+ * as a blind index under `indexKey`, so monitoring rules count per source without decrypting.
  */
-export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: Clock, event: SecurityEvent): Promise<void> {
+export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKey: Buffer, clock: Clock, event: SecurityEvent): Promise<void> {
   let tenants: Array<string | null> = [event.tenantId ?? null];
   if (!event.tenantId && event.userId) {
     const rows = await db.selectFrom('memberships').select('tenant_id').where('user_id', '=', event.userId).execute();
@@ -31,6 +34,7 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
   }
   const at = clock.now().toISOString();
   const actor = event.actor ?? (event.userId ? { type: 'member' as const, id: event.userId } : undefined);
+  const sourceIndex = event.ip ? securityEventSourceIndex(indexKey, event.ip) : null;
   await db
     .insertInto('security_events')
     .values(
@@ -45,12 +49,18 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, clock: 
           user_id: event.userId ?? null,
           actor_type: actor?.type ?? null,
           actor_id: actor?.id ?? null,
+          source_index: sourceIndex,
           ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, ENCRYPTED_FIELDS.securityEventsIp.location({ id })),
           details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), ENCRYPTED_FIELDS.securityEventsDetails.location({ id })),
         };
       }),
     )
     .execute();
+}
+
+/** The blind index `security_events.source_index` holds for an address: the monitor looks sources up by it. */
+export function securityEventSourceIndex(indexKey: Buffer, ip: string): string {
+  return blindIndex(indexKey, 'source', throttleSource(ip));
 }
 
 /**
@@ -116,7 +126,8 @@ export async function listStaffEvents(
   return { items: page.items, nextBeforeId: page.more && page.lastRow ? page.lastRow.id : null };
 }
 
-function eventOf(cipher: Cipher, row: Selectable<SecurityEventsTable>): StoredSecurityEvent {
+/** A stored row as its reader sees it: IP and details decrypted. */
+export function eventOf(cipher: Cipher, row: Selectable<SecurityEventsTable>): StoredSecurityEvent {
   return {
     id: row.id,
     at: row.at,

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
+import { routeRateLimit } from '../http/rate-limits.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { requireStaffAuthentication, staffOf, type Authenticator } from '../http/authenticate.js';
 import { STAFF_POLICY_LIMITS } from './staff-policies.js';
@@ -52,9 +53,16 @@ function enrolmentRoutes(app: Router, staff: Staff): void {
 }
 
 function sessionRoutes(app: Router, staff: Staff, authenticate: Authenticator): void {
+  signInRoutes(app, staff);
+  signedInRoutes(app, staff, authenticate);
+}
+
+/** The two sign-in steps, each limited per address on top of the staff sign-in throttle. */
+function signInRoutes(app: Router, staff: Staff): void {
   app.post(
     '/admin/v1/sessions',
     {
+      config: { rateLimit: routeRateLimit('signIn') },
       schema: {
         ...open,
         summary: 'Staff sign-in, first step: e-mail and password; always answers with a challenge for the second factor',
@@ -68,6 +76,7 @@ function sessionRoutes(app: Router, staff: Staff, authenticate: Authenticator): 
   app.post(
     '/admin/v1/sessions/mfa',
     {
+      config: { rateLimit: routeRateLimit('signIn') },
       schema: {
         ...open,
         summary: 'Staff sign-in, second step: a TOTP code or a recovery code; the session lasts at most 12 h, 15 min idle',
@@ -84,7 +93,9 @@ function sessionRoutes(app: Router, staff: Staff, authenticate: Authenticator): 
       return reply.code(201).send({ token: session.token, expiresAt: session.expiresAt, staffId: session.staffId });
     },
   );
+}
 
+function signedInRoutes(app: Router, staff: Staff, authenticate: Authenticator): void {
   const beforePolicy = { onRequest: requireStaffAuthentication(authenticate, { allowUnacknowledgedPolicy: true }) };
   app.delete(
     '/admin/v1/sessions/current',

@@ -82,10 +82,11 @@ describe('service endpoints and the error contract', () => {
         'PUT /admin/v1/tenants/{tenantId}/collections/{collection}/records/{id}',
         'DELETE /admin/v1/tenants/{tenantId}/collections/{collection}/records/{id}',
         'GET /admin/v1/staff-events',
+        'GET /metrics',
       ]),
     );
-    // Staff routes only: no customer route is served on the admin listener.
-    expect(routes.filter((route) => route !== 'GET /healthz' && !route.includes(' /admin/v1/'))).toEqual([]);
+    // Staff and operations routes only: no customer route is served on the admin listener.
+    expect(routes.filter((route) => !['GET /healthz', 'GET /metrics'].includes(route) && !route.includes(' /admin/v1/'))).toEqual([]);
     expect(doc.components.securitySchemes.staffBearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 

@@ -1,22 +1,26 @@
 import type { TestProject } from 'vitest/node';
 import { findPostgresBinDir, startTemporaryPostgres, type TemporaryPostgres } from './postgres-server.js';
+import { findRedisServer, startTemporaryRedis, type TemporaryRedis } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string | null;
     postgresBinDir: string | null;
     dialects: string[];
+    /** A Redis for the shared rate-limit tests: CONFIDE_TEST_REDIS_URL, or one started here; null without redis-server. */
+    redisUrl: string | null;
   }
 }
 
 let postgres: TemporaryPostgres | undefined;
+let redis: TemporaryRedis | undefined;
 
 /**
  * Every integration suite runs on SQLite and on PostgreSQL. PostgreSQL comes from
  * CONFIDE_TEST_DATABASE_URL when set, otherwise a temporary cluster is started here.
  * CONFIDE_TEST_DIALECTS=sqlite narrows the run on a machine without PostgreSQL, and says so.
  */
-export default async function setup(project: TestProject): Promise<() => void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dialects = (process.env.CONFIDE_TEST_DIALECTS ?? 'sqlite,postgres').split(',').map((d) => d.trim()).filter(Boolean);
   let url: string | null = null;
   const binDir = findPostgresBinDir() ?? null;
@@ -36,5 +40,11 @@ export default async function setup(project: TestProject): Promise<() => void> {
   project.provide('postgresUrl', url);
   project.provide('postgresBinDir', binDir);
   project.provide('dialects', dialects);
-  return () => postgres?.stop();
+  // .ci/run starts Debian's redis-server and exports its URL; locally one is started if installed.
+  if (!process.env.CONFIDE_TEST_REDIS_URL && findRedisServer()) redis = await startTemporaryRedis();
+  project.provide('redisUrl', process.env.CONFIDE_TEST_REDIS_URL ?? redis?.url ?? null);
+  return async () => {
+    await redis?.stop();
+    postgres?.stop();
+  };
 }

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createApp, type App } from '../../src/app/create-app.js';
 import { createPostgresSchema, type TestDialect } from './dialects.js';
 import { TestClock } from './test-clock.js';
+import { HIGH_RATE_LIMITS } from './rate-limit-env.js';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp-sink.js';
 import { readOutboxFile } from '../../src/mail/mail-transport.js';
 
@@ -49,8 +50,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     CONFIDE_DATA_DIR: dataDir,
     CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
     CONFIDE_LOG_LEVEL: 'info',
-    // Suites sign up many tenants from inject()'s one address; the per-IP sign-up limit has its own test.
-    CONFIDE_SIGNUPS_PER_IP_PER_HOUR: '1000000',
+    ...HIGH_RATE_LIMITS,
     ...(schema ? { CONFIDE_DATABASE_URL: schema.url } : {}),
     ...(smtp ? { CONFIDE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=off` } : {}),
     ...options.env,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,10 @@ import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
 import { buildStaff } from '../harness/staff.js';
+import { insertTestAlert, notifyTransition } from '../harness/alert-fixture.js';
+
+/** Alert delivery on, so an alert leaves a webhook delivery (to a loopback port nobody answers: it stays queued). */
+const ALERTING = { CONFIDE_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook', CONFIDE_ALERT_WEBHOOK_SECRET: 'canary-webhook-secret-0123456789abcdef' };
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -44,6 +48,13 @@ async function writeCanaries(t: TestApp) {
   await t.app.services.mail.kick();
   await t.request({ method: 'POST', url: '/v1/password-resets', payload: { email } }); // stays queued
   await writeStaffCanaries(t, tenant, canary);
+  // An alert about the canary and its queued webhook (the delivery test's fixture), and one the monitor
+  // raises itself through the alert store (a staff member refused tenant data).
+  await notifyTransition(t, await insertTestAlert(t, `account ${canary}`), 'opened');
+  t.app.services.securityEvents.record({ type: 'staff.grant.refused', outcome: 'refused', tenantId: tenant.tenantId, actor: { type: 'staff', id: randomUUID() }, ip: '192.0.2.9' });
+  await t.app.services.securityEvents.flush();
+  expect((await t.app.monitor.runOnce()).opened).toBeGreaterThan(0);
+  await t.app.services.alertNotifier.webhooks?.kick();
   await t.app.services.securityEvents.flush();
   return { canary, email, organization, tenant, totpSecret: totp.secret as string };
 }
@@ -89,7 +100,7 @@ describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
   });
 
   it('opens every stored value with the owner and location the registry gives it: no value sealed otherwise', async () => {
-    const t = await createTestApp(dialect);
+    const t = await createTestApp(dialect, { env: ALERTING });
     try {
       await writeCanaries(t);
       const { db, keyRing } = t.app.services;
@@ -120,7 +131,7 @@ describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
   });
 
   it('leaves no customer value, e-mail address or organisation name in any file under the data directory', async () => {
-    const t = await createTestApp(dialect);
+    const t = await createTestApp(dialect, { env: ALERTING });
     try {
       const { canary, email, totpSecret } = await writeCanaries(t);
       const needles = [canary, email, email.split('@')[0]!, 'private-domain.test', totpSecret];

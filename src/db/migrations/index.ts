@@ -6,6 +6,7 @@ import { accountSecurity } from './0004-account-security.js';
 import { webauthn } from './0005-webauthn.js';
 import { emailVerification } from './0006-email-verification.js';
 import { staffAccess } from './0007-staff-access.js';
+import { monitoring } from './0008-monitoring.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-webauthn': webauthn,
   '0006-email-verification': emailVerification,
   '0007-staff-access': staffAccess,
+  '0008-monitoring': monitoring,
 };
 
 export const migrationProvider: MigrationProvider = {

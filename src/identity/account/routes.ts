@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Router } from '../../http/route-types.js';
+import { routeRateLimit } from '../../http/rate-limits.js';
 import { NoContent, errorResponses } from '../../http/error-schema.js';
 import { memberOf, requireAuthentication, type Authenticator } from '../../http/authenticate.js';
 import type { Account } from './account.js';
@@ -26,6 +27,7 @@ function passwordResetRoutes(app: Router, account: Account): void {
   app.post(
     '/v1/password-resets',
     {
+      config: { rateLimit: routeRateLimit('passwordReset') },
       schema: {
         tags: ['identity'],
         summary: 'Ask for a password-reset e-mail; answers 202 whether or not the address has an account',

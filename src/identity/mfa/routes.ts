@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Router } from '../../http/route-types.js';
+import { routeRateLimit } from '../../http/rate-limits.js';
 import { NoContent, errorResponses } from '../../http/error-schema.js';
 import { memberOf, requireAuthentication, type Authenticator } from '../../http/authenticate.js';
 import { optionalBody } from '../../http/validators.js';
@@ -56,6 +57,7 @@ function signInSecondStepRoutes(app: Router, mfa: Mfa): void {
   app.post(
     '/v1/sessions/mfa',
     {
+      config: { rateLimit: routeRateLimit('signIn') },
       schema: {
         tags: ['identity'],
         summary: 'Finish signing in with a TOTP code or a recovery code',
@@ -139,6 +141,7 @@ function passkeyRoutes(app: Router, mfa: Mfa, authenticate: Authenticator): void
   app.post(
     '/v1/sessions/mfa/webauthn-options',
     {
+      config: { rateLimit: routeRateLimit('signIn') },
       schema: {
         tags: ['identity'],
         summary: 'Options for signing in with a passkey as the second step',

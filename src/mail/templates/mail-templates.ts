@@ -1,4 +1,5 @@
 import { accountChange } from './account-change.js';
+import { alertMail } from './alert-mail.js';
 import { emailVerification } from './email-verification.js';
 import { invitation } from './invitation.js';
 import { passwordChanged } from './password-changed.js';
@@ -18,6 +19,7 @@ export const MAIL_TEMPLATES = {
   'account-change': accountChange,
   'staff-access-notice': staffAccessNotice,
   'staff-access-decision': staffAccessDecision,
+  alert: alertMail,
 } as const;
 
 export type MailTemplateName = keyof typeof MAIL_TEMPLATES;

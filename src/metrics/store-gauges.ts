@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import { Gauge, type Registry } from 'prom-client';
+import type { DB } from '../db/schema.js';
+
+/** A scrape must answer even when the database is slow: its gauges are then left out, not waited for. */
+export const STORE_READ_TIMEOUT_MS = 2_000;
+
+interface StoreCounts {
+  alerts: Array<{ rule: string; state: string; count: number }>;
+  mailQueue: number;
+  webhookQueue: number;
+}
+
+async function readCounts(db: Kysely<DB>): Promise<StoreCounts> {
+  const [alerts, mail, webhooks] = await Promise.all([
+    db
+      .selectFrom('alerts')
+      .select(['rule', 'state', (eb) => eb.fn.countAll().as('count')])
+      .where('state', 'in', ['open', 'acknowledged'])
+      .groupBy(['rule', 'state'])
+      .execute(),
+    db.selectFrom('mail_queue').select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow(),
+    db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow(),
+  ]);
+  // PostgreSQL returns count(*) as a bigint string, SQLite as a number.
+  return {
+    alerts: alerts.map((row) => ({ rule: row.rule, state: row.state, count: Number(row.count) })),
+    mailQueue: Number(mail.count),
+    webhookQueue: Number(webhooks.count),
+  };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Gauges read from the database when Prometheus scrapes, never on a request's path: alerts not yet
+ * resolved by rule and state, and the depth of the mail and webhook queues. Every node reads the
+ * same shared tables, so each reports the deployment's totals.
+ */
+export function storeGauges(registry: Registry, db: Kysely<DB>): { refresh(): Promise<void> } {
+  const registers = [registry];
+  const alerts = new Gauge({ name: 'confide_alerts', help: 'Alerts not resolved, by rule and state (open, acknowledged)', labelNames: ['rule', 'state'] as const, registers });
+  const mailQueue = new Gauge({ name: 'confide_mail_queue_messages', help: 'Messages waiting in the mail queue (not yet delivered)', registers });
+  const webhookQueue = new Gauge({ name: 'confide_webhook_queue_deliveries', help: 'Alert webhooks waiting to be delivered or retried', registers });
+  const up = new Gauge({ name: 'confide_metrics_store_up', help: '1 when this scrape read the database gauges, 0 when the read failed or timed out', registers });
+  return {
+    async refresh() {
+      alerts.reset();
+      try {
+        const counts = await withTimeout(readCounts(db), STORE_READ_TIMEOUT_MS);
+        for (const { rule, state, count } of counts.alerts) alerts.set({ rule, state }, count);
+        mailQueue.set(counts.mailQueue);
+        webhookQueue.set(counts.webhookQueue);
+        up.set(1);
+      } catch {
+        // Stale or zero depths would mislead: unknown (NaN) in this scrape, and `up` says why.
+        mailQueue.set(Number.NaN);
+        webhookQueue.set(Number.NaN);
+        up.set(0);
+      }
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import type { MonitorRule } from './monitor-rule.js';
+import { eventCountRule } from './monitor-rule.js';
+
+const MINUTE = 60;
+const HOUR = 3600;
+const DAY = 86_400;
+
+/** Alerts before the TLS certificate expires: renewal (ACME, or the operator) normally happens 30 days before. */
+export const CERTIFICATE_WARNING_DAYS = 21;
+
+/**
+ * The TLS certificate expires within CERTIFICATE_WARNING_DAYS. Not an event count: the wiring hands
+ * in the expiry of the certificate the listeners serve.
+ */
+const certificateExpiring: MonitorRule = {
+  name: 'certificate-expiring',
+  severity: 'high',
+  threshold: 1,
+  windowSeconds: CERTIFICATE_WARNING_DAYS * DAY,
+  async evaluate({ now, certificateExpiresAt }) {
+    if (!certificateExpiresAt) return [];
+    const days = (certificateExpiresAt.getTime() - now.getTime()) / (DAY * 1000);
+    if (days > CERTIFICATE_WARNING_DAYS) return [];
+    const expiresAt = certificateExpiresAt.toISOString();
+    const summary = days <= 0 ? `The TLS certificate expired at ${expiresAt}.` : `The TLS certificate expires in ${Math.floor(days)} days (${expiresAt}).`;
+    return [{ subject: 'tls certificate', summary, details: { expiresAt, daysLeft: Math.floor(days) } }];
+  },
+};
+
+/**
+ * Every rule the monitor evaluates, in one list; docs/monitoring.md has a row for each (a test
+ * keeps the two in step). Thresholds sit above what normal use produces: a person mistyping a
+ * password a few times, an office of users behind one address, a staff member working a ticket.
+ */
+export const MONITOR_RULES: readonly MonitorRule[] = [
+  eventCountRule({
+    name: 'brute-force-account',
+    severity: 'high',
+    threshold: 10,
+    windowSeconds: 15 * MINUTE,
+    types: ['signin.password', 'staff.signin.password'],
+    outcomes: ['failure'],
+    per: 'account',
+    count: 'distinctAt',
+    describe: (n, subject) => `${n} failed password sign-ins for account ${subject} in 15 minutes.`,
+  }),
+  eventCountRule({
+    name: 'credential-stuffing',
+    severity: 'critical',
+    threshold: 20,
+    windowSeconds: 10 * MINUTE,
+    types: ['signin.password', 'staff.signin.password'],
+    outcomes: ['failure'],
+    per: 'source',
+    count: 'distinctAccounts',
+    describe: (n, subject) => `Failed password sign-ins for ${n} different accounts from ${subject} in 10 minutes.`,
+  }),
+  eventCountRule({
+    name: 'mfa-failures',
+    severity: 'high',
+    threshold: 5,
+    windowSeconds: 15 * MINUTE,
+    types: ['signin.mfa', 'staff.signin.mfa', 'mfa.totp.replay'],
+    outcomes: ['failure', 'refused'],
+    per: 'account',
+    count: 'distinctAt',
+    describe: (n, subject) => `${n} failed or replayed second-factor codes for account ${subject} in 15 minutes.`,
+  }),
+  eventCountRule({
+    name: 'staff-grant-refused',
+    severity: 'medium',
+    threshold: 1,
+    windowSeconds: HOUR,
+    types: ['staff.grant.refused'],
+    per: 'staff',
+    count: 'events',
+    describe: (n, subject) => `${subject} was refused tenant data for lack of a grant ${n} time(s) in the last hour.`,
+  }),
+  eventCountRule({
+    name: 'staff-bulk-reading',
+    severity: 'high',
+    threshold: 200,
+    windowSeconds: HOUR,
+    types: ['staff.grant.used'],
+    per: 'staff',
+    count: 'events',
+    describe: (n, subject) => `${subject} reached tenant data ${n} times under grants in the last hour.`,
+  }),
+  eventCountRule({
+    name: 'break-glass-used',
+    severity: 'critical',
+    threshold: 1,
+    windowSeconds: DAY,
+    types: ['staff.access.approved'],
+    actorType: 'staff',
+    per: 'tenant',
+    count: 'events',
+    describe: (n, subject) => `Break-glass access to ${subject} was activated (${n} in the last 24 hours).`,
+  }),
+  eventCountRule({
+    name: 'access-log-unavailable',
+    severity: 'critical',
+    threshold: 1,
+    windowSeconds: 15 * MINUTE,
+    types: ['audit.unavailable'],
+    per: 'global',
+    globalSubject: 'access log',
+    count: 'events',
+    describe: (n) => `${n} request(s) answered 503 AUDIT_UNAVAILABLE in 15 minutes: the access log cannot be written.`,
+  }),
+  eventCountRule({
+    name: 'access-log-verification-failed',
+    severity: 'critical',
+    threshold: 1,
+    windowSeconds: 2 * HOUR,
+    types: ['audit.verification.failed'],
+    per: 'tenant',
+    count: 'events',
+    describe: (_n, subject) => `The access-log chain of ${subject} failed verification.`,
+  }),
+  certificateExpiring,
+  eventCountRule({
+    name: 'sustained-rate-limiting',
+    severity: 'medium',
+    threshold: 10,
+    windowSeconds: 15 * MINUTE,
+    types: ['request.rateLimited'],
+    per: 'source',
+    count: 'distinctMinutes',
+    describe: (n, subject) => `${subject} was rate limited in ${n} of the last 15 minutes.`,
+  }),
+];

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import pino from 'pino';
+import { SyslogForwarder } from '../../src/security-events/syslog-forwarder.js';
+import { systemClock } from '../../src/lib/time.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { buildTenant } from '../harness/builders.js';
+import { DIALECTS } from '../harness/dialects.js';
+import { freePort } from '../harness/free-port.js';
+import { createTestApp, type TestApp } from '../harness/test-app.js';
+
+interface SyslogLine {
+  pri: number;
+  version: string;
+  timestamp: string;
+  hostname: string;
+  appName: string;
+  procId: string;
+  msgId: string;
+  structuredData: string;
+  msg: Record<string, unknown>;
+}
+
+/** RFC 5424 6: HEADER (PRI VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID) SP STRUCTURED-DATA SP MSG. */
+const RFC5424 = /^<(\d{1,3})>(1) (\S+) (\S+) (\S+) (\S+) (\S+) (-|\[.+?\]) (.*)$/s;
+
+function parseLine(message: string): SyslogLine {
+  const match = RFC5424.exec(message);
+  if (!match) throw new Error(`not an RFC 5424 message: ${message}`);
+  const [, pri, version, timestamp, hostname, appName, procId, msgId, structuredData, msg] = match;
+  return { pri: Number(pri), version: version!, timestamp: timestamp!, hostname: hostname!, appName: appName!, procId: procId!, msgId: msgId!, structuredData: structuredData!, msg: JSON.parse(msg!) };
+}
+
+/**
+ * A real syslog collector on loopback: a TCP server reading RFC 6587 octet-counted frames
+ * (`LEN SP MSG`, no delimiter) and parsing each as RFC 5424. A frame whose length does not match
+ * its bytes breaks every frame after it, so the count checks the framing as well.
+ */
+async function startCollector(port: number, tls?: { cert: string; key: string }): Promise<{ lines: SyslogLine[]; close(): Promise<void> }> {
+  const lines: SyslogLine[] = [];
+  const sockets = new Set<Socket>();
+  const onConnection = (socket: Socket) => {
+    sockets.add(socket);
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const space = pending.indexOf(0x20);
+        if (space < 0) return;
+        const length = Number(pending.subarray(0, space).toString('ascii'));
+        if (!Number.isInteger(length) || length <= 0) throw new Error(`bad octet count: ${pending.subarray(0, space).toString()}`);
+        if (pending.length < space + 1 + length) return;
+        lines.push(parseLine(pending.subarray(space + 1, space + 1 + length).toString('utf8')));
+        pending = pending.subarray(space + 1 + length);
+      }
+    });
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server: Server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    lines,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each(DIALECTS)('syslog forwarding of security events on %s', (dialect) => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('forwards each security event as it is recorded to a real TCP collector: RFC 5424, octet counting, authpriv, app confide (ASVS 16.4.3)', async () => {
+    const port = await freePort();
+    const collector = await startCollector(port);
+    try {
+      t = await createTestApp(dialect, { env: { CONFIDE_SYSLOG_URL: `tcp://127.0.0.1:${port}` } });
+      const tenant = await buildTenant(t);
+      const wrong = `Wrong-${randomBytes(6).toString('hex')}-password`;
+      const refused = await t.request({ method: 'POST', url: '/v1/sessions', payload: { email: tenant.email, password: wrong }, remoteAddress: '198.51.100.7' });
+      expect(refused.statusCode).toBe(401);
+      const failed = () => collector.lines.find((l) => l.msgId === 'signin.password' && l.msg.outcome === 'failure');
+      await vi.waitFor(() => expect(failed()).toBeDefined(), { timeout: 10_000, interval: 50 });
+
+      const line = failed()!;
+      expect(line.pri).toBe(10 * 8 + 4); // authpriv.warning: a failure
+      expect(line).toMatchObject({ version: '1', appName: 'confide', procId: String(process.pid), structuredData: '-' });
+      expect(new Date(line.timestamp).toISOString()).toBe(line.timestamp);
+      expect(line.msg).toMatchObject({ type: 'signin.password', outcome: 'failure', ip: '198.51.100.7', actor: { type: 'member', id: tenant.userId } });
+      expect(line.msg.at).toBe(line.timestamp);
+      expect(JSON.stringify(collector.lines)).not.toContain(wrong);
+      // Sign-up's event, a success, came first: authpriv.info, with its tenant.
+      const created = collector.lines.find((l) => l.msgId === 'tenant.created')!;
+      expect(created.pri).toBe(10 * 8 + 6);
+      expect(created.msg).toMatchObject({ outcome: 'success', tenant: tenant.tenantId });
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('buffers events while the collector is down, sends them once it is up, and keeps the bound (oldest dropped, logged once)', async () => {
+    const port = await freePort();
+    t = await createTestApp(dialect, { env: { CONFIDE_SYSLOG_URL: `tcp://127.0.0.1:${port}`, CONFIDE_SYSLOG_BUFFER_LINES: '3' } });
+    const record = (n: number) => t!.app.services.securityEvents.record({ type: 'apiKey.created', outcome: 'success', tenantId: 'tenant-syslog', details: { n } });
+    for (let n = 1; n <= 5; n++) record(n);
+    const forwarder = t.app.services.syslog!;
+    expect(forwarder.status()).toMatchObject({ buffered: 3, dropped: 2, connected: false });
+    const dropLogs = () => t!.logs.filter((entry) => entry.includes('dropping the oldest security events'));
+    expect(dropLogs()).toHaveLength(1);
+
+    const collector = await startCollector(port);
+    try {
+      await vi.waitFor(() => expect(collector.lines).toHaveLength(3), { timeout: 15_000, interval: 50 });
+      expect(collector.lines.map((line) => (line.msg.details as { n: number }).n)).toEqual([3, 4, 5]);
+      expect(t.logs.some((entry) => entry.includes('syslog collector reached again') && entry.includes('"dropped":2'))).toBe(true);
+      record(6); // and, connected, the next one goes straight through
+      await vi.waitFor(() => expect(collector.lines).toHaveLength(4), { timeout: 10_000, interval: 50 });
+      expect(forwarder.status()).toEqual({ buffered: 0, dropped: 0, connected: true });
+    } finally {
+      await collector.close();
+    }
+    // The collector goes away again (seen by the forwarder): events wait, and arrive when a new one is up on the same address.
+    await vi.waitFor(() => expect(forwarder.status().connected).toBe(false), { timeout: 10_000, interval: 20 });
+    record(7);
+    expect(forwarder.status().buffered).toBe(1);
+    const again = await startCollector(port);
+    try {
+      await vi.waitFor(() => expect(again.lines.map((line) => (line.msg.details as { n: number }).n)).toContain(7), { timeout: 15_000, interval: 50 });
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+/** A self-signed certificate for `localhost`, as a collector on another host would present (signed by a private CA). */
+async function localhostCertificate(): Promise<{ cert: string; key: string }> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  x509.cryptoProvider.set(webcrypto as never);
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=localhost',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'localhost' }])],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  return { cert: certificate.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n` };
+}
+
+describe('syslog forwarding over TLS', () => {
+  it('sends over TLS to a collector whose certificate it trusts, and nothing to one it does not (RFC 5425)', async () => {
+    const port = await freePort();
+    const pem = await localhostCertificate();
+    const collector = await startCollector(port, pem);
+    const logger = pino({ level: 'silent' });
+    const event = { type: 'apiKey.created', outcome: 'success', tenantId: 'tenant-tls', details: { over: 'tls' } } as const;
+    const trusting = new SyslogForwarder({ transport: 'tls', host: 'localhost', port }, systemClock, logger, { bufferLines: 10, tls: { ca: pem.cert } });
+    const doubting = new SyslogForwarder({ transport: 'tls', host: 'localhost', port }, systemClock, logger, { bufferLines: 10 });
+    try {
+      doubting.send({ ...event, details: { over: 'untrusted' } });
+      trusting.send(event);
+      await vi.waitFor(() => expect(collector.lines).toHaveLength(1), { timeout: 10_000, interval: 50 });
+      expect(collector.lines[0]!.msg).toMatchObject({ type: 'apiKey.created', tenant: 'tenant-tls', details: { over: 'tls' } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(collector.lines).toHaveLength(1); // the certificate it cannot verify gets nothing
+      expect(doubting.status()).toMatchObject({ buffered: 1, connected: false });
+    } finally {
+      await trusting.stop(0);
+      await doubting.stop(0);
+      await collector.close();
+    }
+  });
+});
+
+describe('syslog configuration', () => {
+  const base = { CONFIDE_MASTER_KEY: randomBytes(32).toString('base64') };
+  const problem = (url: string) => {
+    try {
+      loadConfig({ ...base, CONFIDE_SYSLOG_URL: url }, '/tmp');
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('takes tls:// anywhere and tcp:// only for a loopback collector', () => {
+    expect(loadConfig({ ...base, CONFIDE_SYSLOG_URL: 'tls://logs.example.com:6514' }, '/tmp').syslog.target).toEqual({ transport: 'tls', host: 'logs.example.com', port: 6514 });
+    expect(loadConfig({ ...base, CONFIDE_SYSLOG_URL: 'tcp://[::1]:514' }, '/tmp').syslog.target).toEqual({ transport: 'tcp', host: '::1', port: 514 });
+    expect(problem('tcp://logs.example.com:514')).toMatch(/^CONFIDE_SYSLOG_URL may use tcp:\/\/ only for a loopback host/);
+    expect(problem('udp://127.0.0.1:514')).toMatch(/^CONFIDE_SYSLOG_URL must be tls:\/\/host:port/);
+    expect(problem('tls://logs.example.com')).toMatch(/^CONFIDE_SYSLOG_URL must name a host and a port/);
+  });
+});
