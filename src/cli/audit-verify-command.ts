@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/open-services.js';
+import { withServices } from './with-services.js';
 import { verifyAccessLog, type VerificationReport } from '../audit/verify-access-log.js';
 import { listTenantIds, tenantExists } from '../tenants/tenant-repository.js';
 
@@ -13,8 +12,7 @@ export interface AuditVerifyOptions {
  * Exits non-zero when any chain is broken, naming the first bad entry.
  */
 export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<number> {
-  const { services, database } = await openServices(loadConfig());
-  try {
+  return withServices(async (services) => {
     const tenantIds = options.tenant ? [options.tenant] : await listTenantIds(services.db);
     if (options.tenant && !(await tenantExists(services.db, options.tenant))) throw new Error(`no tenant ${options.tenant}`);
     const results: Array<{ tenantId: string } & VerificationReport> = [];
@@ -34,7 +32,5 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
       process.stdout.write(ok ? `all ${results.length} access logs verify\n` : 'access log verification FAILED\n');
     }
     return ok ? 0 : 1;
-  } finally {
-    await database.close();
-  }
+  });
 }

@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/open-services.js';
+import { withServices } from './with-services.js';
 import type { StoredStaffEvent } from '../security-events/security-event-store.js';
 import { tailSecurityEvents } from '../security-events/security-event-tail.js';
 
@@ -24,16 +23,15 @@ function present(event: StoredStaffEvent): string {
  */
 export async function eventsTailCommand(options: EventsTailOptions): Promise<number> {
   const limit = parseLimit(options.limit);
-  const { services, database } = await openServices(loadConfig());
-  let stopping = false;
-  let wake: (() => void) | undefined;
-  const stop = () => {
-    stopping = true;
-    wake?.();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
+  return withServices(async (services) => {
+    let stopping = false;
+    let wake: (() => void) | undefined;
+    const stop = () => {
+      stopping = true;
+      wake?.();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     const cipher = services.keyRing.systemCipher();
     const print = (events: StoredStaffEvent[]) => {
       for (const event of events) process.stdout.write(`${options.json ? JSON.stringify(event) : present(event)}\n`);
@@ -51,9 +49,7 @@ export async function eventsTailCommand(options: EventsTailOptions): Promise<num
       lastId = print(next) ?? lastId;
     }
     return 0;
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 function parseLimit(raw: string | undefined): number {

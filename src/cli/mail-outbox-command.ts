@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/open-services.js';
+import { withServices } from './with-services.js';
 import { deploymentId } from '../app/deployment-marker.js';
 import type { Cipher } from '../keys/cipher.js';
 import { readOutboxFile } from '../mail/outbox-file.js';
@@ -40,10 +39,8 @@ function present(message: OutboxMessage, index: number, total: number): string {
  * so a newcomer still sees the mail and a script still learns that something is wrong.
  */
 export async function mailOutboxCommand(options: { json?: boolean }): Promise<number> {
-  const config = loadConfig();
-  const { services, database } = await openServices(config);
-  try {
-    const dir = join(config.dataDir, 'outbox');
+  return withServices(async (services) => {
+    const dir = join(services.config.dataDir, 'outbox');
     const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.eml.enc')).sort() : [];
     const cipher = services.keyRing.systemCipher();
     const deployment = await deploymentId(services.db);
@@ -65,7 +62,5 @@ export async function mailOutboxCommand(options: { json?: boolean }): Promise<nu
     }
     for (const { file, problem } of problems) process.stderr.write(`confide: outbox file ${file}: ${problem}\n`);
     return problems.length === 0 ? 0 : 1;
-  } finally {
-    await database.close();
-  }
+  });
 }

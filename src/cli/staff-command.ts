@@ -1,6 +1,5 @@
 import { userInfo } from 'node:os';
-import { loadConfig } from '../config/load-config.js';
-import { openServices } from '../app/open-services.js';
+import { withServices } from './with-services.js';
 import { openUseCases } from '../app/use-cases.js';
 import type { StaffRole } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
@@ -17,17 +16,12 @@ function operator() {
 
 /** Opens the deployment (never creating one), runs `work` with the staff use cases, closes it. */
 async function withStaff<T>(work: (staff: Staff) => Promise<T>): Promise<T> {
-  const { services, database } = await openServices(loadConfig());
   try {
-    const result = await work(openUseCases(services).staff);
-    await services.securityEvents.flush();
-    return result;
+    return await withServices((services) => work(openUseCases(services).staff));
   } catch (error) {
     // The use cases' errors are for people: say the message, not the code.
     if (error instanceof AppError) throw new Error(error.message);
     throw error;
-  } finally {
-    await database.close();
   }
 }
 

@@ -59,8 +59,9 @@ export async function registerListenerPlumbing(
     reply.header('cache-control', 'no-store');
   });
 
-  await registerRateLimits(app, rateLimits);
+  // Security headers first: a request refused by an earlier onRequest hook (a 429) carries them too.
   await app.register(helmet, HELMET_OPTIONS);
+  await registerRateLimits(app, rateLimits);
   refuseLongUrls(app);
   await app.register(swagger, {
     openapi: {

@@ -40,23 +40,21 @@ export interface RateLimitStore {
   close(): Promise<void>;
 }
 
-/** CONFIDE_REDIS_URL is set but Redis does not answer at start: one line naming host, port and the variable (never a password). */
-export class RedisUnreachableError extends Error {
-  constructor(url: string, cause: unknown) {
-    const { hostname, port } = new URL(url);
-    const why = cause instanceof Error ? cause.message : String(cause);
-    super(`cannot reach Redis at ${hostname}:${port || 6379} (CONFIDE_REDIS_URL): ${why}`, { cause });
-    this.name = 'RedisUnreachableError';
-  }
+/** Where CONFIDE_REDIS_URL points, for the logs: host and port, never the password. */
+function redisAddress(url: string): string {
+  const { hostname, port } = new URL(url);
+  return `${hostname}:${port || 6379}`;
 }
 
 /**
  * The rate-limit counters of this process: in memory, or in Redis when CONFIDE_REDIS_URL is set, so
- * that every node counts against the same limit. Redis unreachable at start stops the start (a
- * wrong address is a configuration problem, better seen at once than as limits silently per node).
- * Redis failing while serving must not take the API down, nor open it to floods: each increment
- * Redis cannot make is made in this node's memory instead (the limits then hold per node), logged
- * once per outage and counted in `stats.redisFailures`.
+ * that every node counts against the same limit. Redis failing must not take the API down, nor open
+ * it to floods, whether it fails while serving or is already down at start (a Redis outage during a
+ * rolling restart must not become an API outage): each increment Redis cannot make is made in this
+ * node's memory instead (the limits then hold per node), logged once per outage (at start, naming
+ * host, port and CONFIDE_REDIS_URL) and counted in `stats.redisFailures`. The client keeps
+ * reconnecting in the background, and the shared counters resume as soon as Redis answers. A
+ * malformed CONFIDE_REDIS_URL is refused earlier, by the configuration.
  */
 export async function openRateLimitStore(redisUrl: string | null, logger: Logger): Promise<RateLimitStore> {
   const stats: RateLimitStats = { redisFailures: 0, limited: new Map() };
@@ -64,9 +62,16 @@ export async function openRateLimitStore(redisUrl: string | null, logger: Logger
   if (redisUrl === null) {
     return { kind: 'memory', stats, forListener: (listener) => storeClass(`${listener}:`, (key, counted, window, max) => local.incr(key, counted, window, max)), close: async () => {} };
   }
-  const redis = await connectRedis(redisUrl);
+  const { redis, reached } = await connectRedis(redisUrl);
   const shared = new RedisStore(false, false, redis, 'confide:rate:');
-  const outage = { failing: false, retryAt: 0 };
+  // Down at start is an outage like any other: already logged (below), so not logged again by the first failed increment.
+  const outage = { failing: !reached.ok, retryAt: 0 };
+  if (!reached.ok) {
+    logger.warn(
+      { redis: redisAddress(redisUrl), err: reached.error },
+      `rate limits: cannot reach Redis at ${redisAddress(redisUrl)} (CONFIDE_REDIS_URL) at start; counting in this node’s memory (limits hold per node) and retrying until it is back`,
+    );
+  }
   const count = (key: string, counted: Counted, window: number, max: number): void => {
     const fallBack = () => local.incr(key, counted, window, max);
     if (outage.failing && Date.now() < outage.retryAt) return fallBack();
@@ -93,7 +98,8 @@ export async function openRateLimitStore(redisUrl: string | null, logger: Logger
   };
 }
 
-async function connectRedis(url: string): Promise<Redis> {
+/** The client, and whether Redis answered at start; if not, the client keeps reconnecting in the background. */
+async function connectRedis(url: string): Promise<{ redis: Redis; reached: { ok: true } | { ok: false; error: unknown } }> {
   const redis = new Redis(url, {
     lazyConnect: true,
     // Fail a command at once while disconnected rather than queue it: requests must not wait for Redis.
@@ -109,11 +115,10 @@ async function connectRedis(url: string): Promise<Redis> {
   try {
     await redis.connect();
     await redis.ping();
+    return { redis, reached: { ok: true } };
   } catch (error) {
-    redis.disconnect();
-    throw new RedisUnreachableError(url, error);
+    return { redis, reached: { ok: false, error } };
   }
-  return redis;
 }
 
 /**

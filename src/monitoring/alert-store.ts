@@ -142,6 +142,36 @@ export async function staleAlertIds(db: Kysely<DB>, rule: string, clearedBefore:
   return rows.map((row) => row.id);
 }
 
+/**
+ * The most recently resolved alert of `rule` for `subject`, or null. A rule must not raise it again
+ * from the evidence it was resolved over: see `evidenceCutoff`. (A scan of that rule's alerts for the
+ * subject: `alerts_one_open` covers only the ones not resolved.)
+ */
+export async function lastResolvedAlert(deps: Pick<MonitoringDeps, 'db' | 'keyRing'>, rule: string, subject: string): Promise<AlertView | null> {
+  const subjectIndex = alertSubjectIndex(await deps.keyRing.blindIndexKey(), subject);
+  const row = await deps.db
+    .selectFrom('alerts')
+    .selectAll()
+    .where('rule', '=', rule)
+    .where('subject_index', '=', subjectIndex)
+    .where('state', '=', 'resolved')
+    .orderBy('resolved_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? viewOf(deps.keyRing.systemCipher(), row) : null;
+}
+
+/**
+ * Until when the evidence of a resolved alert reaches: events at or before this instant belong to
+ * the incident it closed and never raise it again; only events strictly after it count towards a
+ * new one. Resolved by hand: everything up to the resolution (the condition may well still hold).
+ * Resolved by the monitor: the condition had cleared, so everything up to its last sighting.
+ */
+export function evidenceCutoff(resolved: AlertView): string {
+  return resolved.resolvedBy === 'system' ? resolved.lastSeenAt : (resolved.resolvedAt ?? resolved.lastSeenAt);
+}
+
 /** Alerts in `state`, newest first, a page at a time (`beforeId`: the last id of the previous page). */
 export async function listAlerts(deps: Pick<MonitoringDeps, 'db' | 'keyRing'>, options: { state?: AlertState; limit: number; beforeId?: string }): Promise<{ items: AlertView[]; nextBeforeId: string | null }> {
   let query = deps.db.selectFrom('alerts').selectAll().orderBy('id', 'desc').limit(options.limit + 1);

@@ -4,6 +4,7 @@ import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { throttleSource } from '../identity/throttle-source.js';
+import { evidenceCutoff, type AlertView } from './alert-store.js';
 
 /** What one evaluation sees: the shared database, the time, and what the wiring knows (the certificate). */
 export interface RuleContext {
@@ -13,6 +14,12 @@ export interface RuleContext {
   systemCipher: Cipher;
   /** When the listeners' TLS certificate expires (src/http/certificate.ts), when known. */
   certificateExpiresAt: Date | null;
+  /**
+   * The most recently resolved alert of this rule for `subject`, or null. One alert per incident: a
+   * rule never raises again from what that alert was resolved over (`evidenceCutoff`), only from
+   * evidence that arrived after it.
+   */
+  lastResolved: (subject: string) => Promise<AlertView | null>;
 }
 
 /** The condition holds for `subject` now: the monitor raises (or refreshes) the alert for (rule, subject). */
@@ -70,7 +77,9 @@ const COUNTS: Record<Count, ReturnType<typeof sql<number>>> = {
   distinctMinutes: sql<number>`count(distinct substr(at, 1, 16))`,
 };
 
-const KEY_COLUMNS: Record<SubjectKind, ReadonlyArray<'actor_type' | 'actor_id' | 'source_index' | 'tenant_id'>> = {
+type KeyColumn = 'actor_type' | 'actor_id' | 'source_index' | 'tenant_id';
+
+const KEY_COLUMNS: Record<SubjectKind, readonly KeyColumn[]> = {
   account: ['actor_type', 'actor_id'],
   staff: ['actor_id'],
   source: ['source_index'],
@@ -81,32 +90,46 @@ const KEY_COLUMNS: Record<SubjectKind, ReadonlyArray<'actor_type' | 'actor_id' |
 /**
  * A rule that counts security events of some types in a sliding window, grouped per subject, over
  * the indexed columns only (type, at, actor, source_index, tenant_id): nothing is decrypted to
- * count. The one exception is naming a source in its alert, one address per finding.
+ * count. The one exception is naming a source in its alert, one address per finding. Once an alert
+ * of the rule for a subject is resolved, only events after its evidence (`evidenceCutoff`) count for
+ * that subject: resolving an incident by hand does not re-open it from the events already seen.
  */
 export function eventCountRule(spec: EventCountSpec): MonitorRule {
+  const keys = KEY_COLUMNS[spec.per];
+  /** Per subject, the occurrences of events at or after `since`, and strictly after `after` when given. */
+  const counts = (db: Kysely<DB>, since: string, after?: string, subjectKey?: Partial<Record<KeyColumn, string | null>>) => {
+    let query = db
+      .selectFrom('security_events')
+      .select([...keys, COUNTS[spec.count].as('occurrences'), sql<string>`max(id)`.as('sample')])
+      .where('type', 'in', [...spec.types])
+      .where('at', '>=', since);
+    if (after) query = query.where('at', '>', after);
+    if (spec.outcomes) query = query.where('outcome', 'in', [...spec.outcomes]);
+    if (spec.per === 'staff' || spec.actorType) query = query.where('actor_type', '=', spec.actorType ?? 'staff');
+    for (const key of keys) query = subjectKey ? query.where(key, '=', subjectKey[key] ?? '') : query.where(key, 'is not', null);
+    if (keys.length > 0) query = query.groupBy([...keys]);
+    return query.having(COUNTS[spec.count], '>=', spec.threshold).execute();
+  };
   return {
     name: spec.name,
     severity: spec.severity,
     threshold: spec.threshold,
     windowSeconds: spec.windowSeconds,
-    async evaluate({ db, now, systemCipher }) {
+    async evaluate({ db, now, systemCipher, lastResolved }) {
       const since = new Date(now.getTime() - spec.windowSeconds * 1000).toISOString();
-      const keys = KEY_COLUMNS[spec.per];
-      let query = db
-        .selectFrom('security_events')
-        .select([...keys, COUNTS[spec.count].as('occurrences'), sql<string>`max(id)`.as('sample')])
-        .where('type', 'in', [...spec.types])
-        .where('at', '>=', since);
-      if (spec.outcomes) query = query.where('outcome', 'in', [...spec.outcomes]);
-      if (spec.per === 'staff' || spec.actorType) query = query.where('actor_type', '=', spec.actorType ?? 'staff');
-      for (const key of keys) query = query.where(key, 'is not', null);
-      if (keys.length > 0) query = query.groupBy([...keys]);
-      const rows = await query.having(COUNTS[spec.count], '>=', spec.threshold).execute();
       const findings: Finding[] = [];
-      for (const row of rows) {
-        const count = Number(row.occurrences);
+      for (const row of await counts(db, since)) {
+        let count = Number(row.occurrences);
         if (count < spec.threshold) continue; // an aggregate over no rows (global) is one row of 0
         const subject = await subjectOf(db, systemCipher, spec, row);
+        // An alert for this subject was resolved: count only what happened after its evidence.
+        const resolved = await lastResolved(subject);
+        const cutoff = resolved ? evidenceCutoff(resolved) : undefined;
+        if (cutoff && cutoff >= since) {
+          const [fresh] = await counts(db, since, cutoff, row);
+          count = Number(fresh?.occurrences ?? 0);
+          if (count < spec.threshold) continue;
+        }
         findings.push({ subject, summary: spec.describe(count, subject), details: { count, windowMinutes: spec.windowSeconds / 60, threshold: spec.threshold } });
       }
       return findings;

@@ -7,23 +7,42 @@ const DAY = 86_400;
 
 /** Alerts before the TLS certificate expires: renewal (ACME, or the operator) normally happens 30 days before. */
 export const CERTIFICATE_WARNING_DAYS = 21;
+/** A certificate-expiring alert resolved by hand is raised again once the certificate is this close to expiry, and once it expired. */
+export const CERTIFICATE_URGENT_DAYS = 7;
+
+/** How close to expiry: 0 not yet a concern, 1 within the warning, 2 within the urgent threshold, 3 expired. */
+function certificateStage(daysLeft: number): number {
+  if (daysLeft <= 0) return 3;
+  if (daysLeft <= CERTIFICATE_URGENT_DAYS) return 2;
+  return daysLeft <= CERTIFICATE_WARNING_DAYS ? 1 : 0;
+}
 
 /**
  * The TLS certificate expires within CERTIFICATE_WARNING_DAYS. Not an event count: the wiring hands
- * in the expiry of the certificate the listeners serve.
+ * in the expiry of the certificate the listeners serve. It has no events to count after a
+ * resolution, so an alert resolved by hand stays resolved while the condition is the one it was
+ * resolved in: the same certificate (expiry), no closer to expiry than it then was (the stages
+ * 21 days, CERTIFICATE_URGENT_DAYS, expired). An alert the monitor resolved itself (the condition
+ * had cleared: the certificate was renewed) does not hold a returning condition back.
  */
 const certificateExpiring: MonitorRule = {
   name: 'certificate-expiring',
   severity: 'high',
   threshold: 1,
   windowSeconds: CERTIFICATE_WARNING_DAYS * DAY,
-  async evaluate({ now, certificateExpiresAt }) {
+  async evaluate({ now, certificateExpiresAt, lastResolved }) {
     if (!certificateExpiresAt) return [];
-    const days = (certificateExpiresAt.getTime() - now.getTime()) / (DAY * 1000);
+    const daysLeftAt = (at: number) => (certificateExpiresAt.getTime() - at) / (DAY * 1000);
+    const days = daysLeftAt(now.getTime());
     if (days > CERTIFICATE_WARNING_DAYS) return [];
+    const subject = 'tls certificate';
     const expiresAt = certificateExpiresAt.toISOString();
+    const resolved = await lastResolved(subject);
+    if (resolved?.resolvedAt && resolved.resolvedBy !== 'system' && resolved.details?.expiresAt === expiresAt) {
+      if (certificateStage(days) <= certificateStage(daysLeftAt(Date.parse(resolved.resolvedAt)))) return [];
+    }
     const summary = days <= 0 ? `The TLS certificate expired at ${expiresAt}.` : `The TLS certificate expires in ${Math.floor(days)} days (${expiresAt}).`;
-    return [{ subject: 'tls certificate', summary, details: { expiresAt, daysLeft: Math.floor(days) } }];
+    return [{ subject, summary, details: { expiresAt, daysLeft: Math.floor(days) } }];
   },
 };
 

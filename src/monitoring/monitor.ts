@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AccessLogSelfCheck } from './access-log-self-check.js';
-import { raiseAlert, staleAlertIds, transitionAlert } from './alert-store.js';
+import { lastResolvedAlert, raiseAlert, staleAlertIds, transitionAlert } from './alert-store.js';
 import type { MonitorRule } from './monitor-rule.js';
 import type { MonitoringDeps } from './monitoring-deps.js';
 import { WorkerLease } from './worker-lease.js';
@@ -81,7 +81,8 @@ export class Monitor {
     const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher(), certificateExpiresAt: this.options.certificateExpiresAt };
     for (const rule of this.options.rules) {
       try {
-        for (const finding of await rule.evaluate(context)) {
+        const lastResolved = (subject: string) => lastResolvedAlert(this.deps, rule.name, subject);
+        for (const finding of await rule.evaluate({ ...context, lastResolved })) {
           const { opened } = await raiseAlert(this.deps, { rule: rule.name, severity: rule.severity, ...finding }, now);
           if (opened) run.opened += 1;
           else run.refreshed += 1;

@@ -66,14 +66,42 @@ export class SyslogForwarder {
     this.drain();
   }
 
-  /** Gives what is buffered up to `graceMs` to reach a live collector, then closes the connection. */
+  /**
+   * Waits up to `timeoutMs` for every buffered message to be handed to a connection to the
+   * collector, connecting (and reconnecting) as needed, and returns how many are still waiting.
+   * A short-lived command calls this before it exits (its socket never keeps the process alive).
+   */
+  async flush(timeoutMs = 5_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    this.drain();
+    while (!this.stopped && (this.buffer.length > 0 || this.writing) && Date.now() < deadline) await pause(20);
+    return this.buffer.length;
+  }
+
+  /**
+   * Gives what is buffered up to `graceMs` to reach a live collector, then closes the connection,
+   * letting what was written leave this process (within the same grace) before it is torn down.
+   */
   async stop(graceMs = 2_000): Promise<void> {
     const deadline = Date.now() + graceMs;
-    while (this.connected && (this.buffer.length > 0 || this.writing) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.connected && (this.buffer.length > 0 || this.writing) && Date.now() < deadline) await pause(20);
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    this.socket?.end();
-    this.socket?.destroy();
+    const socket = this.socket;
+    if (socket && this.connected) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.end(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    socket?.destroy();
   }
 
   private drain(): void {
@@ -124,3 +152,5 @@ export class SyslogForwarder {
     this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.options.maxReconnectMs ?? 30_000);
   }
 }
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

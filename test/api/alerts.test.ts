@@ -152,6 +152,102 @@ describe.each(DIALECTS)('alerts on %s', (dialect) => {
     ]);
   });
 
+  /** A security-admin resolves `id` through the admin API (signing in afresh: sessions go idle after 15 minutes). */
+  const resolveByHand = async (id: string) => {
+    securityAdmin.token = await signInStaff(t, securityAdmin);
+    const resolved = await t.admin({ method: 'POST', url: `/admin/v1/alerts/${id}/resolve`, token: securityAdmin.token });
+    expect(resolved.statusCode, resolved.body).toBe(200);
+  };
+
+  it('resolved by hand: the events it was raised from never re-open it, however long they stay in the window', async () => {
+    const since = await begin();
+    const staffId = randomUUID();
+    await refusal(staffId);
+    await evaluate();
+    const [alert] = await alertsOpenedSince(t, since);
+    expect(alert).toMatchObject({ rule: 'staff-grant-refused', subject: `staff:${staffId}`, state: 'open' });
+    await resolveByHand(alert!.id);
+    // The refusal stays in the rule's 1-hour window for another hour; the monitor runs every minute.
+    for (let minute = 0; minute < 65; minute += 1) {
+      t.clock.advance(MINUTE);
+      await evaluate();
+    }
+    const alerts = await alertsOpenedSince(t, since);
+    expect(alerts.map((one) => [one.id, one.state, one.resolvedBy])).toEqual([[alert!.id, 'resolved', securityAdmin.id]]);
+    expect(notices.filter((notice) => notice.subject === `staff:${staffId}`).map((notice) => notice.transition)).toEqual(['opened', 'resolved']);
+  });
+
+  it('resolved by hand in the same instant as its evidence: still not re-opened by it', async () => {
+    const since = await begin();
+    const staffId = randomUUID();
+    securityAdmin.token = await signInStaff(t, securityAdmin);
+    await refusal(staffId);
+    await evaluate();
+    const [alert] = await alertsOpenedSince(t, since);
+    const resolved = await t.admin({ method: 'POST', url: `/admin/v1/alerts/${alert!.id}/resolve`, token: securityAdmin.token });
+    expect(resolved.statusCode, resolved.body).toBe(200);
+    t.clock.advance(MINUTE);
+    const run = await evaluate();
+    expect(run).toMatchObject({ opened: 0, refreshed: 0 });
+    expect((await alertsOpenedSince(t, since)).map((one) => one.state)).toEqual(['resolved']);
+  });
+
+  it('resolved by hand, then a new incident: new events after the resolution open one new alert', async () => {
+    const since = await begin();
+    const staffId = randomUUID();
+    await refusal(staffId);
+    await evaluate();
+    const [first] = await alertsOpenedSince(t, since);
+    await resolveByHand(first!.id);
+    t.clock.advance(5 * MINUTE);
+    await evaluate();
+    expect(await alertsOpenedSince(t, since)).toHaveLength(1);
+
+    await refusal(staffId); // a new refusal, after the resolution
+    await evaluate();
+    t.clock.advance(MINUTE);
+    await evaluate(); // counted on the new alert, not a third
+    const alerts = await alertsOpenedSince(t, since);
+    expect(alerts.map((one) => [one.state, one.occurrences])).toEqual([
+      ['open', 2],
+      ['resolved', 1],
+    ]);
+    expect(alerts[0]!.details).toMatchObject({ count: 1 }); // the new incident's own evidence
+    expect(notices.filter((notice) => notice.subject === `staff:${staffId}`).map((notice) => [notice.id, notice.transition])).toEqual([
+      [first!.id, 'opened'],
+      [first!.id, 'resolved'],
+      [alerts[0]!.id, 'opened'],
+    ]);
+  });
+
+  it('resolved by hand, a threshold rule: old events do not make up a new incident with a few new ones', async () => {
+    const since = await begin();
+    const userId = randomUUID();
+    // mfa-failures: 5 failed second-factor steps for one account in 15 minutes.
+    const failures = async (n: number) => {
+      for (let i = 0; i < n; i += 1) {
+        await recordEvent(t, { type: 'signin.mfa', outcome: 'failure', actor: { type: 'member', id: userId }, ip: '10.9.8.7' });
+        t.clock.advance(10);
+      }
+    };
+    const mine = async () => (await alertsOpenedSince(t, since)).filter((one) => one.subject === `member:${userId}`);
+    await failures(5);
+    await evaluate();
+    const [first] = await mine();
+    expect(first).toMatchObject({ rule: 'mfa-failures', state: 'open', details: { count: 5 } });
+    await resolveByHand(first!.id);
+
+    await failures(4); // 9 in the window, 4 of them after the resolution
+    await evaluate();
+    expect((await mine()).map((one) => one.state)).toEqual(['resolved']);
+
+    await failures(1); // 5 after the resolution: a new incident
+    await evaluate();
+    const alerts = await mine();
+    expect(alerts.map((one) => one.state)).toEqual(['open', 'resolved']);
+    expect(alerts[0]).toMatchObject({ rule: 'mfa-failures', details: { count: 5 } });
+  });
+
   it('only security-admins: 403 for support, 401 without a session, 404 for an unknown alert', async () => {
     await begin();
     for (const request of [

@@ -4,10 +4,11 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
-import { buildRecord, buildTenant, signIn, strongPassword, type TestTenant } from '../harness/builders.js';
+import { buildRecord, buildTenant, signIn, type TestTenant } from '../harness/builders.js';
 import { alertsOpenedSince, freshWindow, recordEvent } from '../harness/monitoring.js';
 import { MONITOR_RULES } from '../../src/monitoring/monitor-rules.js';
 import { Monitor } from '../../src/monitoring/monitor.js';
+import { transitionAlert } from '../../src/monitoring/alert-store.js';
 
 const unique = () => randomBytes(4).toString('hex');
 const ruleNamed = (name: string) => MONITOR_RULES.find((rule) => rule.name === name)!;
@@ -194,7 +195,7 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
     expect(await only(since)).toEqual([]);
     const expiring = new Monitor(t.app.services, {
       rules: [ruleNamed('certificate-expiring')],
-      certificateExpiresAt: new Date(t.clock.now().getTime() + 20 * 86_400_000),
+      certificateExpiresAt: new Date(t.clock.now().getTime() + 20 * 86_400_000 + 3_600_000), // an hour over: the test clock ticks on
       holder: t.app.monitor.holder, // the same node: it holds the lease
       onError: (error) => {
         throw error;
@@ -203,6 +204,73 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
     await expiring.runOnce(t.clock.now());
     const [alert] = await alertsOpenedSince(t, since);
     expect(alert).toMatchObject({ rule: 'certificate-expiring', subject: 'tls certificate', severity: 'high', details: { daysLeft: 20 } });
+  });
+
+  const DAY_MS = 86_400_000;
+  /** A certificate expiry `days` (and an hour: the test clock ticks on, `daysLeft` stays whole) from now. */
+  const expiryIn = (days: number) => new Date(t.clock.now().getTime() + days * DAY_MS + 3_600_000);
+  /** A monitor of the certificate rule alone, on this node (it holds the lease), for a certificate expiring at `expiresAt`. */
+  const certificateMonitor = (expiresAt: Date) =>
+    new Monitor(t.app.services, {
+      rules: [ruleNamed('certificate-expiring')],
+      certificateExpiresAt: expiresAt,
+      holder: t.app.monitor.holder,
+      onError: (error) => {
+        throw error;
+      },
+    });
+  const resolveByHand = async (id: string) => {
+    const resolved = await transitionAlert(t.app.services, id, 'resolved', { type: 'staff', id: randomUUID() }, t.clock.now());
+    expect(resolved).toMatchObject({ id, state: 'resolved' });
+  };
+  const certificateAlerts = async (since: Date) => (await alertsOpenedSince(t, since)).filter((alert) => alert.rule === 'certificate-expiring');
+
+  it('certificate-expiring resolved by hand: stays resolved for the same certificate, raised again within 7 days and once expired', async () => {
+    const since = freshWindow(t);
+    await evaluate(); // earlier tests' certificate alerts resolve themselves (the app's own certificate is fresh)
+    const expiring = certificateMonitor(expiryIn(20));
+    await expiring.runOnce(t.clock.now());
+    const [first] = await certificateAlerts(since);
+    expect(first).toMatchObject({ state: 'open', details: { daysLeft: 20 } });
+    await resolveByHand(first!.id);
+
+    for (const step of [60_000, 3_600_000, DAY_MS, 11 * DAY_MS]) {
+      t.clock.advance(step / 1000); // to just under 8 days left
+      expect(await expiring.runOnce(t.clock.now())).toMatchObject({ held: true, opened: 0, refreshed: 0 });
+    }
+    expect((await certificateAlerts(since)).map((alert) => alert.state)).toEqual(['resolved']);
+
+    t.clock.advance(1.5 * 86_400); // 6.5 days left: within the urgent threshold
+    expect(await expiring.runOnce(t.clock.now())).toMatchObject({ opened: 1 });
+    expect(await expiring.runOnce(t.clock.now())).toMatchObject({ opened: 0, refreshed: 1 });
+    const [urgent] = await certificateAlerts(since);
+    expect(urgent).toMatchObject({ state: 'open', details: { daysLeft: 6 } });
+    await resolveByHand(urgent!.id);
+    t.clock.advance(3 * 86_400);
+    expect(await expiring.runOnce(t.clock.now())).toMatchObject({ opened: 0, refreshed: 0 });
+
+    t.clock.advance(4 * 86_400); // expired
+    expect(await expiring.runOnce(t.clock.now())).toMatchObject({ opened: 1 });
+    const alerts = await certificateAlerts(since);
+    expect(alerts.map((alert) => alert.state)).toEqual(['open', 'resolved', 'resolved']);
+    expect(alerts[0]!.summary).toContain('expired');
+  });
+
+  it('certificate-expiring resolved by hand: another certificate, itself expiring, is a new alert', async () => {
+    const since = freshWindow(t);
+    await evaluate();
+    const first = certificateMonitor(expiryIn(15));
+    await first.runOnce(t.clock.now());
+    const [alert] = await certificateAlerts(since);
+    await resolveByHand(alert!.id);
+    t.clock.advance(60);
+    expect(await first.runOnce(t.clock.now())).toMatchObject({ opened: 0, refreshed: 0 });
+    const replaced = certificateMonitor(expiryIn(14)); // a restart with another certificate
+    expect(await replaced.runOnce(t.clock.now())).toMatchObject({ opened: 1 });
+    expect((await certificateAlerts(since)).map((one) => [one.state, one.details?.daysLeft])).toEqual([
+      ['open', 14],
+      ['resolved', 15],
+    ]);
   });
 
   it('sustained-rate-limiting: one source limited in 10 of 15 minutes; not a 5-minute burst', async () => {
@@ -233,6 +301,7 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
     const { rows } = await sql<Record<string, unknown>>`select * from alerts`.execute(t.app.services.db);
     expect(rows.length).toBeGreaterThan(0);
     const text = JSON.stringify(rows);
-    for (const clear of ['2001:db8', '192.0.2.50', tenant.userId, strongPassword().slice(0, 5)]) expect(text).not.toContain(clear);
+    // The sources and account named in alerts, the account's address and password, and the password the sign-ins tried.
+    for (const clear of ['2001:db8', '192.0.2.50', tenant.userId, tenant.email, tenant.password, 'not-the-password-1']) expect(text).not.toContain(clear);
   });
 });

@@ -21,6 +21,11 @@ export function expectRateLimited(response: LightMyRequestResponse, max: number)
   expect(response.headers['ratelimit-limit']).toBe(String(max));
   expect(response.headers['ratelimit-remaining']).toBe('0');
   expect(Number(response.headers['ratelimit-reset'])).toBeGreaterThanOrEqual(1);
+  // Like every answer (API.md "Errors"), a 429 carries the security headers, whichever limit refused it.
+  expect(response.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+  expect(response.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+  expect(response.headers['x-content-type-options']).toBe('nosniff');
+  expect(response.headers['x-frame-options']).toBe('DENY');
 }
 
 /** Sends requests until one is answered 429 (at most `bound`), and returns that answer and how many passed before it. */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { freePort } from '../harness/free-port.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
@@ -80,11 +80,50 @@ describe.each(DIALECTS)('rate limits shared through Redis on %s', (dialect) => {
       expect(t.logs.filter((line) => line.includes('rate limits: Redis is unreachable'))).toHaveLength(1);
     });
 
-    it('at start stops the start with one line naming the address and CONFIDE_REDIS_URL', async () => {
+    it('down at start does not stop the start: one warning naming the address and CONFIDE_REDIS_URL, limits per node, shared again once Redis is up', async () => {
       const port = await freePort();
-      await expect(createTestApp(dialect, { env: { CONFIDE_REDIS_URL: `redis://:secret-password@127.0.0.1:${port}` } })).rejects.toThrow(
-        new RegExp(`^cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(CONFIDE_REDIS_URL\\): [^\\n]*$`),
-      );
+      const env = { CONFIDE_REDIS_URL: `redis://:secret-password@127.0.0.1:${port}`, CONFIDE_RATE_LIMIT_PER_IP: '5' };
+      const nodes = [await createTestApp(dialect, { env }), await createTestApp(dialect, { env })];
+      let late: TemporaryRedis | undefined;
+      try {
+        for (const node of nodes) {
+          const warnings = node.logs.filter((line) => line.includes('rate limits: cannot reach Redis'));
+          expect(warnings).toHaveLength(1);
+          expect(warnings[0]).toContain(`cannot reach Redis at 127.0.0.1:${port} (CONFIDE_REDIS_URL)`);
+          expect(warnings[0]).not.toContain('secret-password');
+        }
+        // Each node counts in its own memory: the limit holds on each, per node.
+        const source = address();
+        for (const node of nodes) {
+          const { passed, limited } = await untilLimited(() => node.request({ method: 'GET', url: '/healthz', remoteAddress: source }));
+          expect(passed).toBe(5);
+          expectRateLimited(limited, 5);
+          expect(node.app.rateLimitStats.redisFailures).toBeGreaterThan(0);
+          // The outage was logged once, at start: the failed increments do not log it again.
+          expect(node.logs.filter((line) => line.includes('rate limits: Redis is unreachable'))).toHaveLength(0);
+        }
+
+        // Redis comes up on that address: both nodes reconnect by themselves and count together again.
+        late = await startTemporaryRedis(undefined, port);
+        const probe = address();
+        for (const node of nodes) {
+          await vi.waitFor(
+            async () => {
+              await node.request({ method: 'GET', url: '/healthz', remoteAddress: probe });
+              expect(node.logs.some((line) => line.includes('Redis answers again'))).toBe(true);
+            },
+            { timeout: 20_000, interval: 250 },
+          );
+        }
+        const shared = address();
+        let next = 0;
+        const { passed, limited } = await untilLimited(() => nodes[next++ % 2]!.request({ method: 'GET', url: '/healthz', remoteAddress: shared }));
+        expect(passed).toBe(5);
+        expectRateLimited(limited, 5);
+      } finally {
+        for (const node of nodes) await node.close();
+        await late?.stop();
+      }
     });
   });
 });

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { buildTenant } from '../harness/builders.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { freePort } from '../harness/free-port.js';
+import { runCli } from '../harness/run-cli.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 
 interface SyslogLine {
@@ -139,6 +140,40 @@ describe.each(DIALECTS)('syslog forwarding of security events on %s', (dialect) 
       await again.close();
     }
   });
+
+  it('forwards what a CLI command records before the command exits: `confide staff add` reaches the collector', async () => {
+    t = await createTestApp(dialect);
+    const port = await freePort();
+    const collector = await startCollector(port);
+    try {
+      const added = runCli(['staff', 'add', '--email', 'syslog-cli@ops.example', '--role', 'support', '--json'], { ...t.env, CONFIDE_SYSLOG_URL: `tcp://127.0.0.1:${port}` });
+      expect(added.status, added.stderr).toBe(0);
+      expect(added.stderr).toBe('');
+      const { id } = JSON.parse(added.stdout) as { id: string };
+      // runCli blocks this process while the command runs: the kernel took the connection and its bytes, read now.
+      await vi.waitFor(() => expect(collector.lines.find((l) => l.msgId === 'staff.added')).toBeDefined(), { timeout: 10_000, interval: 50 });
+      const line = collector.lines.find((l) => l.msgId === 'staff.added')!;
+      expect(line).toMatchObject({ version: '1', appName: 'confide', structuredData: '-' });
+      expect(line.pri).toBe(10 * 8 + 6); // authpriv.info: a success
+      expect(line.procId).not.toBe(String(process.pid)); // sent by the command's own process
+      expect(line.msg).toMatchObject({ type: 'staff.added', outcome: 'success', actor: { type: 'system' } });
+      expect(JSON.stringify(line.msg)).toContain(id);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('a CLI command with the collector down still succeeds, after a bounded wait, and says what was not forwarded', async () => {
+    t = await createTestApp(dialect);
+    const port = await freePort(); // nothing listens there
+    const started = Date.now();
+    const added = runCli(['staff', 'add', '--email', 'syslog-down@ops.example', '--role', 'support'], { ...t.env, CONFIDE_SYSLOG_URL: `tcp://127.0.0.1:${port}` });
+    expect(added.status, added.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(added.stderr).toBe(
+      `confide: warning: 1 security event not forwarded to the syslog collector at 127.0.0.1:${port} (CONFIDE_SYSLOG_URL) within 5 s; they are stored in the database\n`,
+    );
+  }, 60_000);
 });
 
 /** A self-signed certificate for `localhost`, as a collector on another host would present (signed by a private CA). */
