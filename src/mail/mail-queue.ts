@@ -8,6 +8,7 @@ import { addSeconds, type Clock } from '../lib/time.js';
 import type { MailMessage } from './mail-message.js';
 import type { MailTransport } from './mail-transport.js';
 import { renderMail, type MailTemplateData, type MailTemplateName } from './templates/mail-templates.js';
+import { PollingRounds } from '../lib/polling-rounds.js';
 
 const BATCH = 20;
 const CLAIM_SECONDS = 120;
@@ -20,10 +21,7 @@ const MAX_BACKOFF_SECONDS = 15 * 60;
  * down. A delivered message is deleted. Claims let several nodes share the queue.
  */
 export class MailQueue {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private followUp: Promise<void> | undefined;
-  private stopped = false;
+  private readonly rounds: PollingRounds;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -31,8 +29,10 @@ export class MailQueue {
     private readonly cipher: () => Promise<Cipher>,
     private readonly clock: Clock,
     private readonly retryBaseSeconds: number,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+    onError: (error: unknown) => void,
+  ) {
+    this.rounds = new PollingRounds(() => this.deliverDue(), onError);
+  }
 
   /**
    * Renders `template` for `to` and queues it inside the caller's transaction: the mail exists
@@ -56,37 +56,16 @@ export class MailQueue {
 
   /** Starts polling for due messages every `intervalMs`. */
   start(intervalMs = 5_000): void {
-    this.timer = setInterval(() => void this.kick(), intervalMs);
-    this.timer.unref();
-    void this.kick();
+    this.rounds.start(intervalMs);
   }
 
-  /**
-   * Delivers what is due now and resolves when that is done; never rejects (failures go to
-   * `onError`). Rounds never overlap: a kick during a round queues one more round after it
-   * (which sees messages committed meanwhile).
-   */
+  /** Delivers what is due now and resolves when that is done; never rejects, rounds never overlap (lib/polling-rounds.ts). */
   kick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.followUp ??= this.running.then(() => {
-        this.followUp = undefined;
-        return this.kick();
-      });
-      return this.followUp;
-    }
-    this.running = this.deliverDue()
-      .catch(this.onError)
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.rounds.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.rounds.stop();
     this.transport.close();
   }
 

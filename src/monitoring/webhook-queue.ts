@@ -6,6 +6,7 @@ import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { newId } from '../lib/ids.js';
 import { addSeconds, type Clock } from '../lib/time.js';
 import { webhookSignature } from './webhook-signature.js';
+import { PollingRounds } from '../lib/polling-rounds.js';
 
 const BATCH = 20;
 const CLAIM_SECONDS = 120;
@@ -33,10 +34,7 @@ export interface WebhookQueueOptions {
  * 2xx too late may see it again, with the same X-Confide-Delivery id.
  */
 export class WebhookQueue {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private followUp: Promise<void> | undefined;
-  private stopped = false;
+  private readonly rounds: PollingRounds;
   private readonly retryBaseSeconds: number;
   private readonly timeoutMs: number;
 
@@ -45,9 +43,10 @@ export class WebhookQueue {
     private readonly target: WebhookTarget,
     private readonly cipher: () => Promise<Cipher>,
     private readonly clock: Clock,
-    private readonly onError: (error: unknown) => void,
+    onError: (error: unknown) => void,
     options: WebhookQueueOptions = {},
   ) {
+    this.rounds = new PollingRounds(() => this.deliverDue(), onError);
     this.retryBaseSeconds = options.retryBaseSeconds ?? 5;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
@@ -67,33 +66,16 @@ export class WebhookQueue {
 
   /** Starts polling for due deliveries every `intervalMs`. */
   start(intervalMs = 5_000): void {
-    this.timer = setInterval(() => void this.kick(), intervalMs);
-    this.timer.unref();
-    void this.kick();
+    this.rounds.start(intervalMs);
   }
 
-  /** Delivers what is due now; never rejects, and rounds never overlap (as MailQueue.kick). */
+  /** Delivers what is due now and resolves when that is done; never rejects, rounds never overlap (lib/polling-rounds.ts). */
   kick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.followUp ??= this.running.then(() => {
-        this.followUp = undefined;
-        return this.kick();
-      });
-      return this.followUp;
-    }
-    this.running = this.deliverDue()
-      .catch(this.onError)
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.rounds.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.rounds.stop();
   }
 
   async pendingCount(): Promise<number> {
