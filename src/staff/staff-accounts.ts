@@ -7,7 +7,7 @@ import { AppError } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { isPlausibleEmail, normaliseEmail } from '../identity/email-address.js';
 import { issueEnrolmentToken } from './staff-enrolments.js';
-import { endStaffAccess } from './staff-access-ending.js';
+import { endAccess } from '../staff-access/end-access.js';
 import { findStaffByEmailIndex, insertStaff, listStaffMembers, markStaffDisabled, type StaffMember } from './staff-repository.js';
 import type { StaffSessionStore } from './staff-session-store.js';
 
@@ -61,7 +61,7 @@ export class StaffAccounts {
     const ended = await transactions.run(async (trx) => {
       if (!(await markStaffDisabled(trx, found.id, now))) throw new AppError('CONFLICT', { message: 'This staff member is already disabled.', details: { reason: 'already_disabled' } });
       await this.sessions.revokeAll(trx, found.id, now);
-      return endStaffAccess(trx, found.id, now);
+      return endAccess(trx, { staffId: found.id }, { type: 'system', id: null }, now);
     });
     const actor = this.actor(operator);
     securityEvents.record({ type: 'staff.disabled', outcome: 'success', actor, details: { staffId: found.id } });
