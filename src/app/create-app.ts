@@ -14,7 +14,7 @@ import type { Services } from './services.js';
 import { openUseCases } from './use-cases.js';
 import { backgroundWorkers, startWorkers, stopWorkers } from './workers.js';
 import { openRateLimitStore, type RateLimitStats, type RateLimitStore } from '../http/rate-limit-store.js';
-import { throttleSource } from '../identity/throttle-source.js';
+import { clientSource } from '../lib/client-source.js';
 import { recordRateLimiting } from './rate-limited-requests.js';
 
 export interface AppOptions {
@@ -60,7 +60,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     // One set of counters for both listeners (in memory, or shared by every node through Redis);
     // a client counts as its IPv4 address or IPv6 /64, as for the sign-in throttle.
     rateLimitStore = await openRateLimitStore(config.rateLimits.redisUrl, logger);
-    const rateLimits = { store: rateLimitStore, sourceOf: throttleSource, onRateLimited: recordRateLimiting(services.securityEvents, services.clock) };
+    const rateLimits = { store: rateLimitStore, sourceOf: clientSource, onRateLimited: recordRateLimiting(services.securityEvents, services.clock) };
     const certificateExpiry = certificateExpiresAt(tls.cert);
     services.metrics.certificateLoaded(certificateExpiry);
     const workers = backgroundWorkers(services, logger, { certificateExpiresAt: certificateExpiry });

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { SecurityEventSink } from '../core/security-events.js';
-import { throttleSource } from '../identity/throttle-source.js';
+import { clientSource } from '../lib/client-source.js';
 import type { Clock } from '../lib/time.js';
 
 /** At most one `request.rateLimited` event per source this often: a flood must not become a flood of events. */
@@ -23,7 +23,7 @@ interface SourceTally {
 export function recordRateLimiting(securityEvents: SecurityEventSink, clock: Clock) {
   const sources = new Map<string, SourceTally>();
   return (request: FastifyRequest, limit: string, listener: string): void => {
-    const source = throttleSource(request.ip);
+    const source = clientSource(request.ip);
     const now = clock.now().getTime();
     const tally = sources.get(source) ?? { lastEventAt: -Infinity, limitedSince: 0 };
     tally.limitedSince += 1;

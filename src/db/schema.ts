@@ -87,7 +87,7 @@ export interface SecurityEventsTable {
   /** Who acted: `member`, `apiKey`, `staff` or `system` (null in rows older than the column: see user_id). */
   actor_type: string | null;
   actor_id: string | null;
-  /** Blind index of the source (IPv4 address or IPv6 /64, throttle-source.ts): rules count per source without decrypting. Null before migration 0008. */
+  /** Blind index of the source (IPv4 address or IPv6 /64, lib/client-source.ts): rules count per source without decrypting. Null before migration 0008. */
   source_index: string | null;
 }
 

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { clientSource } from '../lib/client-source.js';
 
 /** Why a connection was refused: its client already holds `perIp` connections, or the listener holds `total`. */
 export type ConnectionRefusal = 'per-ip' | 'total';
@@ -58,7 +59,7 @@ export function capConnections(server: Server, listener: string, caps: Connectio
   const admit = (socket: Socket): boolean => {
     const address = socket.remoteAddress;
     if (address === undefined || isTrustedProxy(address)) return true; // undefined: already gone
-    const client = clientOf(address);
+    const client = clientSource(address);
     const held = open.get(client) ?? 0;
     if (held >= caps.perIp) return false;
     open.set(client, held + 1);
@@ -81,19 +82,6 @@ export function capConnections(server: Server, listener: string, caps: Connectio
     }
     for (const handle of gated) handle.call(server, socket);
   });
-}
-
-/**
- * The unit a client is counted as: its IPv4 address, or the /64 network of its IPv6 address (one
- * IPv6 host normally holds a whole /64, so per-address caps would let it rotate through 2^64 of
- * them: the same unit as the sign-in throttle's `throttleSource`). IPv4-mapped IPv6 addresses, as
- * a dual-stack listener reports IPv4 peers, count as the IPv4 address they carry.
- */
-function clientOf(address: string): string {
-  if (!ipaddr.isValid(address)) return address;
-  const parsed = ipaddr.process(address);
-  if (parsed.kind() === 'ipv4') return parsed.toString();
-  return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 function trustedProxyMatcher(entries: readonly string[]): (address: string) => boolean {

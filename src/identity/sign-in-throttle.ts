@@ -6,7 +6,7 @@ import { AppError } from '../lib/app-error.js';
 import { addSeconds, type Clock } from '../lib/time.js';
 import { blindIndex } from '../keys/blind-index.js';
 import { blockUntil, countFailure, deleteCounters, readCounters, touch, type ThrottleCounter } from './throttle-counters.js';
-import { throttleSource } from './throttle-source.js';
+import { clientSource } from '../lib/client-source.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 
 type ThrottlePolicy = Config['signInThrottle'];
@@ -53,7 +53,7 @@ interface SubjectKeys {
  *   `maxDelaySeconds` (1 h). A run is forgotten `windowSeconds` (15 min) after its last failure and
  *   block. This is what stops one address guessing one account, and it touches no one else.
  * - source across accounts: credential stuffing. `sourceMaxFailures` (100) failures in a run block
- *   the source the same growing way. A source is an IPv4 address or an IPv6 /64 (throttle-source.ts).
+ *   the source the same growing way. A source is an IPv4 address or an IPv6 /64 (lib/client-source.ts).
  * - account, consecutive failures from anywhere, reset only by a success or a password reset. At
  *   `accountMaxFailures` (≤ 100, the NIST ceiling) the password is no longer checked for unknown
  *   sources at all, until the owner signs in from a known source or resets the password.
@@ -93,7 +93,7 @@ export class SignInThrottle {
    */
   guard<T>(subject: ThrottleSubject, check: () => Promise<T>): Promise<T> {
     const prefix = `${this.realm}:${subject.purpose ?? 'sign-in'}`;
-    return this.inFlight.run([`${prefix}:account:${subject.email}`, `${prefix}:source:${throttleSource(subject.ip)}`], check);
+    return this.inFlight.run([`${prefix}:account:${subject.email}`, `${prefix}:source:${clientSource(subject.ip)}`], check);
   }
 
   /** Throws RATE_LIMITED (with Retry-After) while this subject may not try its password. */
@@ -198,7 +198,7 @@ export class SignInThrottle {
   private async keys(subject: ThrottleSubject): Promise<SubjectKeys> {
     const key = await this.indexKey();
     const purpose = subject.purpose ?? 'sign-in';
-    const source = throttleSource(subject.ip);
+    const source = clientSource(subject.ip);
     const pairValue = `${subject.email}\u0000${source}`;
     return {
       pair: blindIndex(key, this.label(`throttle:${purpose}:pair`), pairValue),

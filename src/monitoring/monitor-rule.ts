@@ -3,7 +3,7 @@ import type { AlertSeverity } from '../db/monitoring-schema.js';
 import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
-import { throttleSource } from '../identity/throttle-source.js';
+import { clientSource } from '../lib/client-source.js';
 import { evidenceCutoff, type AlertView } from './alert-store.js';
 
 /** What one evaluation sees: the shared database, the time, and what the wiring knows (the certificate). */
@@ -145,5 +145,5 @@ async function subjectOf(db: Kysely<DB>, cipher: Cipher, { per, globalSubject }:
   // The source as people read it: the latest event's address, reduced as the index was (IPv6 to its /64).
   const sample = await db.selectFrom('security_events').select(['id', 'ip_enc']).where('id', '=', row.sample).executeTakeFirst();
   if (!sample?.ip_enc) return 'unknown source';
-  return throttleSource(cipher.decrypt(sample.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(sample)));
+  return clientSource(cipher.decrypt(sample.ip_enc, ENCRYPTED_FIELDS.securityEventsIp.location(sample)));
 }

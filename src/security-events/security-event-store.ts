@@ -5,7 +5,7 @@ import type { SecurityEvent, SecurityEventActor } from '../core/security-events.
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { blindIndex } from '../keys/blind-index.js';
-import { throttleSource } from '../identity/throttle-source.js';
+import { clientSource } from '../lib/client-source.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
 
@@ -60,7 +60,7 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKe
 
 /** The blind index `security_events.source_index` holds for an address: the monitor looks sources up by it. */
 export function securityEventSourceIndex(indexKey: Buffer, ip: string): string {
-  return blindIndex(indexKey, 'source', throttleSource(ip));
+  return blindIndex(indexKey, 'source', clientSource(ip));
 }
 
 /**

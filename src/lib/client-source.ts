@@ -1,14 +1,14 @@
 import ipaddr from 'ipaddr.js';
 
 /**
- * The unit a sign-in throttle counts a client as: its IPv4 address, or the /64 network of its IPv6
- * address. One IPv6 host is normally given a whole /64 (RFC 4291 interface identifiers, SLAAC privacy
+ * The unit a client is counted as (by the sign-in throttle, the rate limits, the connection caps
+ * and the monitor's rules): its IPv4 address, or the /64 network of its IPv6 address. One IPv6 host is normally given a whole /64 (RFC 4291 interface identifiers, SLAAC privacy
  * addresses, RFC 8981), so counting single IPv6 addresses would let one machine rotate through 2^64
  * of them. IPv4 is counted per address, not per /24: hosts rarely hold more than one, and a /24 is
  * often shared by thousands of unrelated users (carrier-grade NAT, universities, cloud ranges), who
  * would then be blocked together. IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
  */
-export function throttleSource(ip: string): string {
+export function clientSource(ip: string): string {
   if (!ipaddr.isValid(ip)) return ip; // not an address (a test transport): count it as given
   const address = ipaddr.process(ip);
   if (address.kind() === 'ipv4') return address.toString();
