@@ -62,6 +62,7 @@ export function adminListener(
   return buildListener({
     name: 'admin',
     config,
+    trustedProxies: config.adminTrustedProxies,
     logger,
     tls,
     clientCa: config.admin.clientCaFile === null ? undefined : readFileSync(config.admin.clientCaFile, 'utf8'),

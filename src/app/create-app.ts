@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../lib/time.js';
-import { certificateExpiresAt, loadTlsCredentials } from '../http/certificate.js';
+import { certificateExpiresAt, certificateFingerprint, loadTlsCredentials } from '../http/certificate.js';
 import type { Listener } from '../http/build-listener.js';
 import type { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import type { Monitor } from '../monitoring/monitor.js';
@@ -60,10 +60,13 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     // One set of counters for both listeners (in memory, or shared by every node through Redis);
     // a client counts as its IPv4 address or IPv6 /64, as for the sign-in throttle.
     rateLimitStore = await openRateLimitStore(config.rateLimits.redisUrl, logger);
+    services.metrics.watch.rateLimits(rateLimitStore.stats);
     const rateLimits = { store: rateLimitStore, sourceOf: clientSource, onRateLimited: recordRateLimiting(services.securityEvents, services.clock) };
     const certificateExpiry = certificateExpiresAt(tls.cert);
     services.metrics.certificateLoaded(certificateExpiry);
-    const workers = backgroundWorkers(services, logger, { certificateExpiresAt: certificateExpiry });
+    // Both listeners serve this one certificate; the monitor records it as this node's at every tick.
+    const certificate = { fingerprint: certificateFingerprint(tls.cert), expiresAt: certificateExpiry, listener: 'public, admin' };
+    const workers = backgroundWorkers(services, logger, { certificate });
     if (options.startWorkers ?? true) startWorkers(workers);
     const publicOne = await publicListener(services, useCases, logger, tls, rateLimits);
     const adminOne = await adminListener(services, useCases, logger, tls, rateLimits);
@@ -82,8 +85,10 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       async close() {
         // Both listeners stop taking connections at once and drain their in-flight requests together.
         await Promise.all(listeners.map((listener) => listener.server.close()));
-        await services.securityEvents.flush();
+        // Workers stop before the last flush: the monitor's last run records events too.
         await stopWorkers(workers);
+        await services.securityEvents.flush();
+        services.securityEvents.close();
         await rateLimitStore?.close();
         await database.close();
       },

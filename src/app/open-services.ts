@@ -49,12 +49,13 @@ export async function openServices(
     const accessLog = new AccessLog(transactions, database.dialect, clock, metrics.accessLog);
     const systemCipher = async () => keyRing.systemCipher();
     const syslog = openSyslogForwarder(config, clock, logger);
+    if (syslog) metrics.watch.syslog(syslog);
     const securityEvents = securityEventSink(
-      async (event) => storeSecurityEvent(database.db, keyRing.systemCipher(), await keyRing.blindIndexKey(), clock, event),
+      async (event, at) => storeSecurityEvent(database.db, keyRing.systemCipher(), await keyRing.blindIndexKey(), at, event),
       logger,
-      metrics.securityEvent,
-      (event) => syslog?.send(event),
+      { clock, counted: metrics.securityEvent, forward: (event) => syslog?.send(event) },
     );
+    metrics.watch.securityEvents(securityEvents.unstored);
     const transport = config.mail.smtpUrl
       ? smtpTransport(config.mail.smtpUrl, config.mail.from)
       : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mail.from, systemCipher, deploymentId);

@@ -66,6 +66,7 @@ export function publicListener(
   return buildListener({
     name: 'public',
     config: services.config,
+    trustedProxies: services.config.trustedProxies,
     logger,
     tls,
     authenticate,

@@ -6,7 +6,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { MailQueue } from '../mail/mail-queue.js';
-import type { SecurityEventSink } from '../core/security-events.js';
+import type { StoringSecurityEventSink } from './security-event-sink.js';
 import type { Clock } from '../lib/time.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AlertDelivery } from '../monitoring/alert-delivery.js';
@@ -28,7 +28,7 @@ export interface Services {
   clock: Clock;
   /** The persistent mail queue: enqueue inside a transaction, then `kick()`. */
   mail: MailQueue;
-  securityEvents: SecurityEventSink;
+  securityEvents: StoringSecurityEventSink;
   /** Prometheus metrics (own registry): each listener, the access log, group commit and the sink count into it; GET /metrics reads it. */
   metrics: Metrics;
   /** Tells people about alert changes (e-mail, signed webhook): the monitor calls `notify(trx, notice)`; its webhook queue is a worker. */

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import { Monitor } from '../monitoring/monitor.js';
 import { MONITOR_RULES } from '../monitoring/monitor-rules.js';
+import type { ServedCertificate } from '../monitoring/node-certificates.js';
 import type { Services } from './services.js';
 
 /** A background loop of the process: started with the app (unless tests drive it by hand), stopped on close. */
@@ -19,12 +22,15 @@ export interface Workers {
   monitor: Monitor;
 }
 
-/** What the wiring knows that workers need: the expiry of the TLS certificate the listeners serve. */
+/** What the wiring knows that workers need: the TLS certificate the listeners serve. */
 export interface WorkerContext {
-  certificateExpiresAt: Date | null;
+  certificate: ServedCertificate | null;
 }
 
-export function backgroundWorkers(services: Services, logger: Logger, context: WorkerContext = { certificateExpiresAt: null }): Workers {
+/** A node id people can read in an alert (which host, which process), unique even for two processes on one host. */
+const nodeId = () => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+export function backgroundWorkers(services: Services, logger: Logger, context: WorkerContext = { certificate: null }): Workers {
   const { db, clock, config, mail } = services;
   const securityEventRetention = new SecurityEventRetention(db, clock, config.securityEvents.retentionDays, (error) =>
     logger.error({ err: error }, 'security event pruning failed'),
@@ -33,7 +39,8 @@ export function backgroundWorkers(services: Services, logger: Logger, context: W
   const forwarding = services.syslog ? [services.syslog] : [];
   const monitor = new Monitor(services, {
     rules: MONITOR_RULES,
-    certificateExpiresAt: context.certificateExpiresAt,
+    certificate: context.certificate,
+    holder: nodeId(),
     onError: (error) => logger.error({ err: error }, 'monitor run failed'),
   });
   // The monitor comes after the notifier so it stops first: its last alerts are still delivered.

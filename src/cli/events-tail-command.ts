@@ -1,6 +1,6 @@
 import { withServices } from './with-services.js';
 import type { StoredStaffEvent } from '../security-events/security-event-store.js';
-import { tailSecurityEvents } from '../security-events/security-event-tail.js';
+import { SecurityEventFollower } from '../security-events/security-event-tail.js';
 
 export interface EventsTailOptions {
   follow?: boolean;
@@ -19,7 +19,8 @@ function present(event: StoredStaffEvent): string {
  * Prints the latest security events of every tenant, straight from the database (decrypted with
  * the system key), oldest first: one line each (time, type, outcome, actor, tenant, ip), or one
  * JSON object per line with --json. With --follow it keeps polling for new ones until SIGINT
- * or SIGTERM, then exits 0.
+ * or SIGTERM, then exits 0; an event committed late (a smaller id than one already printed) is
+ * still printed, after the newer ones (SecurityEventFollower).
  */
 export async function eventsTailCommand(options: EventsTailOptions): Promise<number> {
   const limit = parseLimit(options.limit);
@@ -35,18 +36,16 @@ export async function eventsTailCommand(options: EventsTailOptions): Promise<num
     const cipher = services.keyRing.systemCipher();
     const print = (events: StoredStaffEvent[]) => {
       for (const event of events) process.stdout.write(`${options.json ? JSON.stringify(event) : present(event)}\n`);
-      return events.at(-1)?.id;
     };
-    let lastId = print(await tailSecurityEvents(services.db, cipher, { limit }));
+    const follower = new SecurityEventFollower(services.db, cipher);
+    print(await follower.start(limit));
     while (options.follow && !stopping) {
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, POLL_MS);
       });
       if (stopping) break;
-      // With no event yet, start from the first one stored from now on.
-      const next = await tailSecurityEvents(services.db, cipher, lastId === undefined ? { limit } : { limit: 1000, afterId: lastId });
-      lastId = print(next) ?? lastId;
+      print(await follower.next());
     }
     return 0;
   });

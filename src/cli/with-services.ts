@@ -20,6 +20,7 @@ export async function withServices<T>(work: (services: Services) => Promise<T>, 
   } finally {
     try {
       await services.securityEvents.flush();
+      services.securityEvents.close();
       await forwardBuffered(services);
     } finally {
       await database.close();

@@ -69,6 +69,8 @@ export interface Config {
     /** False only as a benchmark or diagnostic switch: drops the per-IP, account, API key and tenant limits. */
     enabled: boolean;
     perIp: number;
+    /** Per IPv6 /48, all its /64s together: a looser aggregate than perIp. */
+    perIpv6Network: number;
     perAccount: number;
     perApiKey: number;
     perTenant: number;
@@ -78,8 +80,10 @@ export interface Config {
     /** Where the counters live, shared by every node; null keeps them in this process's memory. */
     redisUrl: string | null;
   };
-  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (Fastify `trustProxy`); empty: none. */
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed (Fastify `trustProxy`) on the public listener; empty: none. */
   trustedProxies: readonly string[];
+  /** The same for the admin listener, set on its own: the proxies in front of the public listener are not trusted here. */
+  adminTrustedProxies: readonly string[];
   /** Who is told when an alert opens, is acknowledged or resolves: see docs/alert-delivery.md. */
   alerts: { emails: string[]; webhook: { url: string; secret: string } | null };
   /** Where every security event is also forwarded (RFC 5424 over TCP/TLS), and how many wait while it is down. */

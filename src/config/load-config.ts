@@ -94,7 +94,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       pendingInvitationsPerTenant: v.pendingInvitationsPerTenant!,
     },
     securityEvents: { retentionDays: v.securityEventRetentionDays! },
-    rateLimits: rateLimitsOf(v), trustedProxies: v.trustedProxies ?? [],
+    rateLimits: rateLimitsOf(v), trustedProxies: v.trustedProxies ?? [], adminTrustedProxies: v.adminTrustedProxies ?? [],
     ...deliveryConfig(v),
     signInThrottle: {
       pairMaxFailures: v.signInPairMaxFailures!,
@@ -120,6 +120,7 @@ function rateLimitsOf(v: VariableValues): Config['rateLimits'] {
   return {
     enabled: v.rateLimits! === 'on',
     perIp: v.rateLimitPerIp!,
+    perIpv6Network: v.rateLimitPerIpv6Network!,
     perAccount: v.rateLimitPerAccount!,
     perApiKey: v.rateLimitPerApiKey!,
     perTenant: v.rateLimitPerTenant!,

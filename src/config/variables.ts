@@ -103,9 +103,10 @@ export const VARIABLES = {
   signInAccountSlowAfter: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_SLOW_AFTER', default: '20', parse: parseInteger(1, 100), meaning: 'account-wide failures after which unknown sources wait' }),
   signInAccountMaxFailures: variable({ name: 'CONFIDE_SIGNIN_ACCOUNT_MAX_FAILURES', default: '100', parse: parseInteger(1, 100), meaning: 'account-wide failures at which unknown sources are refused' }),
   signInKnownSourceDays: variable({ name: 'CONFIDE_SIGNIN_KNOWN_SOURCE_DAYS', default: '30', parse: parseInteger(1, 365), meaning: 'how long a source that signed in stays known for the account' }),
-  // Request-rate limits (src/http/rate-limits.ts): fixed one-minute windows, answered 429 RATE_LIMITED.
+  // Request-rate limits (src/http/rate-limits.ts): one-minute windows, answered 429 RATE_LIMITED.
   rateLimits: variable({ name: 'CONFIDE_RATE_LIMITS', default: 'on', parse: parseOneOf(RATE_LIMIT_SWITCH), meaning: 'off removes the per-IP, account, API key and tenant limits: a benchmark and diagnostic switch, never for production' }),
   rateLimitPerIp: variable({ name: 'CONFIDE_RATE_LIMIT_PER_IP', default: '6000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute from one client address (IPv6: one /64), each listener' }),
+  rateLimitPerIpv6Network: variable({ name: 'CONFIDE_RATE_LIMIT_PER_IPV6_NETWORK', default: '24000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute from one IPv6 /48 (one site), all its /64s together, each listener' }),
   rateLimitPerAccount: variable({ name: 'CONFIDE_RATE_LIMIT_PER_ACCOUNT', default: '3000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute from one signed-in user or staff member' }),
   rateLimitPerApiKey: variable({ name: 'CONFIDE_RATE_LIMIT_PER_API_KEY', default: '6000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute with one API key' }),
   rateLimitPerTenant: variable({ name: 'CONFIDE_RATE_LIMIT_PER_TENANT', default: '12000', parse: parseInteger(1, 1_000_000_000), meaning: 'requests per minute for one tenant, all its users and keys together' }),
@@ -113,7 +114,8 @@ export const VARIABLES = {
   passwordResetsPerIpPerMinute: variable({ name: 'CONFIDE_PASSWORD_RESETS_PER_IP_PER_MINUTE', default: '5', parse: parseInteger(1, 1_000_000_000), meaning: 'password-reset requests per minute from one client address' }),
   invitationSendsPerIpPerMinute: variable({ name: 'CONFIDE_INVITATION_SENDS_PER_IP_PER_MINUTE', default: '30', parse: parseInteger(1, 1_000_000_000), meaning: 'invitations sent per minute from one client address' }),
   redisUrl: variable({ name: 'CONFIDE_REDIS_URL', parse: parseRedisUrl, meaning: 'redis://host:port keeping the rate-limit counters, shared by every node; unset: in memory, per node' }),
-  trustedProxies: variable({ name: 'CONFIDE_TRUSTED_PROXIES', parse: parseAddressList, meaning: 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the client address' }),
+  trustedProxies: variable({ name: 'CONFIDE_TRUSTED_PROXIES', parse: parseAddressList, meaning: 'comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the client address on the public listener' }),
+  adminTrustedProxies: variable({ name: 'CONFIDE_ADMIN_TRUSTED_PROXIES', parse: parseAddressList, meaning: 'the same for the admin listener (its clients are staff, often not behind the public proxies); unset: none' }),
   // Caps on growth: each answers 409 LIMIT_REACHED or 429 RATE_LIMITED when reached.
   signUpsPerIpPerHour: variable({ name: 'CONFIDE_SIGNUPS_PER_IP_PER_HOUR', default: '10', parse: parseInteger(1, 1_000_000), meaning: 'sign-ups per client address per hour' }),
   sessionsPerUser: variable({ name: 'CONFIDE_MAX_SESSIONS_PER_USER', default: '50', parse: parseInteger(1, 10_000), meaning: 'live sessions per user; beyond it the oldest ends' }),

@@ -41,7 +41,7 @@ export const SECURITY_EVENT_TYPES = {
   'staff.access.denied': 'a tenant owner or admin denied an access request',
   'staff.access.revoked': 'a grant was revoked (by the tenant, or when its staff member was disabled)',
   'staff.access.reviewed': 'a security-admin recorded the review of a break-glass access',
-  'staff.grant.used': 'a staff member reached tenant data under a grant (`details`: `grantId`, `scope`, `justification`, `action`, `resource`, `collection`, `id`)',
+  'staff.grant.used': 'a staff member reached tenant data under a grant (`details`: `grantId`, `scope`, `justification`, `action`, `resource`, `collection`, `id`, `records`: how many records it returned or changed)',
   'staff.grant.refused': 'a staff data request was refused: no active grant of enough scope for that tenant (`details`: `method`, `route`, the `scope` needed, `why`: none, pending, denied, expired, revoked, scope, disabled or tenant_denies)',
   'request.rateLimited': 'a source (IPv4 address or IPv6 /64) was answered 429: recorded at its first 429, then at most once a minute while it lasts (`details`: `listener`, `limit` that refused it, `count` of 429s since the last such event)',
   'authorization.denied': 'a request was refused with 403 (`details.code`: role or scope, unverified address, missing second factor, …)',

@@ -20,6 +20,16 @@ export interface SecurityEvent {
   tenantId?: string;
   ip?: string;
   details?: Record<string, unknown>;
+  /**
+   * How many customer records the action returned or changed (a staff list page, a read), kept in
+   * a plain column so the monitor sums them per staff member without decrypting `details`.
+   */
+  records?: number;
+  /**
+   * A failed password sign-in's blind index of the normalised address tried (securityEventTargetIndex),
+   * never the address: the monitor counts the addresses one source tries, known or not.
+   */
+  targetIndex?: string;
 }
 
 export interface SecurityEventSink {

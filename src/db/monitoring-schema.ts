@@ -1,4 +1,4 @@
-/** The monitoring tables (migration 0008), apart from schema.ts so each file stays readable. */
+/** The monitoring tables (migrations 0008 and 0009), apart from schema.ts so each file stays readable. */
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
 export type AlertSeverity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -44,8 +44,24 @@ export interface WorkerLeasesTable {
   expires_at: string;
 }
 
+/**
+ * The TLS certificate each running node serves (migration 0009), so the monitor, on whichever node
+ * holds its lease, checks every node's. A node refreshes its row at every monitor tick and deletes
+ * it when it stops; a row not refreshed for a while is a node that died, and is ignored.
+ */
+export interface NodeCertificatesTable {
+  node_id: string;
+  /** Which listeners serve it (`public, admin`). */
+  listener: string;
+  /** SHA-256 of the certificate's DER, colon-separated upper-case hex (`openssl x509 -fingerprint -sha256`). */
+  fingerprint: string;
+  expires_at: string;
+  seen_at: string;
+}
+
 export interface MonitoringTables {
   alerts: AlertsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   worker_leases: WorkerLeasesTable;
+  node_certificates: NodeCertificatesTable;
 }

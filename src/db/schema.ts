@@ -89,6 +89,10 @@ export interface SecurityEventsTable {
   actor_id: string | null;
   /** Blind index of the source (IPv4 address or IPv6 /64, lib/client-source.ts): rules count per source without decrypting. Null before migration 0008. */
   source_index: string | null;
+  /** Blind index of the normalised e-mail address a failed password sign-in tried (`signin.password`, `staff.signin.password`): credential stuffing counts addresses. Null for other events and before migration 0009. */
+  target_index: string | null;
+  /** Customer records the action returned or changed (`staff.grant.used`), in clear so the monitor sums them; null for other events and before migration 0009. */
+  records: number | null;
 }
 
 export interface MailQueueTable {

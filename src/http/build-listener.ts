@@ -41,6 +41,8 @@ export interface ListenerOptions {
    * who is told of each 429. Unset: counters of its own in memory, per address.
    */
   rateLimits?: Omit<ListenerRateLimits, 'listener' | 'settings'>;
+  /** Proxies whose X-Forwarded-For this listener believes (each listener has its own list). */
+  trustedProxies: readonly string[];
   /** Registers the listener's routes; called once the shared plumbing is in place. */
   routes: (router: Router, authenticate: Authenticator) => void;
 }
@@ -59,7 +61,7 @@ export interface Listener {
  * differs between listeners is in `options`.
  */
 export async function buildListener(options: ListenerOptions): Promise<Listener> {
-  const { config } = options;
+  const { config, trustedProxies } = options;
   // Typed as Fastify's logger interface so the instance keeps Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = options.logger;
   const app = Fastify({
@@ -87,12 +89,12 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
     routerOptions: { maxParamLength: 200 },
     // X-Forwarded-For is believed only from these peers (proxy-addr), never otherwise (ASVS 15.3.4):
     // request.ip, and so the rate limits, throttles, security events and access log, follow it.
-    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
+    trustProxy: trustedProxies.length > 0 ? [...trustedProxies] : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   capConnections(app.server, options.name, {
     perIp: config.http.maxConnectionsPerIp,
     total: config.http.maxConnections,
-    trustedProxies: config.trustedProxies,
+    trustedProxies,
     onRefused: (reason) => options.metrics?.connectionRefused(reason),
   });
 

@@ -47,6 +47,11 @@ export function certificateExpiresAt(pem: string): Date {
   return new Date(new X509Certificate(pem).validTo);
 }
 
+/** The SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it: the monitor names a certificate by it. */
+export function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
+
 export async function generateSelfSignedCertificate(dnsNames: string[], ipAddresses: string[]): Promise<{ cert: string; key: string }> {
   x509.cryptoProvider.set(webcrypto as never);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

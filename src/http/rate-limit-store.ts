@@ -3,7 +3,16 @@ import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-type Counted = (error: Error | null, result?: { current: number; ttl: number }) => void;
+/** A counter's state after one increment: requests counted in the window, and ms until it resets. */
+export interface CountLimit {
+  current: number;
+  ttl: number;
+}
+
+type Counted = (error: Error | null, result?: CountLimit) => void;
+
+/** Counts one request under `key` (already namespaced by listener) in a window of `windowMs`. */
+export type Count = (key: string, windowMs: number, max: number, counted: Counted) => void;
 
 /** What @fastify/rate-limit's own stores do: count one request under `key` in a window of `timeWindow` ms. */
 interface Counter {
@@ -34,6 +43,8 @@ export interface RateLimitStats {
 export interface RateLimitStore {
   /** The plugin's `store` option for one listener: its counters live under their own namespace. */
   forListener(listener: string): FastifyRateLimitStoreCtor;
+  /** The same counters, called directly (the general limits count several keys per request in one pass). */
+  counterFor(listener: string): Count;
   readonly stats: RateLimitStats;
   /** Where the counters live, for the start-up log line. */
   readonly kind: 'memory' | 'redis';
@@ -60,7 +71,8 @@ export async function openRateLimitStore(redisUrl: string | null, logger: Logger
   const stats: RateLimitStats = { redisFailures: 0, limited: new Map() };
   const local = new LocalStore(false, false, LOCAL_KEYS);
   if (redisUrl === null) {
-    return { kind: 'memory', stats, forListener: (listener) => storeClass(`${listener}:`, (key, counted, window, max) => local.incr(key, counted, window, max)), close: async () => {} };
+    const count = (key: string, counted: Counted, window: number, max: number) => local.incr(key, counted, window, max);
+    return { kind: 'memory', stats, forListener: (listener) => storeClass(`${listener}:`, count), counterFor: (listener) => counterFor(`${listener}:`, count), close: async () => {} };
   }
   const { redis, reached } = await connectRedis(redisUrl);
   const shared = new RedisStore(false, false, redis, 'confide:rate:');
@@ -92,6 +104,7 @@ export async function openRateLimitStore(redisUrl: string | null, logger: Logger
     kind: 'redis',
     stats,
     forListener: (listener) => storeClass(`${listener}:`, count),
+    counterFor: (listener) => counterFor(`${listener}:`, count),
     async close() {
       redis.disconnect();
     },
@@ -139,4 +152,9 @@ function storeClass(prefix: string, count: (key: string, counted: Counted, windo
   return function RateLimitCounters() {
     return make(prefix);
   } as unknown as FastifyRateLimitStoreCtor;
+}
+
+/** Direct access to the counters under a listener's prefix: the keys never meet the plugin's route counters (`${prefix}${METHOD}/url:`). */
+function counterFor(prefix: string, count: (key: string, counted: Counted, window: number, max: number) => void): Count {
+  return (key, windowMs, max, counted) => count(`${prefix}${key}`, counted, windowMs, max);
 }

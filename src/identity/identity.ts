@@ -16,6 +16,7 @@ import type { MfaRequired, SignedIn, SignInCompletion } from './sign-in-completi
 import { EmailVerifications } from './email-verification.js';
 import { assertPrintableName } from '../lib/printable-name.js';
 import { factorSummary } from './mfa/second-factors.js';
+import { securityEventTargetIndex } from '../security-events/security-event-store.js';
 import {
   findUserByEmailIndex,
   findUserEmail,
@@ -110,7 +111,8 @@ export class Identity {
     const passwordOk = user ? await verifyPassword(user.passwordHash, input.password) : (await burnPasswordCheck(input.password), false);
     if (!user || !passwordOk || user.disabledAt !== null) {
       await this.throttle.recordFailure(subject);
-      this.services.securityEvents.record({ type: 'signin.password', outcome: 'failure', ip: input.ip, ...(user ? { userId: user.id } : {}) });
+      const targetIndex = securityEventTargetIndex(await this.services.keyRing.blindIndexKey(), email);
+      this.services.securityEvents.record({ type: 'signin.password', outcome: 'failure', ip: input.ip, targetIndex, ...(user ? { userId: user.id } : {}) });
       throw invalidCredentials();
     }
     const memberships = await listMemberships(this.services.db, user.id);

@@ -86,11 +86,17 @@ export class MailQueue {
       .execute();
     const cipher = await this.cipher();
     for (const row of due) {
+      // Claimed from the time it is taken, not the round's start: after slow sends before it, a
+      // claim dated from the start could already have run out, and another node could send it too.
+      const takenAt = this.clock.now();
       const claimed = await this.db
         .updateTable('mail_queue')
-        .set({ claimed_until: addSeconds(now, CLAIM_SECONDS).toISOString() })
+        .set({ claimed_until: addSeconds(takenAt, CLAIM_SECONDS).toISOString() })
         .where('id', '=', row.id)
-        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now.toISOString())]))
+        // Still as read: another node that failed it meanwhile has set its backoff and attempts.
+        .where('attempts', '=', row.attempts)
+        .where('next_attempt_at', '<=', takenAt.toISOString())
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', takenAt.toISOString())]))
         .executeTakeFirst();
       if (claimed.numUpdatedRows === 0n) continue; // another node has it
       try {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SecurityEvent } from '../core/security-events.js';
 import type { DB } from '../db/schema.js';
+import { componentMetrics, type ComponentMetrics } from './component-metrics.js';
 import { requestMetrics, type ListenerCounters } from './request-metrics.js';
 import { storeGauges } from './store-gauges.js';
 
@@ -20,6 +21,8 @@ export interface Metrics {
   securityEvent: (event: SecurityEvent) => void;
   /** When the certificate the listeners serve expires (its notAfter): a gauge, for an alert well before. */
   certificateLoaded: (expiresAt: Date) => void;
+  /** Components that keep their own counts (the rate-limit store, the syslog forwarder), read per scrape. */
+  watch: ComponentMetrics;
   /** Everything in the Prometheus text format, the database gauges read now. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -32,6 +35,7 @@ export function createMetrics(db: Kysely<DB>): Metrics {
   const registers = [registry];
   const listener = requestMetrics(registry);
   const store = storeGauges(registry, db);
+  const watch = componentMetrics(registry);
   const appends = new Counter({ name: 'confide_access_log_appends_total', help: 'Access-log entries written', registers });
   const appendFailures = new Counter({
     name: 'confide_access_log_append_failures_total',
@@ -56,6 +60,7 @@ export function createMetrics(db: Kysely<DB>): Metrics {
     groupCommitBatch: (size) => batches.observe(size),
     securityEvent: (event) => events.inc({ type: event.type, outcome: event.outcome }),
     certificateLoaded: (expiresAt) => certificateExpiry.set(Math.floor(expiresAt.getTime() / 1000)),
+    watch,
     async scrape() {
       await store.refresh();
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -6,14 +6,12 @@ import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { clientSource } from '../lib/client-source.js';
 import { evidenceCutoff, type AlertView } from './alert-store.js';
 
-/** What one evaluation sees: the shared database, the time, and what the wiring knows (the certificate). */
+/** What one evaluation sees: the shared database (events, and each node's certificate) and the time. */
 export interface RuleContext {
   db: Kysely<DB>;
   now: Date;
   /** The system cipher, to name a source in an alert (one address per alert, never in bulk). */
   systemCipher: Cipher;
-  /** When the listeners' TLS certificate expires (src/http/certificate.ts), when known. */
-  certificateExpiresAt: Date | null;
   /**
    * The most recently resolved alert of this rule for `subject`, or null. One alert per incident: a
    * rule never raises again from what that alert was resolved over (`evidenceCutoff`), only from
@@ -48,11 +46,13 @@ type SubjectKind = 'account' | 'staff' | 'source' | 'tenant' | 'global';
 
 /**
  * How occurrences are counted. `distinctAt`: an event about a user and no tenant is stored once
- * per tenant of the user, with one timestamp, so copies count once. `distinctAccounts`: accounts
- * tried (an unknown address, which has no actor, counts as one each). `distinctMinutes`: minutes
- * with at least one event (a source limited for N minutes).
+ * per tenant of the user, with one timestamp, so copies count once. `distinctAccounts`: addresses
+ * tried (`target_index`, known account or not), so one address mistyped over and over counts once;
+ * an event from before migration 0009 has none and counts per actor, or once each without one.
+ * `distinctMinutes`: minutes with at least one event (a source limited for N minutes).
+ * `records`: customer records the events returned or changed (their `records` column; an event without one counts as one).
  */
-type Count = 'events' | 'distinctAt' | 'distinctAccounts' | 'distinctMinutes';
+type Count = 'events' | 'distinctAt' | 'distinctAccounts' | 'distinctMinutes' | 'records';
 
 export interface EventCountSpec {
   name: string;
@@ -73,8 +73,9 @@ export interface EventCountSpec {
 const COUNTS: Record<Count, ReturnType<typeof sql<number>>> = {
   events: sql<number>`count(*)`,
   distinctAt: sql<number>`count(distinct at)`,
-  distinctAccounts: sql<number>`count(distinct coalesce(actor_id, id))`,
+  distinctAccounts: sql<number>`count(distinct coalesce(target_index, actor_id, id))`,
   distinctMinutes: sql<number>`count(distinct substr(at, 1, 16))`,
+  records: sql<number>`coalesce(sum(coalesce(records, 1)), 0)`,
 };
 
 type KeyColumn = 'actor_type' | 'actor_id' | 'source_index' | 'tenant_id';

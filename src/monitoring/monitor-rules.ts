@@ -1,5 +1,6 @@
-import type { MonitorRule } from './monitor-rule.js';
+import type { Finding, MonitorRule } from './monitor-rule.js';
 import { eventCountRule } from './monitor-rule.js';
+import { liveCertificates, shortFingerprint } from './node-certificates.js';
 
 const MINUTE = 60;
 const HOUR = 3600;
@@ -18,31 +19,37 @@ function certificateStage(daysLeft: number): number {
 }
 
 /**
- * The TLS certificate expires within CERTIFICATE_WARNING_DAYS. Not an event count: the wiring hands
- * in the expiry of the certificate the listeners serve. It has no events to count after a
- * resolution, so an alert resolved by hand stays resolved while the condition is the one it was
- * resolved in: the same certificate (expiry), no closer to expiry than it then was (the stages
- * 21 days, CERTIFICATE_URGENT_DAYS, expired). An alert the monitor resolved itself (the condition
- * had cleared: the certificate was renewed) does not hold a returning condition back.
+ * A TLS certificate some live node serves (node-certificates.ts: each node records its own) expires
+ * within CERTIFICATE_WARNING_DAYS: one alert per distinct certificate, its subject the fingerprint's
+ * short form, whichever node holds the lease. Not an event count, so it has no events to count after
+ * a resolution: an alert resolved by hand stays resolved while the condition is the one it was
+ * resolved in: the same certificate, no closer to expiry than it then was (the stages 21 days,
+ * CERTIFICATE_URGENT_DAYS, expired). An alert the monitor resolved itself (the condition had
+ * cleared: the certificate was renewed, or its node left) does not hold a returning condition back.
  */
 const certificateExpiring: MonitorRule = {
   name: 'certificate-expiring',
   severity: 'high',
   threshold: 1,
   windowSeconds: CERTIFICATE_WARNING_DAYS * DAY,
-  async evaluate({ now, certificateExpiresAt, lastResolved }) {
-    if (!certificateExpiresAt) return [];
-    const daysLeftAt = (at: number) => (certificateExpiresAt.getTime() - at) / (DAY * 1000);
-    const days = daysLeftAt(now.getTime());
-    if (days > CERTIFICATE_WARNING_DAYS) return [];
-    const subject = 'tls certificate';
-    const expiresAt = certificateExpiresAt.toISOString();
-    const resolved = await lastResolved(subject);
-    if (resolved?.resolvedAt && resolved.resolvedBy !== 'system' && resolved.details?.expiresAt === expiresAt) {
-      if (certificateStage(days) <= certificateStage(daysLeftAt(Date.parse(resolved.resolvedAt)))) return [];
+  async evaluate({ db, now, lastResolved }) {
+    const findings: Finding[] = [];
+    for (const { fingerprint, expiresAt: expiry, nodes } of await liveCertificates(db, now)) {
+      const daysLeftAt = (at: number) => (expiry.getTime() - at) / (DAY * 1000);
+      const days = daysLeftAt(now.getTime());
+      if (days > CERTIFICATE_WARNING_DAYS) continue;
+      const short = shortFingerprint(fingerprint);
+      const subject = `tls certificate ${short}`;
+      const expiresAt = expiry.toISOString();
+      const resolved = await lastResolved(subject);
+      if (resolved?.resolvedAt && resolved.resolvedBy !== 'system' && resolved.details?.fingerprint === fingerprint) {
+        if (certificateStage(days) <= certificateStage(daysLeftAt(Date.parse(resolved.resolvedAt)))) continue;
+      }
+      const which = `The TLS certificate ${short} (served by ${nodes.length === 1 ? `node ${nodes[0]}` : `${nodes.length} nodes`})`;
+      const summary = days <= 0 ? `${which} expired at ${expiresAt}.` : `${which} expires in ${Math.floor(days)} days (${expiresAt}).`;
+      findings.push({ subject, summary, details: { expiresAt, daysLeft: Math.floor(days), fingerprint, nodes } });
     }
-    const summary = days <= 0 ? `The TLS certificate expired at ${expiresAt}.` : `The TLS certificate expires in ${Math.floor(days)} days (${expiresAt}).`;
-    return [{ subject, summary, details: { expiresAt, daysLeft: Math.floor(days) } }];
+    return findings;
   },
 };
 
@@ -72,7 +79,7 @@ export const MONITOR_RULES: readonly MonitorRule[] = [
     outcomes: ['failure'],
     per: 'source',
     count: 'distinctAccounts',
-    describe: (n, subject) => `Failed password sign-ins for ${n} different accounts from ${subject} in 10 minutes.`,
+    describe: (n, subject) => `Failed password sign-ins for ${n} different e-mail addresses from ${subject} in 10 minutes.`,
   }),
   eventCountRule({
     name: 'mfa-failures',
@@ -102,8 +109,9 @@ export const MONITOR_RULES: readonly MonitorRule[] = [
     windowSeconds: HOUR,
     types: ['staff.grant.used'],
     per: 'staff',
-    count: 'events',
-    describe: (n, subject) => `${subject} reached tenant data ${n} times under grants in the last hour.`,
+    // Records, not requests: one list page of 1,000 is 1,000 reads (metadata pages count 0).
+    count: 'records',
+    describe: (n, subject) => `${subject} read or changed ${n} tenant records under grants in the last hour.`,
   }),
   eventCountRule({
     name: 'break-glass-used',

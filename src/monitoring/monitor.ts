@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { AccessLogSelfCheck } from './access-log-self-check.js';
-import { lastResolvedAlert, raiseAlert, staleAlertIds, transitionAlert } from './alert-store.js';
+import { raiseAlert, staleAlertIds, transitionAlert } from './alert-store.js';
+import { AlertStorm } from './alert-storm.js';
 import type { MonitorRule } from './monitor-rule.js';
 import type { MonitoringDeps } from './monitoring-deps.js';
 import { WorkerLease } from './worker-lease.js';
+import { forgetNodeCertificate, recordNodeCertificate, type ServedCertificate } from './node-certificates.js';
 
 /** How often the monitor evaluates its rules. */
 const INTERVAL_SECONDS = 60;
@@ -14,9 +16,12 @@ export const ALERT_CLEAR_SECONDS = 30 * 60;
 
 export interface MonitorOptions {
   rules: readonly MonitorRule[];
-  /** When the TLS certificate the listeners serve expires (null: not known). */
-  certificateExpiresAt: Date | null;
-  /** This node's lease holder id; random per process by default. */
+  /**
+   * The TLS certificate this node's listeners serve (null: not known). Every node records its own at
+   * each tick, holder or not, so the lease holder's `certificate-expiring` checks every node's.
+   */
+  certificate: ServedCertificate | null;
+  /** This node's id, for the lease and its certificate's row; random per process by default. */
   holder?: string;
   onError: (error: unknown) => void;
 }
@@ -69,20 +74,26 @@ export class Monitor {
     this.timer = undefined;
     await this.running;
     await this.lease.release(this.deps.clock.now()).catch(this.options.onError);
+    // A node that stops no longer serves its certificate: it must not hold an alert open.
+    if (this.options.certificate) await forgetNodeCertificate(this.deps.db, this.holder).catch(this.options.onError);
   }
 
   /** One evaluation (tests call it by hand with the test clock's time). */
   async runOnce(now: Date = this.deps.clock.now()): Promise<MonitorRun> {
     const run: MonitorRun = { held: false, opened: 0, refreshed: 0, resolved: 0 };
+    const { certificate } = this.options;
+    if (certificate) await recordNodeCertificate(this.deps.db, this.holder, certificate, now).catch(this.options.onError);
     if (!(await this.lease.acquire(now))) return run;
     run.held = true;
     await this.selfCheck.runOnce(now).catch(this.options.onError);
     await this.deps.securityEvents.flush(); // what this run recorded counts in this run
-    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher(), certificateExpiresAt: this.options.certificateExpiresAt };
+    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher() };
     for (const rule of this.options.rules) {
       try {
-        const lastResolved = (subject: string) => lastResolvedAlert(this.deps, rule.name, subject);
-        for (const finding of await rule.evaluate({ ...context, lastResolved })) {
+        // A storm (more new subjects than the cap) is folded into one alert: see alert-storm.ts.
+        const storm = await AlertStorm.load(this.deps, rule.name, now);
+        const lastResolved = (subject: string) => storm.lastResolved(subject);
+        for (const finding of storm.fold(rule, await rule.evaluate({ ...context, lastResolved }))) {
           const { opened } = await raiseAlert(this.deps, { rule: rule.name, severity: rule.severity, ...finding }, now);
           if (opened) run.opened += 1;
           else run.refreshed += 1;

@@ -12,7 +12,7 @@ const Alert = Type.Object({
   rule: Type.String({ description: 'the rule that raised it (docs/monitoring.md)' }),
   severity: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')]),
   state: State,
-  subject: Type.String({ description: 'what it is about: `member:<id>`, `staff:<id>`, an IPv4 address or IPv6 /64, `tenant:<id>`, `access log`, `tls certificate`' }),
+  subject: Type.String({ description: 'what it is about: `member:<id>`, `staff:<id>`, an IPv4 address or IPv6 /64, `tenant:<id>`, `access log`, `tls certificate <first 8 bytes of its SHA-256 fingerprint>`' }),
   summary: Type.String(),
   openedAt: Type.String({ format: 'date-time' }),
   lastSeenAt: Type.String({ format: 'date-time', description: 'when the monitor last found the condition true' }),

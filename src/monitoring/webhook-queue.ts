@@ -95,7 +95,9 @@ export class WebhookQueue {
       .execute();
     const cipher = await this.cipher();
     for (const row of due) {
-      if (!(await this.claim(row.id, now))) continue; // another node has it
+      // Claimed from the time it is taken, not the round's start: after slow posts before it, a
+      // claim dated from the start could already have run out, and another node could post it too.
+      if (!(await this.claim(row.id, Number(row.attempts), this.clock.now().toISOString()))) continue; // another node has it
       try {
         await this.post(row.id, cipher.decrypt(row.payload_enc, ENCRYPTED_FIELDS.webhookDeliveriesPayload.location(row)));
         await this.db.deleteFrom('webhook_deliveries').where('id', '=', row.id).execute();
@@ -105,11 +107,14 @@ export class WebhookQueue {
     }
   }
 
-  private async claim(id: string, now: string): Promise<boolean> {
+  private async claim(id: string, attempts: number, now: string): Promise<boolean> {
     const claimed = await this.db
       .updateTable('webhook_deliveries')
       .set({ claimed_until: addSeconds(new Date(now), CLAIM_SECONDS).toISOString() })
       .where('id', '=', id)
+      // Still as read: another node that failed it meanwhile has set its backoff and attempts.
+      .where('attempts', '=', attempts)
+      .where('next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
       .executeTakeFirst();
     return claimed.numUpdatedRows > 0n;

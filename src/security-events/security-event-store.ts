@@ -7,7 +7,6 @@ import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { blindIndex } from '../keys/blind-index.js';
 import { clientSource } from '../lib/client-source.js';
 import { newId } from '../lib/ids.js';
-import type { Clock } from '../lib/time.js';
 
 export interface StoredSecurityEvent {
   id: string;
@@ -26,13 +25,12 @@ export interface StoredSecurityEvent {
  * system key; the source (IPv4 address or IPv6 /64, as sign-in throttling counts it) is also kept
  * as a blind index under `indexKey`, so monitoring rules count per source without decrypting.
  */
-export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKey: Buffer, clock: Clock, event: SecurityEvent): Promise<void> {
+export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKey: Buffer, at: string, event: SecurityEvent): Promise<void> {
   let tenants: Array<string | null> = [event.tenantId ?? null];
   if (!event.tenantId && event.userId) {
     const rows = await db.selectFrom('memberships').select('tenant_id').where('user_id', '=', event.userId).execute();
     if (rows.length > 0) tenants = rows.map((row) => row.tenant_id);
   }
-  const at = clock.now().toISOString();
   const actor = event.actor ?? (event.userId ? { type: 'member' as const, id: event.userId } : undefined);
   const sourceIndex = event.ip ? securityEventSourceIndex(indexKey, event.ip) : null;
   await db
@@ -50,6 +48,8 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKe
           actor_type: actor?.type ?? null,
           actor_id: actor?.id ?? null,
           source_index: sourceIndex,
+          records: event.records ?? null,
+          target_index: event.targetIndex ?? null,
           ip_enc: event.ip === undefined ? null : cipher.encrypt(event.ip, ENCRYPTED_FIELDS.securityEventsIp.location({ id })),
           details_enc: event.details === undefined ? null : cipher.encrypt(JSON.stringify(event.details), ENCRYPTED_FIELDS.securityEventsDetails.location({ id })),
         };
@@ -61,6 +61,15 @@ export async function storeSecurityEvent(db: Kysely<DB>, cipher: Cipher, indexKe
 /** The blind index `security_events.source_index` holds for an address: the monitor looks sources up by it. */
 export function securityEventSourceIndex(indexKey: Buffer, ip: string): string {
   return blindIndex(indexKey, 'source', clientSource(ip));
+}
+
+/**
+ * The blind index `security_events.target_index` holds for the normalised e-mail address a sign-in
+ * tried. Its own label, so it never equals the accounts' `email_index` (no join from events to
+ * accounts), and one label for both realms: a source trying one address counts it once.
+ */
+export function securityEventTargetIndex(indexKey: Buffer, normalisedEmail: string): string {
+  return blindIndex(indexKey, 'signin-target', normalisedEmail);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import Denque from 'denque';
 import type { Logger } from 'pino';
 import type { SyslogTarget } from '../config/parsers.js';
 import type { SecurityEvent } from '../core/security-events.js';
@@ -13,9 +14,27 @@ export interface SyslogForwarderOptions {
   /** First reconnect delay, doubling up to `maxReconnectMs`. */
   reconnectMs?: number;
   maxReconnectMs?: number;
+  /**
+   * How long a connection attempt may take, TLS handshake included, before it is abandoned and
+   * retried [10 s]: a collector (or a firewall) that accepts nothing, or never finishes TLS, would
+   * otherwise hold the one attempt, and with it every buffered event, forever.
+   */
+  connectTimeoutMs?: number;
   /** Extra TLS options (a private CA for the collector, in tests). */
   tls?: ConnectionOptions;
 }
+
+/** Counts since the forwarder started, for the metrics (monotonic, never reset). */
+export interface SyslogCounts {
+  /** Messages handed to a connection to the collector. */
+  sent: number;
+  /** Messages dropped, oldest first, because the buffer was full. */
+  dropped: number;
+  /** Connection attempts that never came up: refused, timed out, TLS refused. */
+  connectionFailures: number;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Forwards every security event to a syslog collector (CONFIDE_SYSLOG_URL) as it is recorded:
@@ -27,7 +46,10 @@ export interface SyslogForwarderOptions {
  * breaks can be lost with it (TCP syslog has no acknowledgement); the database keeps every event.
  */
 export class SyslogForwarder {
-  private readonly buffer: Buffer[] = [];
+  // A double-ended queue: dropping the oldest and sending the next are O(1), where Array.shift()
+  // moves every waiting message, which adds up exactly when the buffer is full (the collector down).
+  private readonly buffer = new Denque<Buffer>();
+  private readonly totals: SyslogCounts = { sent: 0, dropped: 0, connectionFailures: 0 };
   private socket: Socket | undefined;
   private connected = false;
   private writing = false;
@@ -52,6 +74,7 @@ export class SyslogForwarder {
     this.buffer.push(octetCounted(syslogMessage(event, this.clock.now(), this.host, process.pid)));
     if (this.buffer.length > this.options.bufferLines) {
       this.buffer.shift();
+      this.totals.dropped += 1;
       if (this.dropped++ === 0) this.logger?.warn({ bufferLines: this.options.bufferLines }, 'syslog collector unreachable and its buffer is full: dropping the oldest security events');
     }
     this.drain();
@@ -60,6 +83,11 @@ export class SyslogForwarder {
   /** How many messages wait for the collector, and how many were dropped since it was last reached. */
   status(): { buffered: number; dropped: number; connected: boolean } {
     return { buffered: this.buffer.length, dropped: this.dropped, connected: this.connected };
+  }
+
+  /** What the forwarder did since it started (sent, dropped, failed connection attempts), for /metrics. */
+  counts(): Readonly<SyslogCounts> {
+    return { ...this.totals };
   }
 
   start(): void {
@@ -113,6 +141,7 @@ export class SyslogForwarder {
       if (!this.connected) return void (this.writing = false);
       const message = this.buffer.shift();
       if (!message) return void (this.writing = false);
+      this.totals.sent += 1;
       // Wait for the socket to take each write before the next: memory stays bounded by the buffer, not the socket.
       if (this.socket!.write(message)) setImmediate(next);
       else this.socket!.once('drain', next);
@@ -122,7 +151,12 @@ export class SyslogForwarder {
 
   private open(): void {
     const { transport, host, port } = this.target;
+    const timeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    // Destroying the socket closes it, so a timed-out attempt is retried like a refused one (`closed`).
+    const giveUp = setTimeout(() => socket.destroy(new Error(`no connection to the syslog collector within ${timeoutMs} ms`)), timeoutMs);
+    giveUp.unref();
     const onUp = () => {
+      clearTimeout(giveUp);
       this.connected = true;
       this.nextDelayMs = this.options.reconnectMs ?? 200;
       if (this.dropped > 0) this.logger?.warn({ dropped: this.dropped }, 'syslog collector reached again; security events were dropped while it was down');
@@ -134,12 +168,16 @@ export class SyslogForwarder {
     socket.setKeepAlive(true, 30_000);
     socket.unref(); // forwarding never keeps a process alive on its own (a CLI command ends when its work does)
     socket.on('error', (error) => this.logger?.debug({ err: error }, 'syslog collector connection failed'));
-    socket.on('close', () => this.closed(socket));
+    socket.on('close', () => {
+      clearTimeout(giveUp);
+      this.closed(socket);
+    });
     this.socket = socket;
   }
 
   private closed(socket: Socket): void {
     if (this.socket !== socket) return;
+    if (!this.connected) this.totals.connectionFailures += 1;
     this.socket = undefined;
     this.connected = false;
     this.writing = false;

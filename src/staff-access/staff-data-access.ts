@@ -17,6 +17,12 @@ interface Use {
   resource: 'collections' | 'collection' | 'record';
   collection?: string;
   id?: string;
+  /**
+   * Customer records the request returned or changed: a list page's length, 1 for a record, 0 for
+   * metadata (names and counts only). The `staff-bulk-reading` rule sums these, so a page of 200
+   * counts as 200 reads, not one request.
+   */
+  records: number;
 }
 
 /**
@@ -33,31 +39,31 @@ export class StaffDataAccess {
 
   async collections(caller: StaffDataCaller, options: { limit: number; cursor?: string }): Promise<{ items: CollectionSummary[]; nextCursor: string | null }> {
     const page = await this.records.collections(caller, options);
-    this.used(caller, { action: 'list', resource: 'collections' });
+    this.used(caller, { action: 'list', resource: 'collections', records: 0 });
     return page;
   }
 
   async list(caller: StaffDataCaller, collection: string, options: { limit: number; cursor?: string }): Promise<RecordPageJson> {
     const page = await this.records.list(caller, collection, options);
-    this.used(caller, { action: 'list', resource: 'collection', collection });
+    this.used(caller, { action: 'list', resource: 'collection', collection, records: page.ids.length });
     return page;
   }
 
   async read(caller: StaffDataCaller, collection: string, id: string) {
     const record = await this.records.read(caller, collection, id);
-    this.used(caller, { action: 'read', resource: 'record', collection, id });
+    this.used(caller, { action: 'read', resource: 'record', collection, id, records: 1 });
     return record;
   }
 
   async update(caller: StaffDataCaller, collection: string, id: string, data: RecordData, expectedVersion?: number) {
     const record = await this.records.update(caller, collection, id, data, expectedVersion);
-    this.used(caller, { action: 'update', resource: 'record', collection, id });
+    this.used(caller, { action: 'update', resource: 'record', collection, id, records: 1 });
     return record;
   }
 
   async delete(caller: StaffDataCaller, collection: string, id: string): Promise<void> {
     await this.records.delete(caller, collection, id);
-    this.used(caller, { action: 'delete', resource: 'record', collection, id });
+    this.used(caller, { action: 'delete', resource: 'record', collection, id, records: 1 });
   }
 
   private used({ principal, ip }: StaffDataCaller, use: Use): void {
@@ -67,6 +73,7 @@ export class StaffDataAccess {
       actor: actorOf(principal),
       tenantId: principal.tenantId,
       ip,
+      records: use.records,
       details: { grantId: principal.grant.id, scope: principal.grant.scope, justification: principal.grant.justification, ...use },
     });
   }

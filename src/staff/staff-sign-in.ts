@@ -7,6 +7,7 @@ import type { SignInThrottle, ThrottleSubject } from '../identity/sign-in-thrott
 import type { FactorCheck } from '../identity/mfa/second-factor-strategies.js';
 import { closedChallenge, replayedCode, wrongCode } from '../identity/mfa/mfa-errors.js';
 import { findStaffByEmailIndex, findStaffMember } from './staff-repository.js';
+import { securityEventTargetIndex } from '../security-events/security-event-store.js';
 import { closeStaffChallenge, countFailedStaffAttempt, findOpenStaffChallenge, openStaffChallenge } from './staff-challenges.js';
 import { StaffRecoveryCodeSecondFactor, StaffTotpSecondFactor } from './staff-second-factors.js';
 import type { IssuedStaffSession, StaffSessionStore } from './staff-session-store.js';
@@ -57,7 +58,8 @@ export class StaffSignIn {
     // An account that is not enrolled (no second factor yet) or disabled cannot sign in at all.
     if (!staff || !passwordOk || staff.enrolledAt === null || staff.disabledAt !== null) {
       await this.throttle.recordFailure(subject);
-      securityEvents.record({ type: 'staff.signin.password', outcome: 'failure', ip: subject.ip, ...(staff ? { actor: { type: 'staff', id: staff.id } } : {}) });
+      const targetIndex = securityEventTargetIndex(await keyRing.blindIndexKey(), subject.email);
+      securityEvents.record({ type: 'staff.signin.password', outcome: 'failure', ip: subject.ip, targetIndex, ...(staff ? { actor: { type: 'staff', id: staff.id } } : {}) });
       throw invalidCredentials();
     }
     securityEvents.record({ type: 'staff.signin.password', outcome: 'success', ip: subject.ip, actor: { type: 'staff', id: staff.id } });

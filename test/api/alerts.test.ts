@@ -284,7 +284,7 @@ describe.each(DIALECTS)('alerts on %s', (dialect) => {
 
   it('two monitors racing over one database: one holds the lease; racing raises still make one alert (the unique index)', async () => {
     const since = await begin();
-    const other = new Monitor(t.app.services, { rules: MONITOR_RULES, certificateExpiresAt: null, holder: 'other-node', onError: (error) => { throw error; } });
+    const other = new Monitor(t.app.services, { rules: MONITOR_RULES, certificate: null, holder: 'other-node', onError: (error) => { throw error; } });
     const staffId = randomUUID();
     await refusal(staffId);
     const runs = await Promise.all([t.app.monitor.runOnce(t.clock.now()), other.runOnce(t.clock.now())]);

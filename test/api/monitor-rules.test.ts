@@ -12,6 +12,8 @@ import { transitionAlert } from '../../src/monitoring/alert-store.js';
 
 const unique = () => randomBytes(4).toString('hex');
 const ruleNamed = (name: string) => MONITOR_RULES.find((rule) => rule.name === name)!;
+/** A certificate a node serves, expiring at `expiresAt`, with a fingerprint of its own (as each real certificate has). */
+const servedCertificate = (expiresAt: Date) => ({ fingerprint: randomBytes(32).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:'), expiresAt, listener: 'public, admin' });
 
 describe('the rule list and docs/monitoring.md', () => {
   it('documents every rule in the table, and only those', () => {
@@ -193,9 +195,10 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
     const since = freshWindow(t);
     await evaluate(); // the app's own monitor, with the expiry of the certificate its listeners serve (90 days)
     expect(await only(since)).toEqual([]);
+    const certificate = servedCertificate(new Date(t.clock.now().getTime() + 20 * 86_400_000 + 3_600_000)); // an hour over: the test clock ticks on
     const expiring = new Monitor(t.app.services, {
       rules: [ruleNamed('certificate-expiring')],
-      certificateExpiresAt: new Date(t.clock.now().getTime() + 20 * 86_400_000 + 3_600_000), // an hour over: the test clock ticks on
+      certificate,
       holder: t.app.monitor.holder, // the same node: it holds the lease
       onError: (error) => {
         throw error;
@@ -203,7 +206,7 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
     });
     await expiring.runOnce(t.clock.now());
     const [alert] = await alertsOpenedSince(t, since);
-    expect(alert).toMatchObject({ rule: 'certificate-expiring', subject: 'tls certificate', severity: 'high', details: { daysLeft: 20 } });
+    expect(alert).toMatchObject({ rule: 'certificate-expiring', subject: `tls certificate ${certificate.fingerprint.slice(0, 23)}`, severity: 'high', details: { daysLeft: 20 } });
   });
 
   const DAY_MS = 86_400_000;
@@ -213,7 +216,7 @@ describe.each(DIALECTS)('monitor rules on %s (ASVS 16.3, alert on abnormal volum
   const certificateMonitor = (expiresAt: Date) =>
     new Monitor(t.app.services, {
       rules: [ruleNamed('certificate-expiring')],
-      certificateExpiresAt: expiresAt,
+      certificate: servedCertificate(expiresAt),
       holder: t.app.monitor.holder,
       onError: (error) => {
         throw error;

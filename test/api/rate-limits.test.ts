@@ -15,7 +15,7 @@ describe.each(DIALECTS)('rate limits on %s', (dialect) => {
     let bystander: TestTenant;
     let recordId: string;
     beforeAll(async () => {
-      t = await createTestApp(dialect, { smtp: true, env: { CONFIDE_RATE_LIMIT_PER_IP: '20' } });
+      t = await createTestApp(dialect, { smtp: true, env: { CONFIDE_RATE_LIMIT_PER_IP: '20', CONFIDE_RATE_LIMIT_PER_IPV6_NETWORK: '50' } });
       flooder = await buildTenant(t);
       bystander = await buildTenant(t);
       recordId = (await buildRecord(t, bystander)).id;
@@ -69,6 +69,30 @@ describe.each(DIALECTS)('rate limits on %s', (dialect) => {
       expectRateLimited(limited, 20);
       expect((await t.request({ method: 'GET', url: '/healthz', remoteAddress: '2001:db8:1:3::1' })).statusCode).toBe(200);
     });
+
+    it('does not let one /64 flooding past its own limit spend its /48’s budget: its neighbours are still served', async () => {
+      let host = 0;
+      const { passed } = await untilLimited(() => t.request({ method: 'GET', url: '/healthz', remoteAddress: `2001:db8:99:1::${(host++).toString(16)}` }));
+      expect(passed).toBe(20);
+      for (let i = 0; i < 40; i += 1) expect((await t.request({ method: 'GET', url: '/healthz', remoteAddress: '2001:db8:99:1::ffff' })).statusCode).toBe(429);
+      // 20 counted against 2001:db8:99::/48 (limit 50), not 61.
+      expect((await t.request({ method: 'GET', url: '/healthz', remoteAddress: '2001:db8:99:2::1' })).statusCode).toBe(200);
+    });
+
+    it('counts every /64 of one IPv6 /48 together against the looser per-/48 limit, so rotating /64s inside it does not escape', async () => {
+      // Per /64: 20 (CONFIDE_RATE_LIMIT_PER_IP); per /48: 50. Each request from a different /64 of 2001:db8:77::/48.
+      let subnet = 0;
+      const { passed, limited } = await untilLimited(() => t.request({ method: 'GET', url: '/healthz', remoteAddress: `2001:db8:77:${(subnet++).toString(16)}::1` }));
+      expect(passed).toBe(50);
+      expectRateLimited(limited, 50);
+      expect(rateLimitedEvents(t).find((event) => event.ip.startsWith('2001:db8:77:'))?.details).toEqual({ listener: 'public', limit: 'ipv6Network', count: 1 });
+      // More fresh /64s of the saturated /48 are refused too, and recorded as that one source, not one event each.
+      for (let i = 0; i < 20; i += 1) expectRateLimited(await t.request({ method: 'GET', url: '/healthz', remoteAddress: `2001:db8:77:${(subnet++).toString(16)}::1` }), 50);
+      expect(rateLimitedEvents(t).filter((event) => event.ip.startsWith('2001:db8:77:'))).toHaveLength(1);
+      // Another site's /48, and IPv4 clients, are served.
+      expect((await t.request({ method: 'GET', url: '/healthz', remoteAddress: '2001:db8:78::1' })).statusCode).toBe(200);
+      expect((await t.request({ method: 'GET', url: '/healthz', remoteAddress: '10.0.0.77' })).statusCode).toBe(200);
+    });
   });
 
   describe('per account, API key and tenant', () => {
@@ -111,13 +135,19 @@ describe.each(DIALECTS)('rate limits on %s', (dialect) => {
       expect((await records(keys.a2)).statusCode).toBe(200);
     });
 
-    it('limits one tenant as a whole, users and keys together, and not another tenant', async () => {
-      const round = [() => me(memberA.token), () => records(keys.a1), () => records(keys.a2)];
-      let next = 0;
-      const { limited } = await untilLimited(() => round[next++ % round.length]!());
-      expectRateLimited(limited, 20);
-      for (const send of round) expectRateLimited(await send(), 20);
-      expect((await me(ownerB.token)).statusCode).toBe(200);
+    it('limits one tenant’s data as a whole, users and keys together, and not another tenant', async () => {
+      // Each within its own limit (the keys 8, the user 6, one request each already spent above), 20 together.
+      const round = [...Array<string>(7).fill(keys.a1), ...Array<string>(7).fill(keys.a2), ...Array<string>(4).fill(memberA.token)];
+      for (const token of round) expect((await records(token)).statusCode).toBe(200);
+      expectRateLimited(await records(memberA.token), 20);
+      expect((await records(ownerB.token)).statusCode).toBe(200);
+      expect((await records(keys.b)).statusCode).toBe(429); // its own key limit, from above: not the tenant's
+    });
+
+    it('does not let a key flooding past its own limit spend its tenant’s budget: the tenant’s other callers are still served', async () => {
+      for (let i = 0; i < 30; i += 1) expect((await records(keys.b)).statusCode).toBe(429); // over its own limit of 8 (above)
+      // Tenant B has spent about 10 of its 20 (the key's 8 and its owner's reads), not 40.
+      expect((await records(ownerB.token)).statusCode).toBe(200);
     });
 
     it('limits one staff member on the admin listener', async () => {
@@ -126,6 +156,34 @@ describe.each(DIALECTS)('rate limits on %s', (dialect) => {
       expectRateLimited(limited, 6);
       const other = await buildStaff(t);
       expect((await t.admin({ method: 'GET', url: '/admin/v1/me', token: other.token })).statusCode).toBe(200);
+    });
+  });
+
+  describe('managing a tenant whose data limit is spent', () => {
+    let t: TestApp;
+    let owner: TestTenant;
+    beforeAll(async () => {
+      t = await createTestApp(dialect, { smtp: true, env: { CONFIDE_RATE_LIMIT_PER_TENANT: '20' } });
+      owner = await buildTenant(t);
+    });
+    afterAll(() => t.close());
+
+    it('is never held back: the owner still signs in, sees and revokes the busy keys, while the keys stay limited', async () => {
+      const newKey = async () => (await t.request({ method: 'POST', url: '/v1/api-keys', token: owner.token, payload: { name: 'busy', scope: 'read' } })).json().key as string;
+      const busy = [await newKey(), await newKey()];
+      let next = 0;
+      const { passed, limited } = await untilLimited(() => t.request({ method: 'GET', url: '/v1/collections/patients/records', token: busy[next++ % 2]! }));
+      expect(passed).toBe(20);
+      expectRateLimited(limited, 20);
+      expectRateLimited(await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: owner.token }), 20); // the data budget is the tenant's
+
+      expect((await t.request({ method: 'GET', url: '/v1/me', token: owner.token })).statusCode).toBe(200);
+      const listed = await t.request({ method: 'GET', url: '/v1/api-keys', token: owner.token });
+      expect(listed.statusCode).toBe(200);
+      const ids = (listed.json().items as Array<{ id: string }>).map((key) => key.id);
+      expect(ids).toHaveLength(2);
+      for (const id of ids) expect((await t.request({ method: 'DELETE', url: `/v1/api-keys/${id}`, token: owner.token })).statusCode).toBe(204);
+      expect((await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: busy[0]! })).statusCode).toBe(401);
     });
   });
 });

@@ -100,5 +100,23 @@ describe.each(DIALECTS)('stricter route limits and trusted proxies on %s', (dial
       expect(direct).toBe(5);
       expect((await via('10.9.0.4', '198.51.100.3')).statusCode).toBe(200);
     });
+
+    it('the admin listener has its own list: the public listener’s proxies are not believed there unless CONFIDE_ADMIN_TRUSTED_PROXIES names them', async () => {
+      // CONFIDE_TRUSTED_PROXIES alone: on the admin listener, clients behind 10.9.0.5 share the peer's limit.
+      let n = 0;
+      const viaAdmin = (app: TestApp) => app.admin({ method: 'GET', url: '/healthz', remoteAddress: '10.9.0.5', headers: { 'x-forwarded-for': `198.51.100.${100 + (n++ % 50)}` } });
+      const { passed } = await untilLimited(() => viaAdmin(trusting));
+      expect(passed).toBe(5);
+
+      const adminTrusting = await createTestApp(dialect, { env: { CONFIDE_RATE_LIMIT_PER_IP: '5', CONFIDE_ADMIN_TRUSTED_PROXIES: '10.9.0.0/24' } });
+      try {
+        for (let i = 0; i < 12; i += 1) expect((await viaAdmin(adminTrusting)).statusCode).toBe(200);
+        // …and the public listener of that deployment believes no proxy.
+        const { passed: publicPassed } = await untilLimited(() => adminTrusting.request({ method: 'GET', url: '/healthz', remoteAddress: '10.9.0.5', headers: { 'x-forwarded-for': `203.0.113.${n++ % 50}` } }));
+        expect(publicPassed).toBe(5);
+      } finally {
+        await adminTrusting.close();
+      }
+    });
   });
 });

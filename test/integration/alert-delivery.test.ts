@@ -147,6 +147,44 @@ describe.each(DIALECTS)('alert delivery on %s', (dialect) => {
   });
 });
 
+describe.each(DIALECTS)('webhook claims on %s', (dialect) => {
+  it('claim each delivery from the time it is taken, not from the start of a slow round: no other node can take it while it is posted', async () => {
+    const port = await freePort();
+    const t = await createTestApp(dialect, { env: { CONFIDE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`, CONFIDE_ALERT_WEBHOOK_SECRET: SECRET } });
+    const claims: Array<{ claimedUntil: number; now: number }> = [];
+    // The first POST takes 150 s by the clock (a slow receiver); the second records its own claim as it arrives.
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        void (async () => {
+          if (claims.length === 0) t.clock.advance(150);
+          const row = await t.app.services.db.selectFrom('webhook_deliveries').select('claimed_until').where('id', '=', String(request.headers['x-confide-delivery'])).executeTakeFirst();
+          claims.push({ claimedUntil: Date.parse(row!.claimed_until!), now: t.clock.now().getTime() });
+          response.writeHead(204).end();
+        })();
+      });
+    });
+    try {
+      // Both deliveries first fail (no receiver yet), so that both come due in one later round.
+      const webhooks = t.app.services.alertNotifier.webhooks!;
+      await notifyTransition(t, await insertTestAlert(t), 'opened');
+      await notifyTransition(t, await insertTestAlert(t), 'opened');
+      await webhooks.kick();
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      t.clock.advance(60);
+      await webhooks.kick();
+      expect(claims).toHaveLength(2);
+      // The second delivery is claimed for 120 s from when it was taken (after the first's 150 s, which stand for a round
+      // of many slow posts: one post times out after 10 s), so it is still claimed while it is posted.
+      expect(claims[1]!.claimedUntil).toBeGreaterThan(claims[1]!.now);
+      expect(await webhooks.pendingCount()).toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await t.close();
+    }
+  });
+});
+
 describe('alert delivery configuration', () => {
   const base = { CONFIDE_MASTER_KEY: randomBytes(32).toString('base64') };
   const problems = (env: Record<string, string>) => {

@@ -88,6 +88,7 @@ async function adminLikeListener(dataDir: string, clientCa?: string): Promise<{ 
     tls: await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']),
     ...(clientCa ? { clientCa } : {}),
     authenticate: noOne,
+    trustedProxies: [],
     openapi: { path: '/admin/v1/openapi.json', title: 'Confide admin API', version: '1', description: 'Staff only.', securitySchemes: {} },
     routes: (router, authenticate) => {
       given.push(authenticate);

@@ -213,7 +213,8 @@ describe.each(['public', 'admin'] as const)('connection caps on the %s listener 
 
   beforeAll(async () => {
     t = await createTestApp('sqlite', {
-      env: { CONFIDE_MAX_CONNECTIONS_PER_IP: '2', CONFIDE_MAX_CONNECTIONS: '8', CONFIDE_TRUSTED_PROXIES: TRUSTED_PROXY, CONFIDE_LOG_LEVEL: 'warn' },
+      // Each listener believes its own list of proxies: the one under test names TRUSTED_PROXY, the other none.
+      env: { CONFIDE_MAX_CONNECTIONS_PER_IP: '2', CONFIDE_MAX_CONNECTIONS: '8', [listener === 'public' ? 'CONFIDE_TRUSTED_PROXIES' : 'CONFIDE_ADMIN_TRUSTED_PROXIES']: TRUSTED_PROXY, CONFIDE_LOG_LEVEL: 'warn' },
     });
     server = listener === 'public' ? t.app.publicServer : t.app.adminServer;
     await server.listen({ host: HOST, port: 0 });
@@ -236,7 +237,7 @@ describe.each(['public', 'admin'] as const)('connection caps on the %s listener 
     expect(refusalCount(listener, 'per-ip') - perIpBefore).toBe(1);
 
     // A trusted proxy carries many clients' connections from one address: five admitted.
-    // Catches the per-IP cap applied to CONFIDE_TRUSTED_PROXIES peers, which would cap the
+    // Catches the per-IP cap applied to trusted-proxy peers, which would cap the
     // whole service behind the proxy at two connections.
     const proxy = await Promise.all(Array.from({ length: 5 }, () => probe(port, TRUSTED_PROXY)));
     expect(proxy.map((result) => result.outcome)).toEqual(Array.from({ length: 5 }, () => 'open'));

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildTenant } from '../harness/builders.js';
+import { newId } from '../../src/lib/ids.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { runCli } from '../harness/run-cli.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
@@ -67,6 +68,43 @@ describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(stderr).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('--follow prints an event committed late, with a smaller id than one already printed, exactly once', async () => {
+    t = await createTestApp(dialect);
+    const tenant = await buildTenant(t);
+    await t.app.services.securityEvents.flush();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'events', 'tail', '--follow', '--json', '--limit', '1'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const lines = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; type: string; ip: string });
+      await vi.waitFor(() => expect(lines()).toHaveLength(1), { timeout: 30_000, interval: 100 });
+      // An id minted now whose row commits only after a newer event has been stored and printed.
+      const lateId = newId();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await t.request({ method: 'POST', url: '/v1/sessions', payload: { email: tenant.email, password: 'still-not-the-password' }, remoteAddress: '192.0.2.46' })).statusCode).toBe(401);
+      await t.app.services.securityEvents.flush();
+      await vi.waitFor(() => expect(lines().map((event) => event.ip)).toContain('192.0.2.46'), { timeout: 15_000, interval: 100 });
+      expect(lines().at(-1)!.id > lateId).toBe(true);
+      await t.app.services.db
+        .insertInto('security_events')
+        .values({ id: lateId, tenant_id: tenant.tenantId, at: t.clock.now().toISOString(), type: 'apiKey.created', outcome: 'success', user_id: null, ip_enc: null, details_enc: null, actor_type: 'system', actor_id: 'late', source_index: null })
+        .execute();
+      await vi.waitFor(() => expect(lines().map((event) => event.id)).toContain(lateId), { timeout: 15_000, interval: 100 });
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // two more polls: nothing is printed twice
+      const ids = lines().map((event) => event.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.at(-1)).toBe(lateId);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');
     }

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { afterCommit } from '../../src/db/after-commit.js';
+import { MailQueue } from '../../src/mail/mail-queue.js';
+import type { MailMessage } from '../../src/mail/mail-message.js';
 import { MAIL_TEMPLATES } from '../../src/mail/templates/mail-templates.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
@@ -15,6 +17,32 @@ describe.each(DIALECTS)('mail.send and after-commit on %s', (dialect) => {
   afterEach(async () => {
     await t?.close();
     t = undefined;
+  });
+
+  it('claims each message from the time it is taken, not from the start of a slow round: no other node can send it meanwhile', async () => {
+    t = await createTestApp(dialect);
+    const app = t;
+    const claims: Array<{ claimedUntil: number; now: number }> = [];
+    // The first delivery takes 150 s by the clock, standing for a round of many slow SMTP sends.
+    const slowTransport = {
+      description: 'slow',
+      close: () => {},
+      async deliver(message: MailMessage) {
+        if (claims.length === 0) app.clock.advance(150);
+        const rows = await app.app.services.db.selectFrom('mail_queue').select('claimed_until').where('claimed_until', 'is not', null).execute();
+        claims.push({ claimedUntil: Math.max(...rows.map((row) => Date.parse(row.claimed_until!))), now: app.clock.now().getTime() });
+        expect(message.to).toMatch(/@example\.test$/);
+      },
+    };
+    const systemCipher = () => Promise.resolve(app.app.services.keyRing.systemCipher());
+    const queue = new MailQueue(app.app.services.db, slowTransport, systemCipher, app.clock, 5, (error) => {
+      throw error;
+    });
+    for (const to of ['a@example.test', 'b@example.test']) await queue.enqueue(app.app.services.db, await systemCipher(), { to, subject: 's', text: 't' });
+    await queue.kick();
+    expect(claims).toHaveLength(2);
+    expect(claims[1]!.claimedUntil).toBeGreaterThan(claims[1]!.now);
+    expect(await queue.pendingCount()).toBe(0);
   });
 
   it('delivers a use case’s mail once its transaction commits, without a worker or an explicit kick', async () => {

@@ -219,6 +219,96 @@ describe('syslog forwarding over TLS', () => {
   });
 });
 
+/** A real TCP listener that takes connections and never says a word: no TLS handshake ever completes. */
+async function silentListener(port: number): Promise<{ connections: () => number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    connections: () => connections,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('syslog forwarder robustness', () => {
+  const logger = pino({ level: 'silent' });
+  const event = (n: number) => ({ type: 'apiKey.created', outcome: 'success', tenantId: 'tenant-robust', details: { n } }) as const;
+
+  it('gives up a connection attempt whose TLS handshake never completes, retries, and keeps the events for a collector that does answer', async () => {
+    const port = await freePort();
+    const pem = await localhostCertificate();
+    const silent = await silentListener(port);
+    const options = { bufferLines: 10, connectTimeoutMs: 300, reconnectMs: 50, maxReconnectMs: 100, tls: { ca: pem.cert } };
+    const forwarder = new SyslogForwarder({ transport: 'tls', host: 'localhost', port }, systemClock, logger, options);
+    try {
+      forwarder.send(event(1));
+      forwarder.send(event(2));
+      // Each attempt is abandoned after 300 ms and another one made: without the timeout the first would hang forever.
+      await vi.waitFor(() => expect(silent.connections()).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 50 });
+      expect(forwarder.counts().connectionFailures).toBeGreaterThanOrEqual(2);
+      expect(forwarder.status()).toMatchObject({ buffered: 2, connected: false });
+      expect(forwarder.counts().sent).toBe(0);
+      await silent.close();
+      // A real collector takes the same port: the events kept meanwhile reach it, in order.
+      const collector = await startCollector(port, pem);
+      try {
+        await vi.waitFor(() => expect(collector.lines).toHaveLength(2), { timeout: 10_000, interval: 50 });
+        expect(collector.lines.map((line) => (line.msg.details as { n: number }).n)).toEqual([1, 2]);
+        expect(forwarder.counts()).toMatchObject({ sent: 2, dropped: 0 });
+      } finally {
+        await forwarder.stop(0);
+        await collector.close();
+      }
+    } finally {
+      await forwarder.stop(0);
+      await silent.close();
+    }
+  }, 30_000);
+
+  it('drops the oldest in constant time: overflowing a full buffer costs about what filling it did, and the newest arrive in order', async () => {
+    const port = await freePort(); // nothing listens yet
+    const lines = 100_000;
+    const forwarder = new SyslogForwarder({ transport: 'tcp', host: '127.0.0.1', port }, systemClock, logger, { bufferLines: lines, reconnectMs: 50, maxReconnectMs: 100 });
+    try {
+      const timed = (from: number) => {
+        const started = performance.now();
+        for (let n = from; n < from + lines; n += 1) forwarder.send(event(n));
+        return performance.now() - started;
+      };
+      const filling = timed(0);
+      const overflowing = timed(lines); // every send now also drops the oldest
+      expect(forwarder.status()).toMatchObject({ buffered: lines, dropped: lines, connected: false });
+      expect(forwarder.counts().dropped).toBe(lines);
+      // With Array.shift() each drop moves the whole buffer: here about 30 times as long as filling it.
+      expect(overflowing, `filling ${filling} ms, overflowing ${overflowing} ms`).toBeLessThan(4 * filling + 500);
+
+      const collector = await startCollector(port);
+      try {
+        await vi.waitFor(() => expect(collector.lines).toHaveLength(lines), { timeout: 30_000, interval: 100 });
+        const numbers = collector.lines.map((line) => (line.msg.details as { n: number }).n);
+        expect(numbers[0]).toBe(lines);
+        expect(numbers.every((n, i) => n === lines + i)).toBe(true);
+        expect(forwarder.counts()).toMatchObject({ sent: lines, dropped: lines });
+      } finally {
+        await forwarder.stop(0);
+        await collector.close();
+      }
+    } finally {
+      await forwarder.stop(0);
+    }
+  }, 60_000);
+});
+
 describe('syslog configuration', () => {
   const base = { CONFIDE_MASTER_KEY: randomBytes(32).toString('base64') };
   const problem = (url: string) => {

@@ -7,6 +7,7 @@ import { webauthn } from './0005-webauthn.js';
 import { emailVerification } from './0006-email-verification.js';
 import { staffAccess } from './0007-staff-access.js';
 import { monitoring } from './0008-monitoring.js';
+import { monitoringColumns } from './0009-monitoring-columns.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-email-verification': emailVerification,
   '0007-staff-access': staffAccess,
   '0008-monitoring': monitoring,
+  '0009-monitoring-columns': monitoringColumns,
 };
 
 export const migrationProvider: MigrationProvider = {
