@@ -25,6 +25,9 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
+    // Key rotation's figures instead (bench/reencrypt.ts): re-encryption values/s, and reads while it runs.
+    reencrypt: { type: 'boolean', default: false },
+    values: { type: 'string', default: '100000' },
   },
 });
 const RUNS = Number(args.runs);
@@ -198,7 +201,17 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+/** `--reencrypt`: build, then bench/reencrypt.ts's two figures (its `--json` line: `{"reencrypt": {"valuesPerSecond", "reads": {"before","during","ratio","jobRunning"}}}`). */
+async function reencryptMain(): Promise<void> {
+  say('building Confide…');
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  const { reencryptBench } = await import('./reencrypt.js');
+  const figures = await reencryptBench({ values: Number(args.values), duration: DURATION, connections: CONNECTIONS, say });
+  if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+(args.reencrypt ? reencryptMain() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -6,6 +6,7 @@ import { certificateExpiresAt, certificateFingerprint, loadTlsCredentials } from
 import type { Listener } from '../http/build-listener.js';
 import type { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import type { Monitor } from '../monitoring/monitor.js';
+import type { ReencryptionWorker } from '../key-rotation/reencryption-worker.js';
 import { createLogger } from './logger.js';
 import { openServices } from './open-services.js';
 import { adminListener } from './admin-listener.js';
@@ -40,6 +41,8 @@ export interface App {
   securityEventRetention: SecurityEventRetention;
   /** The monitor (rules and alerts); tests run it by hand with `runOnce(now)`. */
   monitor: Monitor;
+  /** Key rotation's re-encryption worker; tests run it by hand with `runOnce()`. */
+  keyRotation: ReencryptionWorker;
   /** Rate-limit counts for monitoring: 429s by listener and limit, Redis failures. */
   rateLimitStats: RateLimitStats;
   close(): Promise<void>;
@@ -82,6 +85,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       rateLimitStats: rateLimitStore.stats,
       securityEventRetention: workers.securityEventRetention,
       monitor: workers.monitor,
+      keyRotation: workers.keyRotation,
       async close() {
         // Both listeners stop taking connections at once and drain their in-flight requests together.
         await Promise.all(listeners.map((listener) => listener.server.close()));

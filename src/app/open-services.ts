@@ -2,13 +2,19 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AccessLog } from '../audit/access-log.js';
+import { AccessLogCheckpoints } from '../audit/access-log-checkpoints.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.js';
 import { findExistingDatabase } from '../db/existing-database.js';
 import { MissingDatabaseError } from '../db/missing-database-error.js';
 import { transactionRunner } from '../db/transaction-runner.js';
+import { algorithmForConfig } from '../keys/algorithms.js';
 import { KeyRing } from '../keys/key-ring.js';
+import { adoptTenantKeys } from '../keys/adopt-tenant-keys.js';
+import { FileTenantKeyStore } from '../keys/file-tenant-key-store.js';
 import { masterKeyProvider, type MasterKeyProvider } from '../keys/master-key-provider.js';
-import { deriveKey } from '../lib/key-derivation.js';
+import { openWithPageKey } from '../keys/open-with-page-key.js';
+import type { MasterKey } from '../keys/master-key.js';
+import { SigningKeys } from '../keys/signing-keys.js';
 import { ensurePrivateDirectory } from '../lib/private-path.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { MailQueue } from '../mail/mail-queue.js';
@@ -37,16 +43,33 @@ export async function openServices(
   { clock = systemClock, logger, createIfMissing = false }: OpenServicesOptions = {},
 ): Promise<{ services: Services; database: Database }> {
   const keys = masterKeyProvider(config.masterKey);
-  const masterKey = await loadMasterKey(config, keys, createIfMissing);
-  const database = await openDatabase(config.database, deriveKey(masterKey, 'sqlcipher-page-key'));
+  const { masterKey, creating } = await loadMasterKey(config, keys, createIfMissing);
+  let database: Database;
+  try {
+    // SQLite: the current page key, else the one a stopped master key change left staged.
+    const opened =
+      config.database.kind === 'sqlite'
+        ? await openWithPageKey(config.database.file, masterKey, creating, (pageKey) => openDatabase(config.database, pageKey))
+        : await openDatabase(config.database, Buffer.alloc(0));
+    // Whoever closes the database is done with the keys too (an HSM session is released).
+    database = { ...opened, close: () => opened.close().finally(() => masterKey.close()) };
+  } catch (error) {
+    masterKey.close();
+    throw error;
+  }
   try {
     await migrateToLatest(database);
-    const keyRing = new KeyRing(database.db, masterKey, clock);
+    const tenantKeys = config.tenantKeyDir ? new FileTenantKeyStore(config.tenantKeyDir, masterKey) : null;
+    const keyRing = new KeyRing(database.db, masterKey, clock, algorithmForConfig(config.dataCipher), tenantKeys);
     await keyRing.open();
+    if (tenantKeys) await adoptTenantKeys(database.db, masterKey, tenantKeys, clock);
+    const signingKeys = new SigningKeys(database.db, masterKey, clock);
+    await signingKeys.open();
     const deploymentId = await claimDataDirectory(config, database.db);
     const metrics = createMetrics(database.db);
     const transactions = transactionRunner(database.db, database.dialect, metrics.groupCommitBatch);
     const accessLog = new AccessLog(transactions, database.dialect, clock, metrics.accessLog);
+    const checkpoints = new AccessLogCheckpoints(database.db, signingKeys, clock, config.checkpoints);
     const systemCipher = async () => keyRing.systemCipher();
     const syslog = openSyslogForwarder(config, clock, logger);
     if (syslog) metrics.watch.syslog(syslog);
@@ -63,7 +86,7 @@ export async function openServices(
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onMailError);
     const alertNotifier = openAlertDelivery(config, database.db, mail, systemCipher, clock, logger);
     return {
-      services: { config, db: database.db, dialect: database.dialect, transactions, keyRing, accessLog, clock, mail, securityEvents, alertNotifier, syslog, metrics },
+      services: { config, db: database.db, dialect: database.dialect, transactions, masterKey, keyRing, tenantKeys, signingKeys, accessLog, checkpoints, clock, mail, securityEvents, alertNotifier, syslog, metrics },
       database,
     };
   } catch (error) {
@@ -76,7 +99,7 @@ export async function openServices(
  * The master key, created only for a new database when `createIfMissing`. Everything here is
  * refused before anything is created, so a refused start leaves nothing behind.
  */
-async function loadMasterKey(config: Readonly<Config>, keys: MasterKeyProvider, createIfMissing: boolean): Promise<Buffer> {
+async function loadMasterKey(config: Readonly<Config>, keys: MasterKeyProvider, createIfMissing: boolean): Promise<{ masterKey: MasterKey; creating: boolean }> {
   const existing = await findExistingDatabase(config.database);
   if (!existing.exists && !createIfMissing) {
     const where = config.database.kind === 'sqlite' ? `CONFIDE_DATA_DIR=${config.dataDir}` : 'CONFIDE_DATABASE_URL';
@@ -91,5 +114,5 @@ async function loadMasterKey(config: Readonly<Config>, keys: MasterKeyProvider, 
   // Before anything is opened or written: the data directory also holds the certificate key and
   // the mail outbox on PostgreSQL, so it is checked whatever the database.
   ensurePrivateDirectory(config.dataDir, 'data directory');
-  return existingKey ?? (await keys.load({ create: true }));
+  return existingKey ? { masterKey: existingKey, creating: false } : { masterKey: await keys.load({ create: true }), creating: true };
 }

@@ -15,6 +15,8 @@ import { recordRoutes } from '../records/routes.js';
 import { securityEventRoutes } from '../security-events/routes.js';
 import { staffAccessTenantRoutes } from '../staff-access/tenant-routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
+import { tenantDeletionRoutes } from '../tenants/deletion-routes.js';
+import { tenantKeyRoutes } from '../key-rotation/routes.js';
 import { recordRefusals } from './refused-requests.js';
 import type { Services } from './services.js';
 import type { UseCases } from './use-cases.js';
@@ -42,6 +44,8 @@ function publicRoutes(services: Services, useCases: UseCases) {
     apiKeyRoutes(router, useCases.apiKeys, authenticate);
     memberRoutes(router, useCases.members, useCases.invitations, authenticate);
     tenantRoutes(router, useCases.tenantSettings, authenticate);
+    tenantDeletionRoutes(router, useCases.tenantDeletion, authenticate);
+    tenantKeyRoutes(router, useCases.tenantKeys, authenticate);
     accountRoutes(router, useCases.account, authenticate);
     securityEventRoutes(router, services, authenticate);
     mfaRoutes(router, useCases.mfa, authenticate);

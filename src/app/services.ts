@@ -4,7 +4,11 @@ import type { Dialect } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLog } from '../audit/access-log.js';
+import type { AccessLogCheckpoints } from '../audit/access-log-checkpoints.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { TenantKeyStore } from '../keys/tenant-key-store.js';
+import type { MasterKey } from '../keys/master-key.js';
+import type { SigningKeys } from '../keys/signing-keys.js';
 import type { MailQueue } from '../mail/mail-queue.js';
 import type { StoringSecurityEventSink } from './security-event-sink.js';
 import type { Clock } from '../lib/time.js';
@@ -23,8 +27,16 @@ export interface Services {
   dialect: Dialect;
   /** Runs a unit of work in a durable transaction (grouped commits on SQLite). */
   transactions: TransactionRunner;
+  /** The root of the key hierarchy (src/keys/master-key.ts): wraps, never hands out, the master key. */
+  masterKey: MasterKey;
   keyRing: KeyRing;
+  /** Tenants' key-encryption keys outside the database (CONFIDE_TENANT_KEY_DIR); null: none, a tenant deletion cannot shred. */
+  tenantKeys: TenantKeyStore | null;
+  /** The Ed25519 keys that sign access-log checkpoints (private halves wrapped by the master key). */
+  signingKeys: SigningKeys;
   accessLog: AccessLog;
+  /** Signed checkpoints of each tenant's chain head: `checkpointNow(tenantId)` seals a head at once (an export, a deletion). */
+  checkpoints: AccessLogCheckpoints;
   clock: Clock;
   /** The persistent mail queue: enqueue inside a transaction, then `kick()`. */
   mail: MailQueue;

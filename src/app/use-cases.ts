@@ -14,6 +14,8 @@ import { Staff } from '../staff/staff.js';
 import { StaffAccess } from '../staff-access/staff-access.js';
 import { staffAccessWithdrawal } from '../staff-access/withdraw-staff-access.js';
 import { TenantSettingsUseCases } from '../tenants/tenant-settings-use-cases.js';
+import { TenantKeys } from '../key-rotation/tenant-keys.js';
+import { TenantDeletion } from '../tenants/tenant-deletion.js';
 import type { Services } from './services.js';
 
 export type UseCases = ReturnType<typeof openUseCases>;
@@ -39,6 +41,8 @@ export function openUseCases(services: Services) {
     apiKeys: new ApiKeys(services),
     members: new Members(services, sessions),
     invitations: new Invitations(services, throttle, completion),
+    tenantKeys: new TenantKeys(services),
+    tenantDeletion: new TenantDeletion(services),
     tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId), staffAccessWithdrawal(services.securityEvents)),
     account: new Account(services, sessions, throttle),
     records,

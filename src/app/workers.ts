@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { CheckpointWorker } from '../audit/checkpoint-worker.js';
 import { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import { Monitor } from '../monitoring/monitor.js';
 import { MONITOR_RULES } from '../monitoring/monitor-rules.js';
 import type { ServedCertificate } from '../monitoring/node-certificates.js';
+import { ReencryptionWorker } from '../key-rotation/reencryption-worker.js';
 import type { Services } from './services.js';
 
 /** A background loop of the process: started with the app (unless tests drive it by hand), stopped on close. */
@@ -20,6 +22,8 @@ export interface Workers {
   securityEventRetention: SecurityEventRetention;
   /** The monitor: rules over security events, raising alerts, under the `monitor` lease (tests run it by hand). */
   monitor: Monitor;
+  /** Key rotation's background side: re-encryption jobs under the `key-reencryption` lease, the schedule (tests run it by hand). */
+  keyRotation: ReencryptionWorker;
 }
 
 /** What the wiring knows that workers need: the TLS certificate the listeners serve. */
@@ -43,8 +47,16 @@ export function backgroundWorkers(services: Services, logger: Logger, context: W
     holder: nodeId(),
     onError: (error) => logger.error({ err: error }, 'monitor run failed'),
   });
+  // Signs due access-log heads; idempotent per (tenant, seq), so every node may run it.
+  const checkpointer = new CheckpointWorker(services.checkpoints, (error) => logger.error({ err: error }, 'access-log checkpoint failed'));
+  const keyRotation = new ReencryptionWorker(services, { holder: nodeId(), onError: (error) => logger.error({ err: error }, 'key re-encryption failed') });
   // The monitor comes after the notifier so it stops first: its last alerts are still delivered.
-  return { all: [...forwarding, mail, securityEventRetention, services.alertNotifier, monitor], securityEventRetention, monitor };
+  return {
+    all: [...forwarding, mail, securityEventRetention, checkpointer, keyRotation, services.alertNotifier, monitor],
+    securityEventRetention,
+    monitor,
+    keyRotation,
+  };
 }
 
 export function startWorkers(workers: Workers): void {

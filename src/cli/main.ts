@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { MasterKeyError } from '../keys/master-key-provider.js';
+import { DatabaseKeyError } from '../keys/database-key.js';
 import { UnsafePathError } from '../lib/private-path.js';
 import { DeploymentMismatchError } from '../app/deployment-marker.js';
 import { MissingDatabaseError } from '../db/missing-database-error.js';
@@ -14,7 +15,7 @@ process.umask(0o077);
 /** EX_CONFIG (sysexits.h): the configuration, the key or a directory's permissions must be fixed. */
 const EX_CONFIG = 78;
 const isConfigurationProblem = (error: unknown) =>
-  error instanceof ConfigError || error instanceof UnsafePathError || error instanceof MasterKeyError || error instanceof MissingDatabaseError || error instanceof DeploymentMismatchError;
+  error instanceof ConfigError || error instanceof UnsafePathError || error instanceof MasterKeyError || error instanceof DatabaseKeyError || error instanceof MissingDatabaseError || error instanceof DeploymentMismatchError;
 
 /** Failures end with one clear line per problem on stderr and a non-zero exit; never a stack trace. */
 function fail(error: unknown): never {
@@ -26,6 +27,9 @@ function fail(error: unknown): never {
 // Each command's module is imported only when it runs: they load Fastify, Kysely and the drivers,
 // which `confide --help` and `--version` do not need (those stay well under a second).
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Gathers a repeatable option's values. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const program = new Command()
   .name('confide')
@@ -39,15 +43,38 @@ program
   .addHelpText('after', `\nConfiguration (environment variables; docs/configuration.md says more):\n${describeVariables()}`)
   .action(() => import('./serve-command.js').then(({ serveCommand }) => serveCommand()).catch(fail));
 
-program
-  .command('audit')
-  .description('access-log tools')
+const audit = program.command('audit').description('access-log tools');
+audit
   .command('verify')
-  .description('verify the hash chain of every tenant’s access log (or one tenant’s)')
+  .description('verify the hash chain of every tenant’s access log (or one tenant’s), and hold it against its latest signed checkpoint')
   .option('--tenant <id>', 'verify only this tenant')
   .option('--json', 'print one JSON object')
   .action((options: { tenant?: string; json?: boolean }) =>
     import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then((code) => process.exit(code), fail),
+  );
+audit
+  .command('verify-export')
+  .description('verify an access-log export (GET /v1/access-log/export) offline: no database, no master key, only the public key')
+  .argument('<file>', 'the NDJSON export')
+  .requiredOption('--public-key <key>', 'a signing public key: PEM, base64 of the raw key, or a file holding either (repeat for keys rotated since)', collect, [])
+  .option('--json', 'print one JSON object: {"ok","tenantId","entries","checkpoints","signedUpTo","problem"}')
+  .addHelpText('after', '\nExit status: 0 the export verifies; 1 it does not (the first bad line is named); 2 the file or a key cannot be read.')
+  .action((file: string, options: { publicKey: string[]; json?: boolean }) =>
+    import('./audit-verify-export-command.js').then(({ auditVerifyExportCommand }) => auditVerifyExportCommand(file, options)).then((code) => process.exit(code), fail),
+  );
+audit
+  .command('public-keys')
+  .description('print the Ed25519 public keys that sign access-log checkpoints (PEM), current and retired')
+  .option('--json', 'print one JSON object: {"keys": [{"keyId","version","publicKeyPem","createdAt","retiredAt"}]}')
+  .action((options: { json?: boolean }) =>
+    import('./audit-signing-key-command.js').then(({ auditPublicKeysCommand }) => auditPublicKeysCommand(options)).then((code) => process.exit(code), fail),
+  );
+audit
+  .command('rotate-signing-key')
+  .description('make a new checkpoint signing key; the old ones are retired and stay listed, so what they signed still verifies')
+  .option('--json', 'print the new key as one JSON object')
+  .action((options: { json?: boolean }) =>
+    import('./audit-signing-key-command.js').then(({ auditRotateSigningKeyCommand }) => auditRotateSigningKeyCommand(options)).then((code) => process.exit(code), fail),
   );
 
 program
@@ -71,6 +98,53 @@ program
   .option('--limit <n>', 'how many of the latest events to print first (1-10000)', '20')
   .action((options: { follow?: boolean; json?: boolean; limit?: string }) =>
     import('./events-tail-command.js').then(({ eventsTailCommand }) => eventsTailCommand(options)).then((code) => process.exit(code), fail),
+  );
+
+// Key commands share one `keys` group: others (master key rotation and migration, the inventory) add theirs to it.
+const keys = program.command('keys').description('keys: data key rotation and re-encryption, status, the master key');
+keys
+  .command('rotate')
+  .description('rotate data keys: the new version seals new values at once; the server re-encrypts older values in the background, then destroys the old version')
+  .option('--tenant <id>', 'rotate this tenant’s key')
+  .option('--all-tenants', 'rotate every tenant’s key')
+  .option('--system', 'rotate the system key (users’ e-mail addresses, sessions, mail, security events, …)')
+  .option('--wait', 're-encrypt here and return once done (a progress bar on a terminal), instead of leaving it to the running server')
+  .option('--json', 'print one JSON object: {"rotations": [{"id","owner","toVersion","state","valuesTotal","valuesDone","percent",…}]}')
+  .action((options: { tenant?: string; allTenants?: boolean; system?: boolean; wait?: boolean; json?: boolean }) =>
+    import('./keys-command.js').then(({ keysRotateCommand }) => keysRotateCommand(options)).then((code) => process.exit(code), fail),
+  );
+keys
+  .command('status')
+  .description('every key owner’s data key versions (state, algorithm, created, destroyed) and the re-encryption jobs running, with progress')
+  .option('--json', 'print one JSON object: {"owners": [{"owner","versions": [...],"rotation"}], "running": [...]}')
+  .action((options: { json?: boolean }) =>
+    import('./keys-command.js').then(({ keysStatusCommand }) => keysStatusCommand(options)).then((code) => process.exit(code), fail),
+  );
+keys
+  .command('rotate-master')
+  .description('replace the master key with a new one from the same provider (a new key file beside it, or a new key label on the token) and re-wrap every key under it; stop `confide serve` first (docs/keys.md)')
+  .option('--json', 'print one JSON object: {"from","to","keys","settings"}')
+  .action((options: { json?: boolean }) =>
+    import('./keys-master-command.js').then(({ rotateMasterCommand }) => rotateMasterCommand(options)).then((code) => process.exit(code), fail),
+  );
+keys
+  .command('migrate-master')
+  .description('move the master key to another provider: CONFIDE_MASTER_KEY_FILE (file) or the token of CONFIDE_PKCS11_* (pkcs11), re-wrapping every key; stop `confide serve` first (docs/keys.md)')
+  .requiredOption('--to <provider>', 'file or pkcs11')
+  .option('--json', 'print one JSON object: {"from","to","keys","settings"}')
+  .action((options: { to: string; json?: boolean }) =>
+    import('./keys-master-command.js').then(({ migrateMasterCommand }) => migrateMasterCommand(options)).then((code) => process.exit(code), fail),
+  );
+
+const tenants = program.command('tenants').description('tenants');
+tenants
+  .command('delete')
+  .description("delete a tenant by crypto-shredding: its key-encryption key is destroyed, then its rows are removed (docs/keys.md)")
+  .requiredOption('--tenant <id>', 'the tenant id')
+  .option('--yes', 'do not ask to type the id back (for scripts)')
+  .option('--json', 'print one JSON object: {"tenantId","deletedAt","shredded","finalCheckpoint","usersRemoved"}')
+  .action((options: { tenant: string; yes?: boolean; json?: boolean }) =>
+    import('./tenants-command.js').then(({ tenantsDeleteCommand }) => tenantsDeleteCommand(options)).then((code) => process.exit(code), fail),
   );
 
 const staff = program.command('staff').description('staff accounts (they sign in on the admin listener)');

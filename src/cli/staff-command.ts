@@ -1,18 +1,11 @@
-import { userInfo } from 'node:os';
+import { hostOperator } from './host-operator.js';
 import { withServices } from './with-services.js';
 import { openUseCases } from '../app/use-cases.js';
 import type { StaffRole } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
 import type { Staff } from '../staff/staff.js';
 
-/** The operating-system account that ran the command: security events name it as who acted. */
-function operator() {
-  try {
-    return { name: userInfo().username };
-  } catch {
-    return { name: `uid ${process.getuid?.() ?? 'unknown'}` };
-  }
-}
+const operator = hostOperator;
 
 /** Opens the deployment (never creating one), runs `work` with the staff use cases, closes it. */
 async function withStaff<T>(work: (staff: Staff) => Promise<T>): Promise<T> {

@@ -4,6 +4,8 @@ export type TlsProfile = 'intermediate' | 'modern';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `auto`: human-readable when stdout is a terminal, else JSON lines. */
 export type LogFormat = 'json' | 'pretty' | 'auto';
+/** The AEAD new values are sealed with (src/keys/algorithms.ts); values keep the one they were sealed with until re-sealed. */
+export type DataCipher = 'aes-256-gcm' | 'chacha20-poly1305';
 
 export interface ListenAddress {
   host: string;
@@ -14,14 +16,33 @@ export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
   | { kind: 'postgres'; url: string };
 
+/** A master key in an HSM token, reached through its PKCS#11 library (src/keys/pkcs11-master-key.ts). */
+export interface Pkcs11Settings {
+  module: string;
+  tokenLabel: string;
+  pinFile: string;
+  keyLabel: string;
+}
+
 export type MasterKeySource =
   | { kind: 'file'; file: string }
-  | { kind: 'env'; keyBase64: string };
+  | { kind: 'env'; keyBase64: string }
+  | ({ kind: 'pkcs11' } & Pkcs11Settings);
 
 /** The whole configuration, parsed once at start and frozen. See docs/configuration.md. */
 export interface Config {
   dataDir: string;
   masterKey: MasterKeySource;
+  /**
+   * Where `confide keys migrate-master --to file|pkcs11` puts the master key, whatever the current
+   * provider: the key file (CONFIDE_MASTER_KEY_FILE) and the token (CONFIDE_PKCS11_*, null unless
+   * module, token and PIN file are all set).
+   */
+  masterKeyTargets: { file: string; pkcs11: Pkcs11Settings | null };
+  /** Tenants' key-encryption keys (CONFIDE_TENANT_KEY_DIR), outside the database; null: none, a tenant deletion cannot shred. */
+  tenantKeyDir: string | null;
+  /** What new values are sealed with; a rotation re-encrypts older values under it. */
+  dataCipher: DataCipher;
   database: DatabaseConfig;
   publicListen: ListenAddress;
   adminListen: ListenAddress;
@@ -64,6 +85,10 @@ export interface Config {
     pendingInvitationsPerTenant: number;
   };
   securityEvents: { retentionDays: number };
+  /** When a tenant's access-log head is signed: once `entries` entries wait unsigned, or the oldest has waited `seconds`. */
+  checkpoints: { entries: number; seconds: number };
+  /** Data key rotation (src/key-rotation/): the schedule (null: only on request) and the re-encryption job's pace. */
+  keyRotation: { rotationDays: number | null; reencryptBatch: number; reencryptPauseMs: number };
   /** Request-rate limits (src/http/rate-limits.ts): requests per one-minute window, per key. */
   rateLimits: {
     /** False only as a benchmark or diagnostic switch: drops the per-IP, account, API key and tenant limits. */

@@ -71,6 +71,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CONFIDE_LOG_FORMAT: 'fancy' }, '/x')).toThrow(/^CONFIDE_LOG_FORMAT /);
   });
 
+  it('reads the data cipher: aes-256-gcm by default or chacha20-poly1305; anything else is one line naming the variable and the allowed values', () => {
+    expect(loadConfig({}, '/x').dataCipher).toBe('aes-256-gcm');
+    expect(loadConfig({ CONFIDE_DATA_CIPHER: 'chacha20-poly1305' }, '/x').dataCipher).toBe('chacha20-poly1305');
+    for (const refused of ['aes-128-gcm', 'des', 'AES-256-GCM', 'chacha20']) {
+      let error: unknown;
+      try {
+        loadConfig({ CONFIDE_DATA_CIPHER: refused }, '/x');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, refused).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual(['CONFIDE_DATA_CIPHER must be one of aes-256-gcm, chacha20-poly1305']);
+    }
+  });
+
   it('refuses a master key file inside the data directory', () => {
     expect(() => loadConfig({ CONFIDE_DATA_DIR: '/d', CONFIDE_MASTER_KEY_FILE: '/d/keys/master.key' })).toThrow(/CONFIDE_MASTER_KEY_FILE/);
   });

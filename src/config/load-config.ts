@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { adminListenProblem, clientCaProblem } from './admin-listener-problems.js';
 import type { Config } from './config.js';
 import { ConfigProblem } from './parsers.js';
+import { masterKeyConfig, masterKeyProblems } from './master-key-config.js';
 import { VARIABLES, type Variable, type VariableKey, type VariableValues } from './variables.js';
 
 export class ConfigError extends Error {
@@ -53,16 +54,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
 
   const dataDir = resolve(cwd, v.dataDir!);
   const masterKeyFile = resolve(cwd, v.masterKeyFile!);
-  problems.push(...inconsistencies(v, dataDir, masterKeyFile, cwd));
+  problems.push(...inconsistencies(v, dataDir, masterKeyFile, cwd), ...masterKeyProblems(v));
 
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
     dataDir,
-    masterKey:
-      v.masterKey !== undefined
-        ? { kind: 'env', keyBase64: v.masterKey }
-        : { kind: 'file', file: masterKeyFile },
+    ...masterKeyConfig(v, masterKeyFile, cwd), tenantKeyDir: v.tenantKeyDir === undefined ? null : resolve(cwd, v.tenantKeyDir),
+    dataCipher: v.dataCipher!,
     database:
       v.databaseUrl !== undefined
         ? { kind: 'postgres', url: v.databaseUrl }
@@ -94,6 +93,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       pendingInvitationsPerTenant: v.pendingInvitationsPerTenant!,
     },
     securityEvents: { retentionDays: v.securityEventRetentionDays! },
+    checkpoints: { entries: v.checkpointEntries!, seconds: v.checkpointSeconds! },
+    keyRotation: { rotationDays: v.keyRotationDays ?? null, reencryptBatch: v.reencryptBatch!, reencryptPauseMs: v.reencryptPauseMs! },
     rateLimits: rateLimitsOf(v), trustedProxies: v.trustedProxies ?? [], adminTrustedProxies: v.adminTrustedProxies ?? [],
     ...deliveryConfig(v),
     signInThrottle: {
@@ -143,6 +144,8 @@ function inconsistencies(v: VariableValues, dataDir: string, masterKeyFile: stri
     // Keys kept beside the data they protect would be stolen together with it.
     problems.push('CONFIDE_MASTER_KEY_FILE must not be inside CONFIDE_DATA_DIR');
   }
+  // A tenant's key kept in the data directory would come back with every restored copy of it: deletion would shred nothing.
+  if (v.tenantKeyDir !== undefined && isInside(resolve(cwd, v.tenantKeyDir), dataDir)) problems.push('CONFIDE_TENANT_KEY_DIR must not be inside CONFIDE_DATA_DIR');
   if ((v.tlsCertFile === undefined) !== (v.tlsKeyFile === undefined)) {
     problems.push('CONFIDE_TLS_CERT_FILE and CONFIDE_TLS_KEY_FILE must be set together');
   }

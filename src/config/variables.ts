@@ -1,5 +1,6 @@
+import { dirname } from 'node:path';
 import { isLoopbackHost } from '../lib/loopback.js';
-import type { ListenAddress, LogFormat, LogLevel, TlsProfile } from './config.js';
+import type { DataCipher, ListenAddress, LogFormat, LogLevel, MasterKeySource, TlsProfile } from './config.js';
 import {
   parseHttpsUrl,
   parseInteger,
@@ -42,6 +43,9 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const TLS_PROFILES: readonly TlsProfile[] = ['intermediate', 'modern'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto'];
 const RATE_LIMIT_SWITCH = ['on', 'off'] as const;
+// Only AEADs with a 256-bit key: anything else (aes-128-gcm, des, a typo) stops the start, never falls back.
+const DATA_CIPHERS: readonly DataCipher[] = ['aes-256-gcm', 'chacha20-poly1305'];
+const KEY_PROVIDERS: readonly MasterKeySource['kind'][] = ['file', 'env', 'pkcs11'];
 
 /** A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP) as a WebAuthn relying party. */
 function defaultPublicUrl(earlier: ReadonlyMap<string, unknown>): string | undefined {
@@ -55,6 +59,26 @@ export const VARIABLES = {
   dataDir: variable({ name: 'CONFIDE_DATA_DIR', default: './confide-data', parse: text, meaning: 'embedded database, generated certificate and mail outbox (mode 0700)' }),
   masterKeyFile: variable({ name: 'CONFIDE_MASTER_KEY_FILE', default: './confide-keys/master.key', parse: text, meaning: 'the master key file (mode 0600), never inside the data directory' }),
   masterKey: variable({ name: 'CONFIDE_MASTER_KEY', parse: parseMasterKeyBase64, meaning: 'the master key itself, base64 of 32 bytes (instead of the file)' }),
+  keyProvider: variable({
+    name: 'CONFIDE_KEY_PROVIDER',
+    derived: (earlier) => (earlier.has('CONFIDE_MASTER_KEY') ? 'env' : 'file'),
+    shownDefault: 'env when CONFIDE_MASTER_KEY is set, else file',
+    parse: parseOneOf(KEY_PROVIDERS),
+    meaning: 'where the master key lives: file (CONFIDE_MASTER_KEY_FILE), env (CONFIDE_MASTER_KEY) or pkcs11 (an HSM token)',
+  }),
+  pkcs11Module: variable({ name: 'CONFIDE_PKCS11_MODULE', parse: text, meaning: 'the PKCS#11 library of the HSM (for SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)' }),
+  pkcs11TokenLabel: variable({ name: 'CONFIDE_PKCS11_TOKEN_LABEL', parse: text, meaning: 'the label of the HSM token that holds the master key' }),
+  pkcs11PinFile: variable({ name: 'CONFIDE_PKCS11_PIN_FILE', parse: text, meaning: "a file (mode 0600) holding the token's user PIN" }),
+  pkcs11KeyLabel: variable({ name: 'CONFIDE_PKCS11_KEY_LABEL', default: 'confide-master', parse: text, meaning: 'the label of the master key (AES-256, not extractable) in the token' }),
+  tenantKeyDir: variable({
+    name: 'CONFIDE_TENANT_KEY_DIR',
+    // Beside the master key file (outside the data directory); an environment or HSM master key has no directory to sit beside.
+    derived: (earlier) => (earlier.get('CONFIDE_KEY_PROVIDER') === 'file' ? `${dirname(earlier.get('CONFIDE_MASTER_KEY_FILE') as string)}/tenants` : undefined),
+    shownDefault: 'the tenants folder beside CONFIDE_MASTER_KEY_FILE with the file provider, else none',
+    parse: text,
+    meaning: "directory (mode 0700) of tenants' key-encryption keys, outside the data directory and shared by every node: deleting a tenant destroys its key there (crypto-shredding); unset: tenant keys are wrapped by the master key and a deletion cannot shred",
+  }),
+  dataCipher: variable({ name: 'CONFIDE_DATA_CIPHER', default: 'aes-256-gcm', parse: parseOneOf(DATA_CIPHERS), meaning: 'aes-256-gcm or chacha20-poly1305: what new values are sealed with; a key rotation re-encrypts older values under it' }),
   databaseUrl: variable({ name: 'CONFIDE_DATABASE_URL', parse: parsePostgresUrl, meaning: 'postgres://… to use PostgreSQL; unset: embedded SQLite in the data directory' }),
   publicListen: variable({ name: 'CONFIDE_PUBLIC_LISTEN', default: '127.0.0.1:8443', parse: parseListenAddress, meaning: 'host:port of the public HTTPS listener' }),
   adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (staff and operations): loopback or private only' }),
@@ -123,6 +147,13 @@ export const VARIABLES = {
   collectionsPerTenant: variable({ name: 'CONFIDE_MAX_COLLECTIONS_PER_TENANT', default: '1000', parse: parseInteger(1, 1_000_000), meaning: 'collections per tenant' }),
   invitationsPerTenantPerHour: variable({ name: 'CONFIDE_INVITATIONS_PER_HOUR', default: '20', parse: parseInteger(1, 100_000), meaning: 'invitations one tenant may send per hour' }),
   pendingInvitationsPerTenant: variable({ name: 'CONFIDE_MAX_PENDING_INVITATIONS', default: '100', parse: parseInteger(1, 100_000), meaning: 'invitations of one tenant waiting to be accepted' }),
+  // Signed access-log checkpoints (src/audit/access-log-checkpoints.ts): a tenant's head is signed once either bound is reached.
+  checkpointEntries: variable({ name: 'CONFIDE_CHECKPOINT_ENTRIES', default: '1000', parse: parseInteger(1, 1_000_000), meaning: 'a tenant’s access-log head is signed once this many entries wait unsigned' }),
+  checkpointSeconds: variable({ name: 'CONFIDE_CHECKPOINT_SECONDS', default: '300', parse: parseInteger(1, 86_400), meaning: 'a tenant’s access-log head is signed once its oldest unsigned entry is this old' }),
+  // Data key rotation and re-encryption (src/key-rotation/).
+  keyRotationDays: variable({ name: 'CONFIDE_KEY_ROTATION_DAYS', parse: parseInteger(1, 36_500), meaning: 'rotate a tenant’s data key once its active version is this many days old (unset: only on request)' }),
+  reencryptBatch: variable({ name: 'CONFIDE_REENCRYPT_BATCH', default: '500', parse: parseInteger(1, 100_000), meaning: 'values the re-encryption job re-seals per transaction (one checkpoint each)' }),
+  reencryptPauseMs: variable({ name: 'CONFIDE_REENCRYPT_PAUSE_MS', default: '10', parse: parseInteger(0, 60_000), meaning: 'least pause between re-encryption batches (also 4× each batch’s time), so serving goes on; 0: none' }),
   securityEventRetentionDays: variable({ name: 'CONFIDE_SECURITY_EVENT_RETENTION_DAYS', default: '400', parse: parseInteger(1, 36_500), meaning: 'security events older than this are deleted' }),
   // Alert delivery (src/monitoring/alert-delivery.ts) and syslog forwarding (src/security-events/syslog-forwarder.ts).
   alertEmails: variable({ name: 'CONFIDE_ALERT_EMAILS', parse: parseEmailList, meaning: 'comma-separated addresses every alert change is e-mailed to' }),

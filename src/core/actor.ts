@@ -2,7 +2,8 @@
  * Who acted, as the access log records it. Defined in `core` (not `audit`) because principals
  * name their actor too, and `core` depends on nothing but `lib`.
  */
-export type ActorType = 'member' | 'apiKey' | 'staff';
+/** `operator`: someone on the host, through the `confide` command (its id is `host:<user>`); today only a tenant's deletion. */
+export type ActorType = 'member' | 'apiKey' | 'staff' | 'operator';
 
 export interface Actor {
   type: ActorType;

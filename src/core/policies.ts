@@ -40,9 +40,12 @@ interface Resources {
   'accessLog.verify': TenantResource;
   'apiKeys.manage': TenantResource;
   'tenant.settings': TenantResource;
+  'tenant.delete': TenantResource;
   'members.read': TenantResource;
   'members.manage': TenantResource;
   'securityEvents.read': TenantResource;
+  'keys.read': TenantResource;
+  'keys.rotate': TenantResource;
   'members.changeRole': RoleChange;
   'members.remove': MemberResource;
   'invitations.create': InvitationResource;
@@ -75,9 +78,14 @@ const ROLES: Record<TenantAction, readonly Role[]> = {
   'accessLog.verify': ['owner', 'admin'],
   'apiKeys.manage': ['owner', 'admin'],
   'tenant.settings': ['owner', 'admin'],
+  // Deleting destroys every value for good: its owners' decision alone (with a fresh sign-in check).
+  'tenant.delete': ['owner'],
   'members.read': ['owner', 'admin'],
   'members.manage': ['owner', 'admin'],
   'securityEvents.read': ['owner', 'admin'],
+  'keys.read': ['owner', 'admin'],
+  // Rotating starts work over every value of the tenant: its owners' decision (with a fresh sign-in check).
+  'keys.rotate': ['owner'],
   'staffAccess.manage': ['owner', 'admin'],
 };
 

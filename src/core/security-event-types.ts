@@ -27,6 +27,7 @@ export const SECURITY_EVENT_TYPES = {
   'member.role.changed': 'a member’s role changed (the API keys they may no longer manage are revoked and listed)',
   'member.removed': 'a member was removed (their API keys are revoked and listed)',
   'tenant.settings.changed': 'a tenant setting changed (`details.changes`)',
+  'tenant.deleted': 'a tenant was deleted by crypto-shredding: by an owner (`DELETE /v1/tenant`) or an operator (`confide tenants delete`, `actor` `operator` `host:<user>`); kept for the operator after the tenant is gone (`details`: `shredded`, false when no tenant key store is configured; `usersRemoved`; `finalCheckpoint`, the signed head of its access log)',
   'staff.added': 'an operator added a staff member from the host (`confide staff add`)',
   'staff.disabled': 'an operator disabled a staff member: their sessions and grants ended at once',
   'staff.enrolled': 'a staff member completed enrolment (password and authenticator app), or offered a wrong first code',
@@ -50,6 +51,10 @@ export const SECURITY_EVENT_TYPES = {
   'alert.opened': 'the monitor raised an alert (`details`: `alertId`, `rule`, `severity`); see docs/monitoring.md',
   'alert.acknowledged': 'a security-admin acknowledged an open alert (`details`: `alertId`, `rule`)',
   'alert.resolved': 'an alert was resolved, by a security-admin or by the system once its condition had cleared (`details`: `alertId`, `rule`)',
+  'keys.rotated': 'a data key was rotated: a new version seals new values and a re-encryption job started (`details`: `owner`, tenant id or `system`, `version`, `rotationId`, `values`); `actor` is the owner, `host:<user>` for the CLI, or the schedule (CONFIDE_KEY_ROTATION_DAYS)',
+  'keys.version.destroyed': 'a retired data key version was destroyed once re-encryption had moved every value off it (`details`: `owner`, `version`, `rotationId`); what it sealed can no longer be opened',
+  'keys.master.rotated': 'an operator replaced the master key with a new one from the same provider (`confide keys rotate-master`): every key re-wrapped under it, the SQLite pages re-keyed (`details`: `from`, `to`: provider and key id, `keys` re-wrapped); `actor` is `host:<user>`',
+  'keys.master.migrated': 'an operator moved the master key to another provider (`confide keys migrate-master --to file` or `--to pkcs11`), the same way (`details`: `from`, `to`: provider and key id, `keys` re-wrapped); `actor` is `host:<user>`',
 } as const satisfies Record<string, string>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENT_TYPES;

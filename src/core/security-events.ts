@@ -5,7 +5,8 @@ import type { SecurityEventType } from './security-event-types.js';
  * Today they go to the structured log; the centralised store and the monitor build on this seam.
  */
 export interface SecurityEventActor {
-  type: 'member' | 'apiKey' | 'staff' | 'system';
+  /** `operator`: someone on the host through the `confide` command (id `host:<user>`), as the access log names them too (core/actor.ts). */
+  type: 'member' | 'apiKey' | 'staff' | 'system' | 'operator';
   id: string;
 }
 

@@ -1,3 +1,7 @@
+import type { Generated } from 'kysely';
+import type { CheckpointTables } from './checkpoint-schema.js';
+import type { KeyLifecycleTables } from './key-lifecycle-schema.js';
+export type { KeyRotationsTable } from './key-lifecycle-schema.js';
 import type { MonitoringTables } from './monitoring-schema.js';
 import type { StaffTables } from './staff-schema.js';
 
@@ -13,10 +17,18 @@ export interface KeyRingTable {
   purpose: 'data' | 'index';
   version: number;
   algorithm: string;
+  /** Erased ('') once the version is destroyed. */
   wrapped_key: string;
   master_key_id: string;
   created_at: string;
+  /** Migration 0010: 'active' seals new values; 'retired' still opens old ones; 'destroyed' opens nothing. */
+  state: Generated<'active' | 'retired' | 'destroyed'>;
+  retired_at: string | null;
+  destroyed_at: string | null;
+  /** Migration 0010: what wrapped `wrapped_key`: the master key, or the tenant's TKEK held outside the database (tenant-key-store.ts). */
+  wrapped_by: Generated<'master' | 'tenant'>;
 }
+
 
 export interface TenantsTable {
   id: string;
@@ -248,7 +260,7 @@ export interface SystemMetaTable {
   value: string;
 }
 
-export interface DB extends StaffTables, MonitoringTables {
+export interface DB extends StaffTables, MonitoringTables, CheckpointTables, KeyLifecycleTables {
   key_ring: KeyRingTable;
   tenants: TenantsTable;
   users: UsersTable;

@@ -3,6 +3,7 @@ import { newAes256Key } from '../lib/aes-gcm.js';
 import { createCipher } from './cipher.js';
 import { parseEnvelope } from './envelope-format.js';
 import { unwrapKey, wrapKey } from './key-wrapping.js';
+import { inMemoryMasterKey } from './master-key.js';
 
 const at = { table: 'records', rowId: 'c/1', field: 'data' };
 
@@ -46,14 +47,15 @@ describe('cipher', () => {
   });
 
   it('wraps data keys under the master key, bound to their slot', () => {
-    const master = newAes256Key();
+    const master = inMemoryMasterKey('env', newAes256Key(), 'test master key');
     const key = newAes256Key();
     const slot = { owner: 'tenant-a', purpose: 'data' as const, version: 1 };
     const wrapped = wrapKey(master, slot, key);
     expect(wrapped).not.toContain(key.toString('base64url'));
     expect(unwrapKey(master, slot, wrapped).equals(key)).toBe(true);
     expect(() => unwrapKey(master, { ...slot, owner: 'tenant-b' }, wrapped)).toThrow();
-    expect(() => unwrapKey(newAes256Key(), slot, wrapped)).toThrow();
+    expect(() => unwrapKey(master, { ...slot, version: 2 }, wrapped)).toThrow();
+    expect(() => unwrapKey(inMemoryMasterKey('env', newAes256Key(), 'another'), slot, wrapped)).toThrow();
   });
 });
 

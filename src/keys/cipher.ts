@@ -1,5 +1,5 @@
-import { openAes256Gcm, sealAes256Gcm } from '../lib/aes-gcm.js';
-import { ALGORITHM_AES_256_GCM, formatEnvelope, parseEnvelope } from './envelope-format.js';
+import { algorithmNamed, DEFAULT_DATA_ALGORITHM, type DataAlgorithm } from './algorithms.js';
+import { envelopeHeader, formatEnvelope, parseEnvelope } from './envelope-format.js';
 
 /**
  * What a value is bound to. The AAD makes a ciphertext valid only in its own place:
@@ -11,10 +11,19 @@ export interface ValueLocation {
   field: string;
 }
 
-/** Encrypts with the newest key of its owner; decrypts with any of the owner's keys. */
+/**
+ * Encrypts with the newest key of its owner and the primary algorithm; decrypts with any of the
+ * owner's keys under any known algorithm, as the envelope names them.
+ */
 export interface Cipher {
   encrypt(plaintext: string, location: ValueLocation): string;
   decrypt(ciphertext: string, location: ValueLocation): string;
+  /**
+   * Whether `ciphertext` is sealed as encrypt would seal it now: the newest key version and the
+   * primary algorithm. The re-encryption job re-seals what is not. Reads the envelope's header
+   * only (cheap enough for every value of a table); it does not authenticate the value.
+   */
+  isCurrent(ciphertext: string): boolean;
 }
 
 export class UnknownKeyVersionError extends Error {}
@@ -24,23 +33,28 @@ export function additionalData(owner: string, location: ValueLocation): string {
   return `confide:v1:${owner}:${location.table}:${location.rowId}:${location.field}`;
 }
 
-export function createCipher(owner: string, keysByVersion: ReadonlyMap<number, Buffer>): Cipher {
+/**
+ * `primary` seals new values (CONFIDE_DATA_CIPHER); decryption takes the algorithm from each
+ * envelope, so values sealed before the primary changed stay readable until re-sealed.
+ */
+export function createCipher(owner: string, keysByVersion: ReadonlyMap<number, Buffer>, primary: DataAlgorithm = DEFAULT_DATA_ALGORITHM): Cipher {
   const newestVersion = Math.max(...keysByVersion.keys());
+  const currentHeader = envelopeHeader(primary.name, newestVersion);
   const aadFor = (location: ValueLocation) => Buffer.from(additionalData(owner, location), 'utf8');
 
   return {
     encrypt(plaintext, location) {
       const key = keysByVersion.get(newestVersion)!;
-      const sealed = sealAes256Gcm(key, Buffer.from(plaintext, 'utf8'), aadFor(location));
-      return formatEnvelope({ algorithm: ALGORITHM_AES_256_GCM, keyVersion: newestVersion, sealed });
+      const sealed = primary.seal(key, Buffer.from(plaintext, 'utf8'), aadFor(location));
+      return formatEnvelope({ algorithm: primary.name, keyVersion: newestVersion, sealed });
     },
     decrypt(ciphertext, location) {
       const envelope = parseEnvelope(ciphertext);
+      const algorithm = algorithmNamed(envelope.algorithm);
       const key = keysByVersion.get(envelope.keyVersion);
-      if (!key || envelope.algorithm !== ALGORITHM_AES_256_GCM) {
-        throw new UnknownKeyVersionError(`no ${envelope.algorithm} key version ${envelope.keyVersion}`);
-      }
-      return openAes256Gcm(key, envelope.sealed, aadFor(location)).toString('utf8');
+      if (!key) throw new UnknownKeyVersionError(`no key version ${envelope.keyVersion}`);
+      return algorithm.open(key, envelope.sealed, aadFor(location)).toString('utf8');
     },
+    isCurrent: (ciphertext) => ciphertext.startsWith(currentHeader),
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The self-describing ciphertext format stored in every `_enc` column:
  *
- *     c1.A256GCM.<keyVersion>.<base64url(nonce ‖ ciphertext ‖ tag)>
+ *     c1.<algorithm>.<keyVersion>.<base64url(nonce ‖ ciphertext ‖ tag)>
+ *
+ * with the algorithm `A256GCM` (AES-256-GCM) or `C20P1305` (ChaCha20-Poly1305): src/keys/algorithms.ts.
  *
  * `c1` is the format version, then the algorithm and the version of the owner's data key that
  * sealed it, so keys can rotate and algorithms change while old values stay readable.
@@ -17,6 +19,11 @@ export interface Envelope {
 
 export function formatEnvelope(envelope: Envelope): string {
   return [ENVELOPE_FORMAT, envelope.algorithm, envelope.keyVersion, envelope.sealed.toString('base64url')].join('.');
+}
+
+/** `c1.<algorithm>.<keyVersion>.`: what every value sealed with this algorithm and key version starts with. */
+export function envelopeHeader(algorithm: string, keyVersion: number): string {
+  return `${ENVELOPE_FORMAT}.${algorithm}.${keyVersion}.`;
 }
 
 export function parseEnvelope(text: string): Envelope {

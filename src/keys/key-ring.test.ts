@@ -9,12 +9,13 @@ import { systemClock } from '../lib/time.js';
 import { parseEnvelope } from './envelope-format.js';
 import { KeyRing, SYSTEM_OWNER } from './key-ring.js';
 import { wrapKey } from './key-wrapping.js';
+import { inMemoryMasterKey } from './master-key.js';
 
 const at = { table: 't', rowId: 'r', field: 'f' };
 
 describe('key ring cipher cache', () => {
   let db: Kysely<DB>;
-  const masterKey = newAes256Key();
+  const masterKey = inMemoryMasterKey('env', newAes256Key(), 'test master key');
 
   beforeEach(async () => {
     db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
@@ -76,5 +77,64 @@ describe('key ring cipher cache', () => {
     await addDataKey(SYSTEM_OWNER, 2);
     await ring.forget(SYSTEM_OWNER);
     expect(sealingVersion(ring.systemCipher().encrypt('x', at))).toBe(2);
+  });
+});
+
+describe('key versions: rotate, retire, destroy, re-wrap (issue 11)', () => {
+  let db: Kysely<DB>;
+  const masterKey = inMemoryMasterKey('env', newAes256Key(), 'test master key');
+
+  beforeEach(async () => {
+    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+  });
+  afterEach(() => db.destroy());
+
+  it('rotate() makes the next version the one that seals, retires the one before, and old values still open', async () => {
+    const ring = new KeyRing(db, masterKey, systemClock);
+    await ring.open();
+    const first = await ring.createOwnerKey(db, 'tenant-a');
+    const old = first.encrypt('old', at);
+    expect(await ring.rotate('tenant-a')).toBe(2);
+    const cipher = await ring.cipherFor('tenant-a');
+    expect(parseEnvelope(cipher.encrypt('new', at)).keyVersion).toBe(2);
+    expect(cipher.decrypt(old, at)).toBe('old');
+    expect((await ring.versionsOf('tenant-a')).map((v) => [v.version, v.state])).toEqual([
+      [1, 'retired'],
+      [2, 'active'],
+    ]);
+  });
+
+  it('destroyVersion() erases a retired version for good and refuses the active one', async () => {
+    const ring = new KeyRing(db, masterKey, systemClock);
+    await ring.open();
+    const first = await ring.createOwnerKey(db, 'tenant-a');
+    const old = first.encrypt('old', at);
+    await ring.rotate('tenant-a');
+    expect(await ring.destroyVersion('tenant-a', 2)).toBe(false); // active
+    expect(await ring.destroyVersion('tenant-a', 1)).toBe(true);
+    const row = await db.selectFrom('key_ring').select(['wrapped_key', 'state', 'destroyed_at']).where('owner', '=', 'tenant-a').where('version', '=', 1).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ wrapped_key: '', state: 'destroyed' });
+    expect(row.destroyed_at).not.toBeNull();
+    const cipher = await ring.cipherFor('tenant-a');
+    expect(() => cipher.decrypt(old, at)).toThrow(/key version 1/);
+  });
+
+  it('rewrapUnder() wraps every live key under the next master key: the old one is no longer needed', async () => {
+    const ring = new KeyRing(db, masterKey, systemClock);
+    await ring.open();
+    const sealed = (await ring.createOwnerKey(db, 'tenant-a')).encrypt('kept', at);
+    const index = await ring.blindIndexKey();
+    const next = inMemoryMasterKey('env', newAes256Key(), 'next master key');
+    await db.transaction().execute((trx) => ring.rewrapUnder(trx, next));
+
+    const reopened = new KeyRing(db, next, systemClock);
+    await reopened.open();
+    expect((await reopened.cipherFor('tenant-a')).decrypt(sealed, at)).toBe('kept');
+    expect((await reopened.blindIndexKey()).equals(index)).toBe(true);
+    const ids = await db.selectFrom('key_ring').select('master_key_id').distinct().execute();
+    expect(ids).toEqual([{ master_key_id: next.id }]);
+    await expect(new KeyRing(db, masterKey, systemClock).open()).rejects.toThrow(/does not match/);
   });
 });

@@ -4,9 +4,12 @@ import { isUniqueViolation } from '../db/constraint-errors.js';
 import { newAes256Key } from '../lib/aes-gcm.js';
 import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
+import { DEFAULT_DATA_ALGORITHM, type DataAlgorithm } from './algorithms.js';
 import { createCipher, type Cipher } from './cipher.js';
-import { ALGORITHM_AES_256_GCM } from './envelope-format.js';
-import { masterKeyId, unwrapKey, wrapKey, type KeySlot } from './key-wrapping.js';
+import { unwrapKey, wrapKey, type KeySlot } from './key-wrapping.js';
+import type { MasterKey } from './master-key.js';
+import { DataKeyWrapping } from './data-key-wrapping.js';
+import type { TenantKeyStore } from './tenant-key-store.js';
 
 export const SYSTEM_OWNER = 'system';
 const CACHE_LIMIT = 10_000;
@@ -18,23 +21,42 @@ export class MasterKeyMismatchError extends Error {
   }
 }
 
+/** One version of an owner's key, as the inventory and the re-encryption job see it (never the key). */
+export interface KeyVersion {
+  version: number;
+  state: 'active' | 'retired' | 'destroyed';
+  algorithm: string;
+  masterKeyId: string;
+  createdAt: string;
+  retiredAt: string | null;
+  destroyedAt: string | null;
+}
+
 /**
- * The key hierarchy: the master key wraps one data key per owner (each tenant, and `system` for
- * values that belong to no single tenant, such as users' e-mail addresses) plus the system's
- * blind-index key. Unwrapped keys live only in memory.
+ * The key hierarchy: the master key wraps the data keys of each owner (each tenant, and `system` for
+ * values that belong to no single tenant, such as users' e-mail addresses), one version per
+ * rotation, plus the system's blind-index key. Unwrapped keys live only in memory. An owner's
+ * newest version is `active` and seals new values; older ones are `retired` (they still open what
+ * they sealed until re-encryption moves it) and then `destroyed` (the wrapped key is erased).
  */
 export class KeyRing {
   private readonly ciphers = new Map<string, Cipher>();
   private indexKey: Buffer | undefined;
   private system: Cipher | undefined;
   readonly masterKeyId: string;
+  private readonly wrapping: DataKeyWrapping;
 
   constructor(
     private readonly db: Kysely<DB>,
-    private readonly masterKey: Buffer,
+    private readonly masterKey: MasterKey,
     private readonly clock: Clock,
+    /** What new values are sealed with (CONFIDE_DATA_CIPHER); any known algorithm still opens. */
+    private readonly primaryAlgorithm: DataAlgorithm = DEFAULT_DATA_ALGORITHM,
+    /** Tenants' TKEKs (CONFIDE_TENANT_KEY_DIR): with it, a tenant's data keys are wrapped under its own TKEK; null: under the master key. */
+    tenantKeys: TenantKeyStore | null = null,
   ) {
-    this.masterKeyId = masterKeyId(masterKey);
+    this.masterKeyId = masterKey.id;
+    this.wrapping = new DataKeyWrapping(masterKey, tenantKeys);
   }
 
   /** Checks the master key against the database and creates the system keys on first start. */
@@ -79,7 +101,7 @@ export class KeyRing {
    */
   async createOwnerKey(executor: Kysely<DB>, owner: string): Promise<Cipher> {
     const key = await this.createKey(executor, { owner, purpose: 'data', version: 1 });
-    const cipher = createCipher(owner, new Map([[1, key]]));
+    const cipher = createCipher(owner, new Map([[1, key]]), this.primaryAlgorithm);
     this.remember(owner, cipher);
     return cipher;
   }
@@ -117,15 +139,16 @@ export class KeyRing {
   private async loadCipher(owner: string): Promise<Cipher> {
     const rows = await this.db
       .selectFrom('key_ring')
-      .select(['version', 'wrapped_key'])
+      .select(['version', 'wrapped_key', 'wrapped_by'])
       .where('owner', '=', owner)
       .where('purpose', '=', 'data')
+      .where('state', '<>', 'destroyed')
       .execute();
-    if (rows.length === 0) throw new Error('no data key for this owner');
+    if (rows.length === 0) throw this.wrapping.noKeyError(owner);
     const keys = new Map(
-      rows.map((row) => [row.version, unwrapKey(this.masterKey, { owner, purpose: 'data', version: row.version }, row.wrapped_key)]),
+      rows.map((row) => [row.version, unwrapKey(this.wrapping.forExisting(owner, row.wrapped_by), { owner, purpose: 'data', version: row.version }, row.wrapped_key)]),
     );
-    return createCipher(owner, keys);
+    return createCipher(owner, keys, this.primaryAlgorithm);
   }
 
   private remember(owner: string, cipher: Cipher): void {
@@ -148,8 +171,90 @@ export class KeyRing {
     return this.indexKey;
   }
 
+  /**
+   * Adds the owner's next data key version and makes it the one that seals new values; the
+   * versions before it are retired (they still open what they sealed). Returns the new version.
+   * Re-encrypting what older versions sealed is the rotation job's (src/key-rotation/…).
+   */
+  async rotate(owner: string, executor?: Kysely<DB>): Promise<number> {
+    // One unit: the version before is retired only if the new one is added (two rotations racing:
+    // one fails on the unique version, and the owner still has exactly one active version).
+    const addNext = async (trx: Kysely<DB>): Promise<number> => {
+      const newest = await trx
+        .selectFrom('key_ring')
+        .select((eb) => eb.fn.max('version').as('version'))
+        .where('owner', '=', owner)
+        .where('purpose', '=', 'data')
+        .executeTakeFirst();
+      if (newest?.version === null || newest?.version === undefined) throw new Error('no data key for this owner');
+      const version = Number(newest.version) + 1;
+      const now = this.clock.now().toISOString();
+      await trx.updateTable('key_ring').set({ state: 'retired', retired_at: now }).where('owner', '=', owner).where('purpose', '=', 'data').where('state', '=', 'active').execute();
+      await this.createKey(trx, { owner, purpose: 'data', version });
+      return version;
+    };
+    const version = executor ? await addNext(executor) : await this.db.transaction().execute(addNext);
+    await this.forget(owner); // after the commit: the reload must see the new version
+    return version;
+  }
+
+  /** Every version of an owner's data key, oldest first. */
+  async versionsOf(owner: string, executor: Kysely<DB> = this.db): Promise<KeyVersion[]> {
+    const rows = await executor
+      .selectFrom('key_ring')
+      .select(['version', 'state', 'algorithm', 'master_key_id', 'created_at', 'retired_at', 'destroyed_at'])
+      .where('owner', '=', owner)
+      .where('purpose', '=', 'data')
+      .orderBy('version')
+      .execute();
+    return rows.map((row) => ({
+      version: Number(row.version),
+      state: row.state,
+      algorithm: row.algorithm,
+      masterKeyId: row.master_key_id,
+      createdAt: row.created_at,
+      retiredAt: row.retired_at,
+      destroyedAt: row.destroyed_at,
+    }));
+  }
+
+  /**
+   * Erases a retired version's wrapped key: what it sealed can never be opened again. Refuses the
+   * active version. The caller proves first that nothing uses it any more, and records the event.
+   */
+  async destroyVersion(owner: string, version: number, executor: Kysely<DB> = this.db): Promise<boolean> {
+    const result = await executor
+      .updateTable('key_ring')
+      .set({ state: 'destroyed', wrapped_key: '', destroyed_at: this.clock.now().toISOString() })
+      .where('owner', '=', owner)
+      .where('purpose', '=', 'data')
+      .where('version', '=', version)
+      .where('state', '=', 'retired')
+      .executeTakeFirst();
+    await this.forget(owner);
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Wraps every key that is not destroyed again under `next` (master key rotation or migration to
+   * another provider), inside the caller's transaction, and records `next` as the deployment's
+   * master key. Afterwards the current master key is no longer needed.
+   */
+  async rewrapUnder(executor: Kysely<DB>, next: MasterKey): Promise<number> {
+    const rows = await executor.selectFrom('key_ring').select(['id', 'owner', 'purpose', 'version', 'wrapped_key']).where('state', '<>', 'destroyed').where('wrapped_by', '=', 'master').execute(); // TKEK-wrapped rows: TenantKeyStore.rewrapAll
+    for (const row of rows) {
+      const slot: KeySlot = { owner: row.owner, purpose: row.purpose, version: Number(row.version) };
+      const key = unwrapKey(this.masterKey, slot, row.wrapped_key);
+      await executor.updateTable('key_ring').set({ wrapped_key: wrapKey(next, slot, key), master_key_id: next.id }).where('id', '=', row.id).execute();
+      key.fill(0);
+    }
+    await executor.updateTable('system_meta').set({ value: next.id }).where('key', '=', 'master_key_id').execute();
+    return rows.length;
+  }
+
   private async createKey(executor: Kysely<DB>, slot: KeySlot): Promise<Buffer> {
     const key = newAes256Key();
+    const { wrapper, wrappedBy } = this.wrapping.forNew(slot.owner, slot.owner !== SYSTEM_OWNER);
     await executor
       .insertInto('key_ring')
       .values({
@@ -157,8 +262,10 @@ export class KeyRing {
         owner: slot.owner,
         purpose: slot.purpose,
         version: slot.version,
-        algorithm: ALGORITHM_AES_256_GCM,
-        wrapped_key: wrapKey(this.masterKey, slot, key),
+        // What the key seals with: the primary algorithm for data keys (the inventory shows it); the index key keys an HMAC.
+        algorithm: slot.purpose === 'data' ? this.primaryAlgorithm.name : 'HMAC-SHA256',
+        wrapped_key: wrapKey(wrapper, slot, key),
+        wrapped_by: wrappedBy,
         master_key_id: this.masterKeyId,
         created_at: this.clock.now().toISOString(),
       })

@@ -1,6 +1,4 @@
-import { openAes256Gcm, sealAes256Gcm } from '../lib/aes-gcm.js';
-import { deriveKey, hmacHex } from '../lib/key-derivation.js';
-import { ALGORITHM_AES_256_GCM } from './envelope-format.js';
+import type { MasterKey } from './master-key.js';
 
 export interface KeySlot {
   owner: string;
@@ -8,20 +6,14 @@ export interface KeySlot {
   version: number;
 }
 
-const slotAad = (slot: KeySlot) => Buffer.from(`confide:key-ring:${slot.owner}:${slot.purpose}:${slot.version}`, 'utf8');
+/** What a wrapped key is bound to: copied to another owner, purpose or version, it does not unwrap. */
+export const slotAad = (slot: KeySlot) => Buffer.from(`confide:key-ring:${slot.owner}:${slot.purpose}:${slot.version}`, 'utf8');
 
-/** Data keys rest only wrapped (AES-256-GCM) under the master key, bound to their slot. */
-export function wrapKey(masterKey: Buffer, slot: KeySlot, key: Buffer): string {
-  return `w1.${ALGORITHM_AES_256_GCM}.${sealAes256Gcm(masterKey, key, slotAad(slot)).toString('base64url')}`;
+/** Data keys rest only wrapped under the master key (AES-256-GCM, wherever the master key lives), or under their tenant's TKEK (data-key-wrapping.ts), bound to their slot. */
+export function wrapKey(masterKey: Pick<MasterKey, 'wrap'>, slot: KeySlot, key: Buffer): string {
+  return masterKey.wrap(key, slotAad(slot));
 }
 
-export function unwrapKey(masterKey: Buffer, slot: KeySlot, wrapped: string): Buffer {
-  const [format, algorithm, sealed] = wrapped.split('.');
-  if (format !== 'w1' || algorithm !== ALGORITHM_AES_256_GCM || !sealed) throw new Error('unknown key wrapping');
-  return openAes256Gcm(masterKey, Buffer.from(sealed, 'base64url'), slotAad(slot));
-}
-
-/** A public fingerprint of the master key: tells which master key wrapped a data key, reveals nothing. */
-export function masterKeyId(masterKey: Buffer): string {
-  return hmacHex(deriveKey(masterKey, 'master-key-id'), 'master-key-id').slice(0, 16);
+export function unwrapKey(masterKey: Pick<MasterKey, 'unwrap'>, slot: KeySlot, wrapped: string): Buffer {
+  return masterKey.unwrap(wrapped, slotAad(slot));
 }

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkPrivateFile, ensurePrivateDirectory, writePrivateFile } from '../lib/private-path.js';
-import type { MasterKeySource } from '../config/config.js';
+import type { MasterKeySource, Pkcs11Settings } from '../config/config.js';
+import { inMemoryMasterKey, type MasterKey } from './master-key.js';
+import { openPkcs11MasterKey } from './pkcs11-master-key.js';
+import { Pkcs11KeyError } from './pkcs11-problems.js';
 
 /**
  * What to do when no key exists yet. Only a new, empty deployment (`confide serve` on an empty data
@@ -11,23 +14,41 @@ import type { MasterKeySource } from '../config/config.js';
  */
 export type WhenKeyMissing = { create: true } | { create: false; existingDatabase: string };
 
-/** Where the key-encryption key comes from: a key file, the environment, later an HSM. */
+/** Where the key-encryption key comes from: a key file, the environment, or an HSM (PKCS#11). */
 export interface MasterKeyProvider {
   /** Names the source in messages, never the key: `master key file <path>` or `master key from CONFIDE_MASTER_KEY`. */
   readonly description: string;
-  load(whenMissing: WhenKeyMissing): Promise<Buffer>;
+  load(whenMissing: WhenKeyMissing): Promise<MasterKey>;
 }
 
 export class MasterKeyError extends Error {}
 
 export function masterKeyProvider(source: MasterKeySource): MasterKeyProvider {
+  if (source.kind === 'pkcs11') return pkcs11KeyProvider(source);
   return source.kind === 'env' ? environmentKeyProvider(source.keyBase64) : keyFileProvider(source.file);
+}
+
+/**
+ * A key in an HSM token (src/keys/pkcs11-master-key.ts). A new deployment's first start generates
+ * it in the token when its label is free; next to existing data a missing key is refused.
+ */
+function pkcs11KeyProvider(settings: Pkcs11Settings): MasterKeyProvider {
+  return {
+    description: `PKCS#11 key "${settings.keyLabel}" on token "${settings.tokenLabel}"`,
+    async load(whenMissing) {
+      try {
+        return openPkcs11MasterKey(settings, whenMissing.create);
+      } catch (error) {
+        throw error instanceof Pkcs11KeyError ? new MasterKeyError(error.message) : error;
+      }
+    },
+  };
 }
 
 function environmentKeyProvider(keyBase64: string): MasterKeyProvider {
   return {
     description: 'master key from CONFIDE_MASTER_KEY',
-    load: async () => Buffer.from(keyBase64, 'base64'),
+    load: async () => inMemoryMasterKey('env', Buffer.from(keyBase64, 'base64'), 'master key from CONFIDE_MASTER_KEY'),
   };
 }
 
@@ -59,7 +80,7 @@ function keyFileProvider(file: string): MasterKeyProvider {
       }
       const key = Buffer.from(text.trim(), 'base64');
       if (key.length !== 32) throw new MasterKeyError(`master key file ${file} does not hold 32 base64 bytes`);
-      return key;
+      return inMemoryMasterKey('file', key, `master key file ${file}`);
     },
   };
 }

@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
       'not_meaningful',
       'over_tenant_maximum',
       'justification_not_allowed',
+      'confirmation_mismatch',
     ],
   },
   UNAUTHENTICATED: {
@@ -68,6 +69,8 @@ export const ERROR_CATALOGUE = {
   },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
+  // Only a session from a restored copy of the database can still name a deleted tenant: its key is destroyed, its data unreadable for good.
+  TENANT_DELETED: { status: 410, message: 'This tenant was deleted: its keys were destroyed and its data can no longer be read.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
   CONFLICT: {
     status: 409,

@@ -42,8 +42,9 @@ export function recordHeaderBytesAtMost(collection: string): number {
 /**
  * An upper bound of the bytes of a record's data, known without reading or decrypting it. The
  * stored value is `c1.<alg>.<keyVersion>.<base64url(nonce ‖ ciphertext ‖ tag)>`
- * (keys/envelope-format.ts), and AES-GCM's ciphertext is as long as the plaintext, so the
- * plaintext has at most 3/4 of the stored length in bytes.
+ * (keys/envelope-format.ts), and under either algorithm (AES-GCM, ChaCha20-Poly1305: both stream
+ * ciphers) the ciphertext is as long as the plaintext, so the plaintext has at most 3/4 of the
+ * stored length in bytes.
  */
 export function plaintextBytesAtMost(sealedBytes: number): number {
   return Math.floor((sealedBytes * 3) / 4);

@@ -5,6 +5,8 @@ import type { DB } from '../db/schema.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { Clock } from '../lib/time.js';
 import type { SecurityEventSink } from '../core/security-events.js';
+import type { AccessLogCheckpoints } from '../audit/access-log-checkpoints.js';
+import type { TenantKeyStore } from '../keys/tenant-key-store.js';
 
 // Each use case names the few services it uses; app/ builds them once and hands each its share.
 
@@ -20,5 +22,18 @@ export interface TenantSettingsDeps {
   /** Runs a unit of work in a durable transaction. */
   transactions: TransactionRunner;
   clock: Clock;
+  securityEvents: SecurityEventSink;
+}
+
+/** What deleting a tenant needs: its log (a last entry, a final signed checkpoint), its keys (to destroy them) and its rows. */
+export interface TenantDeletionDeps {
+  db: Kysely<DB>;
+  transactions: TransactionRunner;
+  clock: Clock;
+  keyRing: KeyRing;
+  /** Null: no tenant key store, so the deletion removes the rows but cannot shred. */
+  tenantKeys: TenantKeyStore | null;
+  accessLog: AccessLog;
+  checkpoints: Pick<AccessLogCheckpoints, 'checkpointNow'>;
   securityEvents: SecurityEventSink;
 }

@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { findPostgresBinDir, startTemporaryPostgres, type TemporaryPostgres } from './postgres-server.js';
 import { findRedisServer, startTemporaryRedis, type TemporaryRedis } from './redis-server.js';
+import { createSoftHsmToken, findSoftHsm, type SoftHsmToken } from './softhsm.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -9,6 +10,8 @@ declare module 'vitest' {
     dialects: string[];
     /** A Redis for the shared rate-limit tests: CONFIDE_TEST_REDIS_URL, or one started here; null without redis-server. */
     redisUrl: string | null;
+    /** A throwaway SoftHSM2 token for the PKCS#11 tests; null without softhsm2 (those tests then fail, saying so). */
+    softHsm: SoftHsmToken | null;
   }
 }
 
@@ -43,7 +46,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // .ci/run starts Debian's redis-server and exports its URL; locally one is started if installed.
   if (!process.env.CONFIDE_TEST_REDIS_URL && findRedisServer()) redis = await startTemporaryRedis();
   project.provide('redisUrl', process.env.CONFIDE_TEST_REDIS_URL ?? redis?.url ?? null);
+  const softHsmFound = findSoftHsm();
+  const softHsm = softHsmFound ? createSoftHsmToken(softHsmFound) : undefined;
+  project.provide('softHsm', softHsm ? { conf: softHsm.conf, module: softHsm.module, tokenLabel: softHsm.tokenLabel, pin: softHsm.pin } : null);
+  // SoftHSM reads SOFTHSM2_CONF when a process initialises it: the test workers, and every `confide` they start, inherit it.
+  if (softHsm) process.env.SOFTHSM2_CONF = softHsm.conf;
   return async () => {
+    softHsm?.remove();
     await redis?.stop();
     postgres?.stop();
   };

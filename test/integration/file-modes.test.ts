@@ -97,7 +97,8 @@ describe('file modes and unsafe directories', () => {
       expect(files).toEqual(expect.arrayContaining(['tls/self-signed-cert.pem', 'tls/self-signed-key.pem']));
       expect(files.filter((path) => path.startsWith('outbox/') && path.endsWith('.eml.enc')).length).toBeGreaterThan(0);
       if (dialect === 'sqlite') expect(files).toEqual(expect.arrayContaining(['confide.db', 'confide.db-wal', 'confide.db-shm']));
-      expect([...expectPrivateTree(keyDir).keys()]).toEqual(['.', 'master.key']);
+      // The tenant's key-encryption key sits beside the master key (CONFIDE_TENANT_KEY_DIR's default), private too.
+      expect([...expectPrivateTree(keyDir).keys()]).toEqual(['.', 'master.key', 'tenants', `tenants/${signup.body.tenant.id}.kek`]);
     });
 
     it('refuses to start on a pre-existing 0755 data directory: exit 78, one line naming it, nothing written', async () => {

@@ -8,6 +8,8 @@ import { emailVerification } from './0006-email-verification.js';
 import { staffAccess } from './0007-staff-access.js';
 import { monitoring } from './0008-monitoring.js';
 import { monitoringColumns } from './0009-monitoring-columns.js';
+import { keyLifecycle } from './0010-key-lifecycle.js';
+import { accessLogCheckpoints } from './0011-access-log-checkpoints.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -20,6 +22,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-staff-access': staffAccess,
   '0008-monitoring': monitoring,
   '0009-monitoring-columns': monitoringColumns,
+  '0010-key-lifecycle': keyLifecycle,
+  '0011-access-log-checkpoints': accessLogCheckpoints,
 };
 
 export const migrationProvider: MigrationProvider = {
