@@ -13,14 +13,20 @@ import { inMemoryMasterKey } from './master-key.js';
 
 const at = { table: 't', rowId: 'r', field: 'f' };
 
+/** A fresh in-memory SQLite database with every migration applied. */
+async function migratedMemoryDatabase(): Promise<Kysely<DB>> {
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
+  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+  return db;
+}
+
 describe('key ring cipher cache', () => {
   let db: Kysely<DB>;
   const masterKey = inMemoryMasterKey('env', newAes256Key(), 'test master key');
 
   beforeEach(async () => {
-    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
-    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    db = await migratedMemoryDatabase();
   });
   afterEach(() => db.destroy());
 
@@ -85,9 +91,7 @@ describe('key versions: rotate, retire, destroy, re-wrap (issue 11)', () => {
   const masterKey = inMemoryMasterKey('env', newAes256Key(), 'test master key');
 
   beforeEach(async () => {
-    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
-    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    db = await migratedMemoryDatabase();
   });
   afterEach(() => db.destroy());
 
