@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     // Key rotation's figures instead (bench/reencrypt.ts): re-encryption values/s, and reads while it runs.
     reencrypt: { type: 'boolean', default: false },
     values: { type: 'string', default: '100000' },
+    // --reencrypt only: the stores to measure (PostgreSQL: CONFIDE_BENCH_DATABASE_URL, or a throwaway cluster).
+    dialects: { type: 'string', default: 'sqlite,postgres' },
   },
 });
 const RUNS = Number(args.runs);
@@ -201,14 +203,25 @@ async function main(): Promise<void> {
   }
 }
 
-/** `--reencrypt`: build, then bench/reencrypt.ts's two figures (its `--json` line: `{"reencrypt": {"valuesPerSecond", "reads": {"before","during","ratio","jobRunning"}}}`). */
+/**
+ * `--reencrypt`: build, then bench/reencrypt.ts's two figures on each of `--dialects` (its `--json`
+ * line: `{"reencrypt": {"sqlite": {"valuesPerSecond", "reads": {"before","during","ratio","jobRunning"}}, "postgres": {…}}}`).
+ */
 async function reencryptMain(): Promise<void> {
+  const dialects = args.dialects.split(',').map((d) => d.trim());
+  if (dialects.some((d) => d !== 'sqlite' && d !== 'postgres')) throw new Error(`--dialects: sqlite and/or postgres, not ${args.dialects}`);
   say('building Confide…');
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
   const { reencryptBench } = await import('./reencrypt.js');
-  const figures = await reencryptBench({ values: Number(args.values), duration: DURATION, connections: CONNECTIONS, say });
-  if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+  const { startBenchPostgres } = await import('./bench-postgres.js');
+  const postgres = dialects.includes('postgres') ? await startBenchPostgres(process.env.CONFIDE_BENCH_DATABASE_URL) : undefined;
+  try {
+    const figures = await reencryptBench({ values: Number(args.values), duration: DURATION, connections: CONNECTIONS, say, dialects: dialects as Array<'sqlite' | 'postgres'>, postgres });
+    if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } finally {
+    postgres?.stop();
+  }
 }
 
 (args.reencrypt ? reencryptMain() : main()).then(

@@ -71,6 +71,7 @@ export function adminListener(
     onRefused: recordRefusals(services.securityEvents),
     rateLimits,
     metrics: services.metrics.listener('admin'),
+    catchUp: () => services.keyRing.sync.ensureFresh(),
     routes: adminRoutes(services, useCases),
   });
 }

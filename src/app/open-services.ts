@@ -10,7 +10,8 @@ import { transactionRunner } from '../db/transaction-runner.js';
 import { algorithmForConfig } from '../keys/algorithms.js';
 import { KeyRing } from '../keys/key-ring.js';
 import { adoptTenantKeys } from '../keys/adopt-tenant-keys.js';
-import { FileTenantKeyStore } from '../keys/file-tenant-key-store.js';
+import { openTenantKeyStore } from '../keys/open-tenant-key-store.js';
+import { checkTenantKeyStore } from '../keys/tenant-key-store-record.js';
 import { masterKeyProvider, type MasterKeyProvider } from '../keys/master-key-provider.js';
 import { openWithPageKey } from '../keys/open-with-page-key.js';
 import type { MasterKey } from '../keys/master-key.js';
@@ -59,7 +60,10 @@ export async function openServices(
   }
   try {
     await migrateToLatest(database);
-    const tenantKeys = config.tenantKeyDir ? new FileTenantKeyStore(config.tenantKeyDir, masterKey) : null;
+    const tenantKeys = openTenantKeyStore(config, masterKey);
+    const opened = database;
+    database = { ...opened, close: () => opened.close().finally(() => tenantKeys?.close()) }; // an HSM store's session too
+    await checkTenantKeyStore(database.db, tenantKeys);
     const keyRing = new KeyRing(database.db, masterKey, clock, algorithmForConfig(config.dataCipher), tenantKeys);
     await keyRing.open();
     if (tenantKeys) await adoptTenantKeys(database.db, masterKey, tenantKeys, clock);

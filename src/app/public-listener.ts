@@ -78,6 +78,7 @@ export function publicListener(
     onRefused: recordRefusals(services.securityEvents),
     rateLimits,
     metrics: services.metrics.listener('public'),
+    catchUp: () => services.keyRing.sync.ensureFresh(),
     routes: publicRoutes(services, useCases),
   });
 }

@@ -1,4 +1,5 @@
 import { withServices } from './with-services.js';
+import { hostOperator } from './host-operator.js';
 import { publicKeyPem } from '../lib/ed25519.js';
 import type { SigningPublicKey } from '../keys/signing-keys.js';
 
@@ -25,7 +26,14 @@ export async function auditPublicKeysCommand(options: { json?: boolean }): Promi
 /** Makes a new signing key; the serving nodes sign with it from their next checkpoint on. */
 export async function auditRotateSigningKeyCommand(options: { json?: boolean }): Promise<number> {
   return withServices(async (services) => {
+    const before = (await services.signingKeys.publicKeys()).find((candidate) => candidate.retiredAt === null);
     const key = await services.signingKeys.rotate();
+    services.securityEvents.record({
+      type: 'audit.signingKey.rotated',
+      outcome: 'success',
+      actor: { type: 'system', id: `host:${hostOperator().name}` },
+      details: { keyId: key.keyId, version: key.version, retiredKeyId: before?.keyId ?? null },
+    });
     process.stdout.write(options.json ? `${JSON.stringify(presented(key))}\n` : `new signing ${describe(key)}`);
     return 0;
   });

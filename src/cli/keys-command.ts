@@ -4,6 +4,10 @@ import { hostOperator } from './host-operator.js';
 import type { Services } from '../app/services.js';
 import { SYSTEM_OWNER } from '../keys/key-ring.js';
 import { allKeys } from '../key-rotation/key-status.js';
+import { algorithmForConfig } from '../keys/algorithms.js';
+import { keyHierarchyInventory } from '../keys/crypto-inventory.js';
+import { tlsInventory } from '../http/tls-inventory.js';
+import { inventoryText, type CryptoInventory } from './keys-status-text.js';
 import { POLL_MS, ReencryptionWorker } from '../key-rotation/reencryption-worker.js';
 import { rotateKey, tenantOwners } from '../key-rotation/rotate-key.js';
 import { progressOf, runningJobs, type JobProgress } from '../key-rotation/rotation-jobs.js';
@@ -76,20 +80,34 @@ function drawProgress(jobs: JobProgress[]): void {
   process.stdout.write(jobs.length === 0 ? '\rre-encryption done; old key versions destroyed\n' : '');
 }
 
-/** Every owner's key versions and the running re-encryption jobs (a progress bar each on a terminal, `--json` otherwise). */
+/** The whole crypto inventory: the key hierarchy, TLS, and every owner's data keys with their values and what is due. */
+async function cryptoInventory(services: Services): Promise<CryptoInventory> {
+  const [hierarchy, keys] = await Promise.all([keyHierarchyInventory(services), allKeys(services)]);
+  const { dataCipher, keyRotation } = services.config;
+  return {
+    ...hierarchy,
+    tls: tlsInventory(services.config, services.clock.now()),
+    dataKeys: { primaryCipher: dataCipher, primaryAlgorithm: algorithmForConfig(dataCipher).name, maxAgeDays: keyRotation.maxAgeDays },
+    ...keys,
+  };
+}
+
+/**
+ * The crypto inventory (docs/keys.md, "Inventory"): master key, blind-index and signing keys, tenant
+ * key store, TLS profile and certificate, every owner's key versions with the values each protects
+ * and what is due, and the running re-encryption jobs (a progress bar each on a terminal). `--json`
+ * prints the same as one object.
+ */
 export async function keysStatusCommand(options: { json?: boolean }): Promise<number> {
   return withServices(async (services) => {
-    const status = await allKeys(services);
+    const inventory = await cryptoInventory(services);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(status)}\n`);
+      process.stdout.write(`${JSON.stringify(inventory)}\n`);
       return 0;
     }
-    for (const owner of status.owners) {
-      const versions = owner.versions.map((v) => `v${v.version} ${v.state} ${v.algorithm} ${v.createdAt.slice(0, 10)}${v.destroyedAt ? ` destroyed ${v.destroyedAt.slice(0, 10)}` : ''}`);
-      process.stdout.write(`${owner.owner}  ${versions.join('; ')}\n`);
-    }
-    process.stdout.write(status.running.length === 0 ? 'no re-encryption running\n' : 're-encryption running:\n');
-    for (const job of status.running) process.stdout.write(process.stdout.isTTY ? `${progressBar(job)}\n` : `${job.owner} ${job.valuesDone}/${job.valuesTotal} ${job.percent}%\n`);
+    for (const line of inventoryText(inventory)) process.stdout.write(`${line}\n`);
+    process.stdout.write(inventory.running.length === 0 ? 'no re-encryption running\n' : 're-encryption running:\n');
+    for (const job of inventory.running) process.stdout.write(process.stdout.isTTY ? `${progressBar(job)}\n` : `${job.owner} ${job.valuesDone}/${job.valuesTotal} ${job.percent}%\n`);
     return 0;
   });
 }

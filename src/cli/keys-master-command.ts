@@ -1,6 +1,5 @@
-import { sql } from 'kysely';
 import type { Config, MasterKeySource } from '../config/config.js';
-import { loadConfig } from '../config/load-config.js';
+import { ConfigError, loadConfig } from '../config/load-config.js';
 import { findExistingDatabase } from '../db/existing-database.js';
 import { MissingDatabaseError } from '../db/missing-database-error.js';
 import { checkRecordedMasterKey } from '../keys/master-key-change-checks.js';
@@ -31,6 +30,10 @@ export async function rotateMasterCommand(options: { json?: boolean }): Promise<
 export async function migrateMasterCommand(options: { to: string; json?: boolean }): Promise<number> {
   if (options.to !== 'file' && options.to !== 'pkcs11') throw new Error(`--to must be file or pkcs11, not "${options.to}"`);
   const config = loadConfig();
+  if (options.to === 'file' && config.tenantKeyStore === 'pkcs11') {
+    // The tenants' keys would be left on a token the next start no longer opens (CONFIDE_TENANT_KEY_STORE=pkcs11 needs a pkcs11 master key).
+    throw new ConfigError(['the tenants’ keys are on the token (CONFIDE_TENANT_KEY_STORE=pkcs11): move them first, with confide keys migrate-tenant-keys --to file']);
+  }
   const change = await changeMasterKey(config, migrationTarget(config, options.to), 'keys.master.migrated');
   report(options.json, change, config, 'migrated');
   return 0;
@@ -74,11 +77,11 @@ function rewrapAll(config: Readonly<Config>, next: MasterKey, event: ChangeEvent
     const recorded = await db.selectFrom('system_meta').select('value').where('key', '=', 'master_key_id').executeTakeFirst();
     checkRecordedMasterKey(recorded?.value, masterKey, next);
     const tenantKeyFiles = tenantKeys?.rewrapAll(masterKey, next) ?? 0;
-    const inDatabase = await transactions.run(async (trx) => {
-      // A node still running on PostgreSQL waits to add a key until this commits (it should be stopped: docs/keys.md).
-      if (config.database.kind === 'postgres') await sql`LOCK TABLE key_ring IN EXCLUSIVE MODE`.execute(trx);
-      return (await keyRing.rewrapUnder(trx, next)) + (await signingKeys.rewrapUnder(trx, next));
-    });
+    // A node still running on PostgreSQL (on the old key) either commits a key before this does, or
+    // is refused one after: KeyRing.rewrapUnder takes the master key id's row lock first (docs/keys.md).
+    const inDatabase = await transactions.run(async (trx) => (await keyRing.rewrapUnder(trx, next)) + (await signingKeys.rewrapUnder(trx, next)));
+    // Tenant key files a running node made between the first pass and the commit get their wrapping too.
+    tenantKeys?.rewrapAll(masterKey, next);
     tenantKeys?.keepOnly(next.id);
     const keys = inDatabase + tenantKeyFiles;
     const from = { provider: masterKey.kind, id: masterKey.id };

@@ -115,8 +115,8 @@ keys
   );
 keys
   .command('status')
-  .description('every key owner’s data key versions (state, algorithm, created, destroyed) and the re-encryption jobs running, with progress')
-  .option('--json', 'print one JSON object: {"owners": [{"owner","versions": [...],"rotation"}], "running": [...]}')
+  .description('the crypto inventory: master key provider and fingerprint, blind-index and signing keys, tenant key store, TLS profile and certificate, every owner’s data key versions with the values each protects and what is due, and the re-encryption jobs running, with progress')
+  .option('--json', 'print one JSON object: {"masterKey","blindIndexKey","signingKeys","tenantKeyStore","tls","dataKeys","owners": [{"owner","versions": [...],"ageDays","due","dueReasons","rotation"}], "running": [...]} (docs/keys.md, Inventory)')
   .action((options: { json?: boolean }) =>
     import('./keys-command.js').then(({ keysStatusCommand }) => keysStatusCommand(options)).then((code) => process.exit(code), fail),
   );
@@ -134,6 +134,14 @@ keys
   .option('--json', 'print one JSON object: {"from","to","keys","settings"}')
   .action((options: { to: string; json?: boolean }) =>
     import('./keys-master-command.js').then(({ migrateMasterCommand }) => migrateMasterCommand(options)).then((code) => process.exit(code), fail),
+  );
+keys
+  .command('migrate-tenant-keys')
+  .description('move tenants’ key-encryption keys to the other store: the master key’s HSM token (pkcs11) or CONFIDE_TENANT_KEY_DIR (file), re-wrapping their data keys and keeping deleted tenants deleted; stop `confide serve` first (docs/keys.md)')
+  .requiredOption('--to <store>', 'pkcs11 or file')
+  .option('--json', 'print one JSON object: {"from","to","target","tenants","keys","tombstones","settings"}')
+  .action((options: { to: string; json?: boolean }) =>
+    import('./keys-tenant-keys-command.js').then(({ migrateTenantKeysCommand }) => migrateTenantKeysCommand(options)).then((code) => process.exit(code), fail),
   );
 
 const tenants = program.command('tenants').description('tenants');

@@ -24,6 +24,9 @@ export interface Pkcs11Settings {
   keyLabel: string;
 }
 
+/** Where tenants' key-encryption keys live: files under the master key, or HSM token objects (src/keys/tenant-key-store.ts). */
+export type TenantKeyStoreKind = 'file' | 'pkcs11';
+
 export type MasterKeySource =
   | { kind: 'file'; file: string }
   | { kind: 'env'; keyBase64: string }
@@ -39,7 +42,13 @@ export interface Config {
    * module, token and PIN file are all set).
    */
   masterKeyTargets: { file: string; pkcs11: Pkcs11Settings | null };
-  /** Tenants' key-encryption keys (CONFIDE_TENANT_KEY_DIR), outside the database; null: none, a tenant deletion cannot shred. */
+  /** Where tenants' key-encryption keys live (CONFIDE_TENANT_KEY_STORE): the directory below, or the master key's HSM token. */
+  tenantKeyStore: TenantKeyStoreKind;
+  /**
+   * Tenants' key-encryption keys (CONFIDE_TENANT_KEY_DIR), outside the database; null: none, and
+   * with the file store a tenant deletion cannot shred. With the pkcs11 store, where
+   * `confide keys migrate-tenant-keys --to file` puts them.
+   */
   tenantKeyDir: string | null;
   /** What new values are sealed with; a rotation re-encrypts older values under it. */
   dataCipher: DataCipher;
@@ -87,8 +96,12 @@ export interface Config {
   securityEvents: { retentionDays: number };
   /** When a tenant's access-log head is signed: once `entries` entries wait unsigned, or the oldest has waited `seconds`. */
   checkpoints: { entries: number; seconds: number };
-  /** Data key rotation (src/key-rotation/): the schedule (null: only on request) and the re-encryption job's pace. */
-  keyRotation: { rotationDays: number | null; reencryptBatch: number; reencryptPauseMs: number };
+  /**
+   * Data key rotation (src/key-rotation/): the schedule (null: only on request), the age past which
+   * an active key version is due (null: never by age; the inventory and the key-max-age rule), and
+   * the re-encryption job's pace.
+   */
+  keyRotation: { rotationDays: number | null; maxAgeDays: number | null; reencryptBatch: number; reencryptPauseMs: number };
   /** Request-rate limits (src/http/rate-limits.ts): requests per one-minute window, per key. */
   rateLimits: {
     /** False only as a benchmark or diagnostic switch: drops the per-IP, account, API key and tenant limits. */

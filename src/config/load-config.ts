@@ -60,7 +60,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
 
   const config: Config = {
     dataDir,
-    ...masterKeyConfig(v, masterKeyFile, cwd), tenantKeyDir: v.tenantKeyDir === undefined ? null : resolve(cwd, v.tenantKeyDir),
+    ...masterKeyConfig(v, masterKeyFile, cwd), tenantKeyStore: v.tenantKeyStore!, tenantKeyDir: v.tenantKeyDir === undefined ? null : resolve(cwd, v.tenantKeyDir),
     dataCipher: v.dataCipher!,
     database:
       v.databaseUrl !== undefined
@@ -94,7 +94,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
     securityEvents: { retentionDays: v.securityEventRetentionDays! },
     checkpoints: { entries: v.checkpointEntries!, seconds: v.checkpointSeconds! },
-    keyRotation: { rotationDays: v.keyRotationDays ?? null, reencryptBatch: v.reencryptBatch!, reencryptPauseMs: v.reencryptPauseMs! },
+    keyRotation: { rotationDays: v.keyRotationDays ?? null, maxAgeDays: v.keyMaxAgeDays ?? null, reencryptBatch: v.reencryptBatch!, reencryptPauseMs: v.reencryptPauseMs! },
     rateLimits: rateLimitsOf(v), trustedProxies: v.trustedProxies ?? [], adminTrustedProxies: v.adminTrustedProxies ?? [],
     ...deliveryConfig(v),
     signInThrottle: {
@@ -146,6 +146,8 @@ function inconsistencies(v: VariableValues, dataDir: string, masterKeyFile: stri
   }
   // A tenant's key kept in the data directory would come back with every restored copy of it: deletion would shred nothing.
   if (v.tenantKeyDir !== undefined && isInside(resolve(cwd, v.tenantKeyDir), dataDir)) problems.push('CONFIDE_TENANT_KEY_DIR must not be inside CONFIDE_DATA_DIR');
+  // The HSM store keeps tenants' keys on the master key's token, reached with the master key's own settings.
+  if (v.tenantKeyStore === 'pkcs11' && v.keyProvider !== 'pkcs11') problems.push('CONFIDE_TENANT_KEY_STORE=pkcs11 requires CONFIDE_KEY_PROVIDER=pkcs11: tenant keys live on the master key’s HSM token');
   if ((v.tlsCertFile === undefined) !== (v.tlsKeyFile === undefined)) {
     problems.push('CONFIDE_TLS_CERT_FILE and CONFIDE_TLS_KEY_FILE must be set together');
   }

@@ -16,6 +16,19 @@ export function parseInteger(min: number, max: number) {
   };
 }
 
+/** A number of days, or `off` (also `0`): null, the limit switched off. */
+export function parseDaysOrOff(max: number) {
+  const days = parseInteger(0, max);
+  return (raw: string): number | null => {
+    if (raw === 'off') return null;
+    try {
+      return days(raw) || null;
+    } catch {
+      throw new ConfigProblem(`must be off or a whole number of days between 0 and ${max}`);
+    }
+  };
+}
+
 export function parseOneOf<T extends string>(choices: readonly T[]) {
   return (raw: string): T => {
     if (!(choices as readonly string[]).includes(raw)) {

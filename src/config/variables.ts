@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { isLoopbackHost } from '../lib/loopback.js';
-import type { DataCipher, ListenAddress, LogFormat, LogLevel, MasterKeySource, TlsProfile } from './config.js';
+import type { DataCipher, ListenAddress, LogFormat, LogLevel, MasterKeySource, TenantKeyStoreKind, TlsProfile } from './config.js';
 import {
   parseHttpsUrl,
   parseInteger,
@@ -17,6 +17,7 @@ import {
   parseSyslogUrl,
   parseRedisUrl,
   parseAddressList,
+  parseDaysOrOff,
 } from './parsers.js';
 
 /**
@@ -46,6 +47,7 @@ const RATE_LIMIT_SWITCH = ['on', 'off'] as const;
 // Only AEADs with a 256-bit key: anything else (aes-128-gcm, des, a typo) stops the start, never falls back.
 const DATA_CIPHERS: readonly DataCipher[] = ['aes-256-gcm', 'chacha20-poly1305'];
 const KEY_PROVIDERS: readonly MasterKeySource['kind'][] = ['file', 'env', 'pkcs11'];
+const TENANT_KEY_STORES: readonly TenantKeyStoreKind[] = ['file', 'pkcs11'];
 
 /** A loopback listener is reached as https://localhost:PORT: browsers accept localhost (not an IP) as a WebAuthn relying party. */
 function defaultPublicUrl(earlier: ReadonlyMap<string, unknown>): string | undefined {
@@ -70,6 +72,12 @@ export const VARIABLES = {
   pkcs11TokenLabel: variable({ name: 'CONFIDE_PKCS11_TOKEN_LABEL', parse: text, meaning: 'the label of the HSM token that holds the master key' }),
   pkcs11PinFile: variable({ name: 'CONFIDE_PKCS11_PIN_FILE', parse: text, meaning: "a file (mode 0600) holding the token's user PIN" }),
   pkcs11KeyLabel: variable({ name: 'CONFIDE_PKCS11_KEY_LABEL', default: 'confide-master', parse: text, meaning: 'the label of the master key (AES-256, not extractable) in the token' }),
+  tenantKeyStore: variable({
+    name: 'CONFIDE_TENANT_KEY_STORE',
+    default: 'file',
+    parse: parseOneOf(TENANT_KEY_STORES),
+    meaning: "where tenants' key-encryption keys live: file (CONFIDE_TENANT_KEY_DIR) or pkcs11 (token objects on the master key's HSM token; needs CONFIDE_KEY_PROVIDER=pkcs11)",
+  }),
   tenantKeyDir: variable({
     name: 'CONFIDE_TENANT_KEY_DIR',
     // Beside the master key file (outside the data directory); an environment or HSM master key has no directory to sit beside.
@@ -152,6 +160,7 @@ export const VARIABLES = {
   checkpointSeconds: variable({ name: 'CONFIDE_CHECKPOINT_SECONDS', default: '300', parse: parseInteger(1, 86_400), meaning: 'a tenant’s access-log head is signed once its oldest unsigned entry is this old' }),
   // Data key rotation and re-encryption (src/key-rotation/).
   keyRotationDays: variable({ name: 'CONFIDE_KEY_ROTATION_DAYS', parse: parseInteger(1, 36_500), meaning: 'rotate a tenant’s data key once its active version is this many days old (unset: only on request)' }),
+  keyMaxAgeDays: variable({ name: 'CONFIDE_KEY_MAX_AGE_DAYS', default: '365', parse: parseDaysOrOff(36_500), meaning: 'a data key whose active version is older than this many days is due for rotation: shown by confide keys status and GET /v1/tenant/keys, alerted by the key-max-age rule (off or 0: never due by age)' }),
   reencryptBatch: variable({ name: 'CONFIDE_REENCRYPT_BATCH', default: '500', parse: parseInteger(1, 100_000), meaning: 'values the re-encryption job re-seals per transaction (one checkpoint each)' }),
   reencryptPauseMs: variable({ name: 'CONFIDE_REENCRYPT_PAUSE_MS', default: '10', parse: parseInteger(0, 60_000), meaning: 'least pause between re-encryption batches (also 4× each batch’s time), so serving goes on; 0: none' }),
   securityEventRetentionDays: variable({ name: 'CONFIDE_SECURITY_EVENT_RETENTION_DAYS', default: '400', parse: parseInteger(1, 36_500), meaning: 'security events older than this are deleted' }),

@@ -48,6 +48,7 @@ export const SECURITY_EVENT_TYPES = {
   'authorization.denied': 'a request was refused with 403 (`details.code`: role or scope, unverified address, missing second factor, …)',
   'audit.unavailable': 'a request was answered 503 `AUDIT_UNAVAILABLE`: the access log could not be written, so data was not served (`details`: `method`, `route`)',
   'audit.verification.failed': 'the monitor’s periodic self-verification found a tenant’s access-log chain broken (`details`: `entries`, `firstBadSeq`, `problems`)',
+  'audit.signingKey.rotated': 'an operator made a new access-log checkpoint signing key (`confide audit rotate-signing-key`): checkpoints are signed with it from the next one on, and the retired key stays published to verify what it signed (`details`: `keyId`, `version`, `retiredKeyId`); `actor` is `host:<user>`',
   'alert.opened': 'the monitor raised an alert (`details`: `alertId`, `rule`, `severity`); see docs/monitoring.md',
   'alert.acknowledged': 'a security-admin acknowledged an open alert (`details`: `alertId`, `rule`)',
   'alert.resolved': 'an alert was resolved, by a security-admin or by the system once its condition had cleared (`details`: `alertId`, `rule`)',
@@ -55,6 +56,7 @@ export const SECURITY_EVENT_TYPES = {
   'keys.version.destroyed': 'a retired data key version was destroyed once re-encryption had moved every value off it (`details`: `owner`, `version`, `rotationId`); what it sealed can no longer be opened',
   'keys.master.rotated': 'an operator replaced the master key with a new one from the same provider (`confide keys rotate-master`): every key re-wrapped under it, the SQLite pages re-keyed (`details`: `from`, `to`: provider and key id, `keys` re-wrapped); `actor` is `host:<user>`',
   'keys.master.migrated': 'an operator moved the master key to another provider (`confide keys migrate-master --to file` or `--to pkcs11`), the same way (`details`: `from`, `to`: provider and key id, `keys` re-wrapped); `actor` is `host:<user>`',
+  'keys.tenantKeys.migrated': 'an operator moved tenants’ key-encryption keys to another tenant key store (`confide keys migrate-tenant-keys --to pkcs11` or `--to file`): every tenant’s data keys re-wrapped under a new key-encryption key there in one transaction, the old ones destroyed, deleted tenants’ tombstones carried over (`details`: `from`, `to`: store, `tenants`, `keys` re-wrapped, `tombstones`); `actor` is `host:<user>`',
 } as const satisfies Record<string, string>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENT_TYPES;

@@ -21,8 +21,13 @@ export interface KeyRingTable {
   wrapped_key: string;
   master_key_id: string;
   created_at: string;
-  /** Migration 0010: 'active' seals new values; 'retired' still opens old ones; 'destroyed' opens nothing. */
-  state: Generated<'active' | 'retired' | 'destroyed'>;
+  /**
+   * Migration 0010: 'active' seals new values; 'retired' still opens old ones; 'destroyed' opens
+   * nothing. 'next' (0012): made ahead of the next rotation; it opens values but seals none yet.
+   */
+  state: Generated<'next' | 'active' | 'retired' | 'destroyed'>;
+  /** Migration 0012: when the version began to seal (null: active before 0012, see created_at). */
+  activated_at: string | null;
   retired_at: string | null;
   destroyed_at: string | null;
   /** Migration 0010: what wrapped `wrapped_key`: the master key, or the tenant's TKEK held outside the database (tenant-key-store.ts). */

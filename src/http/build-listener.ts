@@ -18,6 +18,9 @@ import type { Router } from './route-types.js';
 
 export type { OpenApiDescription } from './listener-plumbing.js';
 
+/** Routes that seal nothing and must answer while the database is away. */
+const WITHOUT_CATCH_UP = new Set(['/healthz', '/metrics']);
+
 export interface ListenerOptions {
   /** Which listener this is (`public`, later `admin`): how the wiring and its logs name it. */
   name: string;
@@ -43,6 +46,11 @@ export interface ListenerOptions {
   rateLimits?: Omit<ListenerRateLimits, 'listener' | 'settings'>;
   /** Proxies whose X-Forwarded-For this listener believes (each listener has its own list). */
   trustedProxies: readonly string[];
+  /**
+   * Asked before each request is handled: a promise when the process must first catch up on
+   * something (KeySync: key rotations made elsewhere), undefined when nothing is to wait for.
+   */
+  catchUp?: () => Promise<void> | undefined;
   /** Registers the listener's routes; called once the shared plumbing is in place. */
   routes: (router: Router, authenticate: Authenticator) => void;
 }
@@ -100,6 +108,17 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
 
   const rateLimits = options.rateLimits ?? { store: await openRateLimitStore(null, options.logger), sourceOf: (ip: string) => ip };
   await registerListenerPlumbing(app, options.openapi, options.onRefused, options.metrics, { ...rateLimits, listener: options.name, settings: config.rateLimits });
+  const catchUp = options.catchUp;
+  if (catchUp) {
+    // A callback hook: the usual case (nothing to wait for) costs no promise.
+    app.addHook('onRequest', (request, _reply, done) => {
+      // Liveness and metrics answer without the database: they must go on working when it does not.
+      if (WITHOUT_CATCH_UP.has(request.routeOptions.url ?? '')) return done();
+      const pending = catchUp();
+      if (pending) pending.then(() => done(), done);
+      else done();
+    });
+  }
   options.routes(app, options.authenticate);
   await app.ready();
   return { name: options.name, server: app };

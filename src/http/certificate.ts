@@ -25,7 +25,7 @@ export async function loadTlsCredentials(config: Readonly<Config>): Promise<TlsC
     return { cert: readFileSync(config.tls.certFile, 'utf8'), key: readFileSync(config.tls.keyFile, 'utf8'), selfSigned: false };
   }
   const dir = join(config.dataDir, 'tls');
-  const certFile = join(dir, 'self-signed-cert.pem');
+  const certFile = selfSignedCertificateFile(config.dataDir);
   const keyFile = join(dir, 'self-signed-key.pem');
   if (existsSync(certFile) && existsSync(keyFile)) {
     const cert = readFileSync(certFile, 'utf8');
@@ -40,6 +40,11 @@ export async function loadTlsCredentials(config: Readonly<Config>): Promise<TlsC
   writePrivateFile(keyFile, generated.key);
   writePrivateFile(certFile, generated.cert);
   return { ...generated, selfSigned: true };
+}
+
+/** Where the generated certificate is kept (and renewed) under the data directory; the crypto inventory reads it there. */
+export function selfSignedCertificateFile(dataDir: string): string {
+  return join(dataDir, 'tls', 'self-signed-cert.pem');
 }
 
 /** When a PEM certificate stops being valid: the monitor alerts CERTIFICATE_WARNING_DAYS before. */

@@ -1,9 +1,11 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import type { Dialect } from '../db/store-dialect.js';
 import type { Cipher } from '../keys/cipher.js';
 import { ENVELOPE_FORMAT } from '../keys/envelope-format.js';
 import { encryptedFields, type EncryptedField, type EncryptedFieldName } from '../keys/encrypted-fields.js';
 import { SYSTEM_OWNER } from '../keys/key-ring.js';
+import { resealInOneStatement, type Reseal } from './postgres-reseal.js';
 
 /** A `kind: 'column'` entry of the registry, with its name (the job's checkpoint names it). */
 export type ColumnField = Extract<EncryptedField, { kind: 'column' }> & { name: EncryptedFieldName };
@@ -79,25 +81,32 @@ export async function readBatch(trx: Kysely<DB>, field: ColumnField, owner: stri
  * Re-seals the rows read that are not current. Each update is conditional on the value still being
  * the ciphertext read: a user's write in between wins (it is sealed with the new version already)
  * and is never overwritten with the older plaintext. Returns how many values it re-sealed.
+ *
+ * Where a statement is a round trip (PostgreSQL) the batch goes as one statement; SQLite runs each
+ * compiled statement in process for a few microseconds, so it keeps one per value.
  */
-export async function resealRows(trx: Kysely<DB>, field: ColumnField, cipher: Cipher, rows: Array<Record<string, unknown>>): Promise<number> {
-  const update = conditionalUpdate(trx, field);
-  let resealed = 0;
+export async function resealRows(trx: Kysely<DB>, dialect: Pick<Dialect, 'statementsAreRoundTrips'>, field: ColumnField, cipher: Cipher, rows: Array<Record<string, unknown>>): Promise<number> {
+  const reseals: Reseal[] = [];
   for (const row of rows) {
     const stored = row[field.column] as string;
     if (cipher.isCurrent(stored)) continue;
     const location = field.location(row);
-    const fresh = cipher.encrypt(cipher.decrypt(stored, location), location);
-    const result = await trx.executeQuery(CompiledQuery.raw(update.sql, [fresh, stored, ...field.primaryKey.map((column) => row[column])]));
+    reseals.push({ fresh: cipher.encrypt(cipher.decrypt(stored, location), location), stored, key: field.primaryKey.map((column) => row[column]) });
+  }
+  if (dialect.statementsAreRoundTrips) return resealInOneStatement(trx, field, reseals);
+  const update = conditionalUpdate(trx, field);
+  let resealed = 0;
+  for (const { fresh, stored, key } of reseals) {
+    const result = await trx.executeQuery(CompiledQuery.raw(update.sql, [fresh, stored, ...key]));
     resealed += Number(result.numAffectedRows ?? 0);
   }
   return resealed;
 }
 
 /** One batch of the walk, inside the caller's transaction: the next rows after `after`, re-sealed where not current. */
-export async function resealBatch(trx: Kysely<DB>, field: ColumnField, owner: string, cipher: Cipher, after: unknown[] | null, limit: number): Promise<Batch> {
+export async function resealBatch(trx: Kysely<DB>, dialect: Pick<Dialect, 'statementsAreRoundTrips'>, field: ColumnField, owner: string, cipher: Cipher, after: unknown[] | null, limit: number): Promise<Batch> {
   const rows = await readBatch(trx, field, owner, after, limit);
-  const resealed = await resealRows(trx, field, cipher, rows);
+  const resealed = await resealRows(trx, dialect, field, cipher, rows);
   const lastRow = rows[rows.length - 1];
   return { read: rows.length, resealed, last: lastRow ? field.primaryKey.map((column) => lastRow[column]) : null };
 }

@@ -47,3 +47,11 @@ export function countOutboxOutsideVersion(dir: string, version: number): number 
     return sealed.split('.')[2] !== String(version);
   }).length;
 }
+
+/** The outbox files' values by the algorithm and key version their envelope names (the crypto inventory counts them with the columns). */
+export function outboxEnvelopes(dir: string): Array<{ algorithm: string; version: number }> {
+  return outboxFiles(dir, null).map((name) => {
+    const [, algorithm = '', version = ''] = (readFileSync(join(dir, name), 'utf8').trimEnd().split('\n').pop() ?? '').split('.');
+    return { algorithm, version: Number(version) };
+  });
+}

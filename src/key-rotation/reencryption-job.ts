@@ -46,18 +46,22 @@ function walkOrder(owner: string): string[] {
  * the retired versions (a security event each) and marks the job done.
  */
 export class ReencryptionJob {
+  /** When this node first saw each job (its own clock): graceStart. */
+  private readonly firstSeen = new Map<string, number>();
+
   constructor(
     private readonly deps: RotationDeps,
     private readonly options: JobOptions,
   ) {}
 
   async run(job: RotationJob): Promise<JobOutcome> {
+    if (!this.firstSeen.has(job.id)) this.firstSeen.set(job.id, this.deps.clock.now().getTime());
     // Another process (the CLI, another node) may have rotated: read the owner's keys afresh.
     await this.deps.keyRing.forget(job.owner);
     for (let pass = 0; pass < 3; pass += 1) {
       const walked = await this.walk(job, checkpointOf(job));
       if (walked !== 'walked') return walked;
-      const waitMs = new Date(job.started_at).getTime() + this.options.graceMs - this.deps.clock.now().getTime();
+      const waitMs = this.graceStart(job) + this.options.graceMs - this.deps.clock.now().getTime();
       if (waitMs > 0) return 'waiting';
       if ((await this.valuesOutside(job)) === 0) return this.finish(job);
       // A value under an old version appeared behind the walk (a node that had not yet seen the
@@ -95,7 +99,7 @@ export class ReencryptionJob {
 
   private columnBatch(trx: Parameters<typeof resealBatch>[0], owner: string, name: string, cipher: Cipher, position: unknown[] | null) {
     const field = columnsOwnedBy(owner).find((candidate) => candidate.name === name)!;
-    return resealBatch(trx, field, owner, cipher, position, this.options.batch);
+    return resealBatch(trx, this.deps.dialect, field, owner, cipher, position, this.options.batch);
   }
 
   private outboxBatch(cipher: Cipher, position: unknown[] | null): { read: number; last: unknown[] | null } {
@@ -127,6 +131,15 @@ export class ReencryptionJob {
       });
     }
     return (await finishJob(this.deps.db, job.id, this.now())) ? 'done' : 'superseded';
+  }
+
+  /**
+   * When the grace before destruction began: the rotation's start, and no earlier than this node
+   * first saw the job. started_at is another node's clock; counting from this node's own sighting
+   * too keeps a clock behind by seconds from eating the grace.
+   */
+  private graceStart(job: RotationJob): number {
+    return Math.max(new Date(job.started_at).getTime(), this.firstSeen.get(job.id)!);
   }
 
   private async cipherOf(owner: string): Promise<Cipher> {

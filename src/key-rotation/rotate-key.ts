@@ -91,7 +91,8 @@ export async function tenantsDueForRotation(deps: Pick<RotationDeps, 'db' | 'clo
     .select('key_ring.owner')
     .where('key_ring.purpose', '=', 'data')
     .where('key_ring.state', '=', 'active')
-    .where('key_ring.created_at', '<', before)
+    // Age counts from when the version began to seal; versions active before that was recorded: from their making.
+    .where((eb) => eb.fn.coalesce('key_ring.activated_at', 'key_ring.created_at'), '<', before)
     .orderBy('key_ring.owner')
     .execute();
   return rows.map((row) => row.owner);

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
 import type { SecurityEventSink } from '../core/security-events.js';
 import type { DB } from '../db/schema.js';
+import type { Dialect } from '../db/store-dialect.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { Clock } from '../lib/time.js';
 import type { KeyRing } from '../keys/key-ring.js';
@@ -9,6 +10,7 @@ import type { KeyRing } from '../keys/key-ring.js';
 /** What rotation and re-encryption use of the services (app/ hands in the whole bag, which satisfies it). */
 export interface RotationDeps {
   db: Kysely<DB>;
+  dialect: Dialect;
   transactions: TransactionRunner;
   keyRing: KeyRing;
   clock: Clock;

@@ -5,7 +5,7 @@ import { callerOf, requireAuthentication, type Authenticator } from '../http/aut
 import { optionalBody } from '../http/validators.js';
 import type { TenantKeys } from './tenant-keys.js';
 import type { JobProgress } from './rotation-jobs.js';
-import type { KeyVersion } from '../keys/key-ring.js';
+import type { VersionValues } from './key-due.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
@@ -25,15 +25,23 @@ const Rotation = Type.Object({
 
 const Version = Type.Object({
   version: Type.Integer(),
-  state: Type.Union([Type.Literal('active'), Type.Literal('retired'), Type.Literal('destroyed')]),
+  state: Type.Union([Type.Literal('next'), Type.Literal('active'), Type.Literal('retired'), Type.Literal('destroyed')], {
+    description: 'next: made ahead of the next rotation (opens, seals nothing yet); active: seals new values; retired: still opens older ones; destroyed: erased',
+  }),
   algorithm: Type.String(),
   createdAt: Timestamp,
+  activatedAt: Type.Union([Timestamp, Type.Null()], { description: 'when the version began to seal; null for a next version (and for versions active before this was recorded: see createdAt)' }),
   retiredAt: NullableTimestamp,
   destroyedAt: NullableTimestamp,
+  values: Type.Integer({ minimum: 0, description: 'the tenant’s values this version still protects, counted from the stored envelopes (0 once destroyed)' }),
+  valuesByAlgorithm: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'the same per algorithm as envelopes name it, e.g. {"A256GCM": 10, "C20P1305": 5} after a CONFIDE_DATA_CIPHER switch' }),
 });
 
 const KeyStatus = Type.Object({
   versions: Type.Array(Version),
+  ageDays: Type.Union([Type.Integer(), Type.Null()], { description: 'whole days since the active version began to seal' }),
+  due: Type.Boolean({ description: 'a rotation is due: see dueReasons' }),
+  dueReasons: Type.Array(Type.String(), { description: 'why, in words: older than CONFIDE_KEY_MAX_AGE_DAYS, a retired version still protects values with no re-encryption running, or values are sealed with a cipher other than the primary one (CONFIDE_DATA_CIPHER)' }),
   rotation: Type.Union([Rotation, Type.Null()], { description: 'the newest rotation, running or finished; null if the key was never rotated' }),
 });
 
@@ -48,13 +56,17 @@ const presentRotation = (job: JobProgress) => ({
   finishedAt: job.finishedAt,
 });
 
-const presentVersion = (v: KeyVersion) => ({
+// Field by field: the master key's fingerprint (masterKeyId) is the operator's, not the tenant's.
+const presentVersion = (v: VersionValues) => ({
   version: v.version,
   state: v.state,
   algorithm: v.algorithm,
   createdAt: v.createdAt,
+  activatedAt: v.activatedAt,
   retiredAt: v.retiredAt,
   destroyedAt: v.destroyedAt,
+  values: v.values,
+  valuesByAlgorithm: v.valuesByAlgorithm,
 });
 
 /** The tenant's data key: its versions and rotation progress; owners rotate it. */
@@ -65,11 +77,17 @@ export function tenantKeyRoutes(app: Router, keys: TenantKeys, authenticate: Aut
     '/v1/tenant/keys',
     {
       onRequest: requireAuthentication(authenticate, 'keys.read'),
-      schema: { ...common, summary: 'The tenant’s data key versions and the progress of its latest rotation', response: { 200: KeyStatus, ...errorResponses(401, 403) } },
+      schema: { ...common, summary: 'The tenant’s data key: its versions with the values each still protects, whether a rotation is due and why, and the progress of its latest rotation', response: { 200: KeyStatus, ...errorResponses(401, 403) } },
     },
     async (request) => {
       const status = await keys.status(callerOf(request));
-      return { versions: status.versions.map(presentVersion), rotation: status.rotation ? presentRotation(status.rotation) : null };
+      return {
+        versions: status.versions.map(presentVersion),
+        ageDays: status.ageDays,
+        due: status.due,
+        dueReasons: status.dueReasons,
+        rotation: status.rotation ? presentRotation(status.rotation) : null,
+      };
     },
   );
 

@@ -3,14 +3,18 @@ import type { Caller } from '../core/principal.js';
 import { AppError } from '../lib/app-error.js';
 import { addSeconds } from '../lib/time.js';
 import { REAUTHENTICATION_SECONDS } from '../identity/mfa/mfa.js';
-import { ownerKeys, type OwnerKeys } from './key-status.js';
+import { ownerKeys, type OwnerKeys, type StatusDeps } from './key-status.js';
 import { rotateKey } from './rotate-key.js';
 import type { RotationDeps } from './rotation-deps.js';
 import type { JobProgress } from './rotation-jobs.js';
 
-/** A tenant's own view of its data key and its rotation (GET /v1/tenant/keys, POST /v1/tenant/keys/rotate). */
+/**
+ * A tenant's own view of its data key and its rotation (GET /v1/tenant/keys, POST /v1/tenant/keys/rotate):
+ * its versions, the values each protects in its own rows, and what is due. Nothing of the master key,
+ * the TLS set-up or another tenant: that is the operator's inventory (confide keys status).
+ */
 export class TenantKeys {
-  constructor(private readonly deps: RotationDeps) {}
+  constructor(private readonly deps: RotationDeps & StatusDeps) {}
 
   status(caller: Caller): Promise<OwnerKeys> {
     return ownerKeys(this.deps, caller.principal.tenantId);

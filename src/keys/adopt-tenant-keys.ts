@@ -4,7 +4,7 @@ import type { Clock } from '../lib/time.js';
 import { SYSTEM_OWNER } from './key-ring.js';
 import { unwrapKey, wrapKey, type KeySlot } from './key-wrapping.js';
 import type { MasterKey } from './master-key.js';
-import { kekWrapper, type TenantKeyStore } from './tenant-key-store.js';
+import type { TenantKeyStore } from './tenant-key-store.js';
 
 /**
  * Moves tenants whose data keys are still wrapped by the master key (made before a tenant key
@@ -35,7 +35,7 @@ export async function adoptTenantKeys(db: Kysely<DB>, masterKey: MasterKey, stor
       erased += 1;
       continue;
     }
-    const kek = kekWrapper(store.keyOf(owner, { create: true }));
+    const kek = store.wrapperOf(owner, { create: true });
     await db.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('key_ring').select(['id', 'purpose', 'version', 'wrapped_key']).where('owner', '=', owner).where('wrapped_by', '=', 'master').where('state', '<>', 'destroyed').execute();
       for (const row of rows) {

@@ -33,26 +33,41 @@ export function additionalData(owner: string, location: ValueLocation): string {
   return `confide:v1:${owner}:${location.table}:${location.rowId}:${location.field}`;
 }
 
+export interface CipherOptions {
+  /** What new values are sealed with (CONFIDE_DATA_CIPHER); any known algorithm still opens. */
+  primary?: DataAlgorithm;
+  /** The version that seals (the owner's active one); default the newest. Newer ones ('next') only open. */
+  sealingVersion?: number;
+  /** Told when a value names a version newer than any this cipher holds: its keys are stale. */
+  onNewerVersion?: (version: number) => void;
+}
+
 /**
  * `primary` seals new values (CONFIDE_DATA_CIPHER); decryption takes the algorithm from each
  * envelope, so values sealed before the primary changed stay readable until re-sealed.
  */
-export function createCipher(owner: string, keysByVersion: ReadonlyMap<number, Buffer>, primary: DataAlgorithm = DEFAULT_DATA_ALGORITHM): Cipher {
+export function createCipher(owner: string, keysByVersion: ReadonlyMap<number, Buffer>, options: CipherOptions = {}): Cipher {
+  const primary = options.primary ?? DEFAULT_DATA_ALGORITHM;
   const newestVersion = Math.max(...keysByVersion.keys());
-  const currentHeader = envelopeHeader(primary.name, newestVersion);
+  const sealingVersion = options.sealingVersion ?? newestVersion;
+  const sealingKey = keysByVersion.get(sealingVersion);
+  if (!sealingKey) throw new Error(`no key version ${sealingVersion} to seal with`);
+  const currentHeader = envelopeHeader(primary.name, sealingVersion);
   const aadFor = (location: ValueLocation) => Buffer.from(additionalData(owner, location), 'utf8');
 
   return {
     encrypt(plaintext, location) {
-      const key = keysByVersion.get(newestVersion)!;
-      const sealed = primary.seal(key, Buffer.from(plaintext, 'utf8'), aadFor(location));
-      return formatEnvelope({ algorithm: primary.name, keyVersion: newestVersion, sealed });
+      const sealed = primary.seal(sealingKey, Buffer.from(plaintext, 'utf8'), aadFor(location));
+      return formatEnvelope({ algorithm: primary.name, keyVersion: sealingVersion, sealed });
     },
     decrypt(ciphertext, location) {
       const envelope = parseEnvelope(ciphertext);
       const algorithm = algorithmNamed(envelope.algorithm);
       const key = keysByVersion.get(envelope.keyVersion);
-      if (!key) throw new UnknownKeyVersionError(`no key version ${envelope.keyVersion}`);
+      if (!key) {
+        if (envelope.keyVersion > newestVersion) options.onNewerVersion?.(envelope.keyVersion);
+        throw new UnknownKeyVersionError(`no key version ${envelope.keyVersion}`);
+      }
       return algorithm.open(key, envelope.sealed, aadFor(location)).toString('utf8');
     },
     isCurrent: (ciphertext) => ciphertext.startsWith(currentHeader),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,5 +89,18 @@ describe('the file tenant key store', () => {
     expect(new FileTenantKeyStore(dir, next).keepOnly(next.id)).toBe(2);
     expect(new FileTenantKeyStore(dir, next).keyOf('tenant-a').equals(key)).toBe(true);
     expect(code(() => new FileTenantKeyStore(dir, current).keyOf('tenant-a'))).toMatch(/not wrapped by/);
+  });
+
+  it('a master key switch does not bring back the key file of a tenant deleted while it ran', () => {
+    const dir = freshDir();
+    const current = masterKey();
+    const store = new FileTenantKeyStore(dir, current);
+    store.keyOf('tenant-a', { create: true });
+    store.keyOf('tenant-b', { create: true });
+    // Deleted by a running node as the switch got to it: the tombstone is written, the file not yet removed.
+    writeFileSync(join(dir, 'tenant-a.deleted'), `${JSON.stringify({ tenantId: 'tenant-a', deletedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+    expect(store.rewrapAll(current, masterKey())).toBe(1);
+    expect(existsSync(join(dir, 'tenant-a.kek'))).toBe(false);
+    expect(existsSync(join(dir, 'tenant-b.kek'))).toBe(true);
   });
 });

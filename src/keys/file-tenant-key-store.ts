@@ -5,7 +5,7 @@ import { newAes256Key } from '../lib/aes-gcm.js';
 import { checkPrivateFile, ensurePrivateDirectory, writePrivateFile } from '../lib/private-path.js';
 import { renameDurably, syncToDisk } from './durable-file.js';
 import type { MasterKey } from './master-key.js';
-import { tenantKekAad, tenantKeyUnavailable, type TenantKeyStore } from './tenant-key-store.js';
+import { kekWrapper, tenantKekAad, tenantKeyUnavailable, type KeyWrapper, type TenantKeyStore } from './tenant-key-store.js';
 
 const FORMAT = 'confide-tenant-kek/1';
 const KEY_SUFFIX = '.kek';
@@ -33,6 +33,7 @@ interface KekFile {
  * which write new blocks elsewhere anyway.
  */
 export class FileTenantKeyStore implements TenantKeyStore {
+  readonly kind = 'file';
   readonly description: string;
 
   constructor(
@@ -43,6 +44,11 @@ export class FileTenantKeyStore implements TenantKeyStore {
     ensurePrivateDirectory(dir, 'tenant key directory');
   }
 
+  wrapperOf(tenantId: string, options: { create?: boolean } = {}): KeyWrapper {
+    return kekWrapper(this.keyOf(tenantId, options));
+  }
+
+  /** The TKEK's bytes: a file store's TKEK is unwrapped in this process (the HSM store's never is). */
   keyOf(tenantId: string, { create = false }: { create?: boolean } = {}): Buffer {
     const file = this.keyFile(tenantId);
     const existing = this.read(file);
@@ -83,6 +89,25 @@ export class FileTenantKeyStore implements TenantKeyStore {
     return (JSON.parse(readFileSync(tombstone, 'utf8')) as { deletedAt: string }).deletedAt;
   }
 
+  tombstones(): Array<{ tenantId: string; deletedAt: string }> {
+    return readdirSync(this.dir)
+      .filter((name) => name.endsWith(TOMBSTONE_SUFFIX))
+      .map((name) => name.slice(0, -TOMBSTONE_SUFFIX.length))
+      .map((tenantId) => ({ tenantId, deletedAt: this.deletedAt(tenantId)! }));
+  }
+
+  discard(tenantId: string): boolean {
+    const file = this.keyFile(tenantId);
+    if (!existsSync(file)) return false;
+    unlinkSync(file);
+    syncToDisk(this.dir);
+    return true;
+  }
+
+  close(): void {
+    // Nothing held between calls: every call reads the file it needs.
+  }
+
   rewrapAll(current: MasterKey, next: MasterKey): number {
     return this.rewriteEach((content) => {
       const kek = unwrapWith(current, content);
@@ -102,9 +127,18 @@ export class FileTenantKeyStore implements TenantKeyStore {
     let changed = 0;
     for (const name of readdirSync(this.dir).filter((n) => n.endsWith(KEY_SUFFIX))) {
       const file = join(this.dir, name);
-      const next = change(this.read(file)!);
+      const content = this.read(file);
+      if (!content) continue; // its tenant was deleted since the listing
+      const next = change(content);
       if (!next) continue;
       renameDurably(this.writeTemporary(file, next), file);
+      // A node that deleted the tenant meanwhile wrote its tombstone before removing the file: if the
+      // rename above put the file back after that removal, the tombstone is there now. Shredded stays shredded.
+      if (this.deletedAt(content.tenantId) !== null) {
+        unlinkSync(file);
+        syncToDisk(this.dir);
+        continue;
+      }
       changed += 1;
     }
     return changed;

@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3-multiple-ciphers';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrationProvider } from '../db/migrations/index.js';
 import type { DB } from '../db/schema.js';
+import { migratedMemoryDatabase } from '../../test/harness/memory-database.js';
 import { newAes256Key } from '../lib/aes-gcm.js';
 import { systemClock } from '../lib/time.js';
 import { algorithmNamed } from './algorithms.js';
@@ -18,9 +17,7 @@ describe('key ring and the primary algorithm', () => {
   const masterKey = inMemoryMasterKey('env', newAes256Key(), 'test master key');
 
   beforeEach(async () => {
-    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
-    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    db = await migratedMemoryDatabase();
   });
   afterEach(() => db.destroy());
 

@@ -1,25 +1,17 @@
-import Database from 'better-sqlite3-multiple-ciphers';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrationProvider } from '../db/migrations/index.js';
 import type { DB } from '../db/schema.js';
+import { migratedMemoryDatabase } from '../../test/harness/memory-database.js';
 import { newAes256Key } from '../lib/aes-gcm.js';
 import { newId } from '../lib/ids.js';
 import { systemClock } from '../lib/time.js';
 import { parseEnvelope } from './envelope-format.js';
-import { KeyRing, SYSTEM_OWNER } from './key-ring.js';
+import { UnknownKeyVersionError } from './cipher.js';
+import { KeyRing, MasterKeyMismatchError, SYSTEM_OWNER } from './key-ring.js';
 import { wrapKey } from './key-wrapping.js';
 import { inMemoryMasterKey } from './master-key.js';
 
 const at = { table: 't', rowId: 'r', field: 'f' };
-
-/** A fresh in-memory SQLite database with every migration applied. */
-async function migratedMemoryDatabase(): Promise<Kysely<DB>> {
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
-  return db;
-}
 
 describe('key ring cipher cache', () => {
   let db: Kysely<DB>;
@@ -30,8 +22,8 @@ describe('key ring cipher cache', () => {
   });
   afterEach(() => db.destroy());
 
-  /** What a rotation will do: add the owner's next data key version, wrapped under the master key. */
-  async function addDataKey(owner: string, version: number): Promise<void> {
+  /** A version of an owner's data key added by hand, as an older release (or a bug) could leave it: no `next` made ahead. */
+  async function addDataKey(owner: string, version: number, state: 'active' | 'next' = 'active'): Promise<void> {
     await db
       .insertInto('key_ring')
       .values({
@@ -40,6 +32,7 @@ describe('key ring cipher cache', () => {
         purpose: 'data',
         version,
         algorithm: 'A256GCM',
+        state,
         wrapped_key: wrapKey(masterKey, { owner, purpose: 'data', version }, newAes256Key()),
         master_key_id: 'test',
         created_at: new Date().toISOString(),
@@ -49,12 +42,14 @@ describe('key ring cipher cache', () => {
 
   const sealingVersion = (sealed: string) => parseEnvelope(sealed).keyVersion;
 
-  it('keeps serving the cached cipher until forget(owner), then seals with the newest key (SECURITY-CRITERIA 11.1.2 key lifecycle)', async () => {
+  it('keeps serving the cached cipher until forget(owner), then seals with the version another node made active (SECURITY-CRITERIA 11.1.2 key lifecycle)', async () => {
     const ring = new KeyRing(db, masterKey, systemClock);
     await ring.open();
     const first = await ring.createOwnerKey(db, 'tenant-a');
     const older = first.encrypt('old', at);
-    await addDataKey('tenant-a', 2);
+    const otherNode = new KeyRing(db, masterKey, systemClock);
+    await otherNode.open();
+    expect(await otherNode.rotate('tenant-a')).toBe(2);
 
     expect(sealingVersion((await ring.cipherFor('tenant-a')).encrypt('x', at))).toBe(1); // the cache
     await ring.forget('tenant-a');
@@ -63,12 +58,50 @@ describe('key ring cipher cache', () => {
     expect(fresh.decrypt(older, at)).toBe('old');
   });
 
+  it('a node that has not yet seen a rotation opens what the rotating node sealed under the new version (it was made ahead)', async () => {
+    const stale = new KeyRing(db, masterKey, systemClock);
+    await stale.open();
+    await stale.createOwnerKey(db, 'tenant-a');
+    const cached = await stale.cipherFor('tenant-a');
+    const rotating = new KeyRing(db, masterKey, systemClock);
+    await rotating.open();
+    await rotating.rotate('tenant-a');
+    await rotating.rotate(SYSTEM_OWNER);
+    const sealed = (await rotating.cipherFor('tenant-a')).encrypt('written after the rotation', at);
+    const systemSealed = rotating.systemCipher().encrypt('an e-mail address', at);
+    expect(sealingVersion(sealed)).toBe(2);
+
+    expect(await stale.cipherFor('tenant-a')).toBe(cached); // it has not reloaded anything
+    expect(cached.decrypt(sealed, at)).toBe('written after the rotation');
+    expect(stale.systemCipher().decrypt(systemSealed, at)).toBe('an e-mail address');
+  });
+
+  it('a value under a version newer than any it holds (two rotations within a poll) fails once, then the keys are read again', async () => {
+    const stale = new KeyRing(db, masterKey, systemClock);
+    await stale.open();
+    await stale.createOwnerKey(db, 'tenant-a');
+    const cached = await stale.cipherFor('tenant-a');
+    const rotating = new KeyRing(db, masterKey, systemClock);
+    await rotating.open();
+    await rotating.rotate('tenant-a');
+    await rotating.rotate('tenant-a');
+    const sealed = (await rotating.cipherFor('tenant-a')).encrypt('v3', at);
+    expect(sealingVersion(sealed)).toBe(3);
+
+    expect(() => cached.decrypt(sealed, at)).toThrow(UnknownKeyVersionError);
+    const reloaded = await stale.cipherFor('tenant-a');
+    expect(reloaded).not.toBe(cached);
+    expect(reloaded.decrypt(sealed, at)).toBe('v3');
+  });
+
   it('forgetAll() drops every owner and reloads the system cipher that systemCipher() answers with', async () => {
     const ring = new KeyRing(db, masterKey, systemClock);
     await ring.open();
     await ring.createOwnerKey(db, 'tenant-a');
-    await addDataKey('tenant-a', 2);
-    await addDataKey(SYSTEM_OWNER, 2);
+    const otherNode = new KeyRing(db, masterKey, systemClock);
+    await otherNode.open();
+    await otherNode.rotate('tenant-a');
+    await otherNode.rotate(SYSTEM_OWNER);
     expect(sealingVersion(ring.systemCipher().encrypt('x', at))).toBe(1);
 
     await ring.forgetAll();
@@ -80,9 +113,26 @@ describe('key ring cipher cache', () => {
   it('forget(system) reloads the system cipher at once', async () => {
     const ring = new KeyRing(db, masterKey, systemClock);
     await ring.open();
-    await addDataKey(SYSTEM_OWNER, 2);
+    await new KeyRing(db, masterKey, systemClock).rotate(SYSTEM_OWNER);
     await ring.forget(SYSTEM_OWNER);
     expect(sealingVersion(ring.systemCipher().encrypt('x', at))).toBe(2);
+  });
+
+  it('gives an owner from before versions were made ahead its next version, which seals nothing until the rotation', async () => {
+    const ring = new KeyRing(db, masterKey, systemClock);
+    await ring.open();
+    await addDataKey('tenant-old', 1);
+    expect(await ring.ownersWithoutNext(10)).toEqual(['tenant-old']);
+    expect(await ring.ensureNext('tenant-old')).toBe(true);
+    expect(await ring.ensureNext('tenant-old')).toBe(false);
+    expect(await ring.ownersWithoutNext(10)).toEqual([]);
+    expect(sealingVersion((await ring.cipherFor('tenant-old')).encrypt('x', at))).toBe(1);
+    expect((await ring.versionsOf('tenant-old')).map((v) => [v.version, v.state])).toEqual([
+      [1, 'active'],
+      [2, 'next'],
+    ]);
+    expect(await ring.rotate('tenant-old')).toBe(2);
+    expect(sealingVersion((await ring.cipherFor('tenant-old')).encrypt('x', at))).toBe(2);
   });
 });
 
@@ -107,7 +157,21 @@ describe('key versions: rotate, retire, destroy, re-wrap (issue 11)', () => {
     expect((await ring.versionsOf('tenant-a')).map((v) => [v.version, v.state])).toEqual([
       [1, 'retired'],
       [2, 'active'],
+      [3, 'next'],
     ]);
+  });
+
+  it('a node still on the old master key adds no key once the master key changed (it would be wrapped under a key about to go)', async () => {
+    const running = new KeyRing(db, masterKey, systemClock);
+    await running.open();
+    await running.createOwnerKey(db, 'tenant-a');
+    const next = inMemoryMasterKey('env', newAes256Key(), 'next master key');
+    await db.transaction().execute((trx) => new KeyRing(db, masterKey, systemClock).rewrapUnder(trx, next));
+
+    await expect(db.transaction().execute((trx) => running.createOwnerKey(trx, 'tenant-b'))).rejects.toThrow(MasterKeyMismatchError);
+    await expect(running.rotate('tenant-a')).rejects.toThrow(MasterKeyMismatchError);
+    const wrappedByOld = await db.selectFrom('key_ring').select('id').where('master_key_id', '<>', next.id).execute();
+    expect(wrappedByOld).toEqual([]);
   });
 
   it('destroyVersion() erases a retired version for good and refuses the active one', async () => {

@@ -6,13 +6,19 @@ import { newId } from '../lib/ids.js';
 import type { Clock } from '../lib/time.js';
 import { DEFAULT_DATA_ALGORITHM, type DataAlgorithm } from './algorithms.js';
 import { createCipher, type Cipher } from './cipher.js';
+import { CipherCache } from './cipher-cache.js';
+import { KEYS_MAX_STALE_MS, KeySync } from './key-sync.js';
 import { unwrapKey, wrapKey, type KeySlot } from './key-wrapping.js';
 import type { MasterKey } from './master-key.js';
+import { rewrapKeyRing } from './rewrap-key-ring.js';
 import { DataKeyWrapping } from './data-key-wrapping.js';
 import type { TenantKeyStore } from './tenant-key-store.js';
+import { eraseRetiredVersion, holdMasterKeyId, ownersWithoutNext, promoteNext, recordedMasterKeyId, recordMasterKeyId, sealingVersion } from './key-ring-rows.js';
+import { versionsOf, versionStates, type KeyVersion } from './key-ring-rows.js';
+
+export type { KeyVersion } from './key-ring-rows.js';
 
 export const SYSTEM_OWNER = 'system';
-const CACHE_LIMIT = 10_000;
 
 export class MasterKeyMismatchError extends Error {
   constructor() {
@@ -21,26 +27,25 @@ export class MasterKeyMismatchError extends Error {
   }
 }
 
-/** One version of an owner's key, as the inventory and the re-encryption job see it (never the key). */
-export interface KeyVersion {
-  version: number;
-  state: 'active' | 'retired' | 'destroyed';
-  algorithm: string;
-  masterKeyId: string;
-  createdAt: string;
-  retiredAt: string | null;
-  destroyedAt: string | null;
-}
-
 /**
  * The key hierarchy: the master key wraps the data keys of each owner (each tenant, and `system` for
  * values that belong to no single tenant, such as users' e-mail addresses), one version per
  * rotation, plus the system's blind-index key. Unwrapped keys live only in memory. An owner's
- * newest version is `active` and seals new values; older ones are `retired` (they still open what
- * they sealed until re-encryption moves it) and then `destroyed` (the wrapped key is erased).
+ * `active` version seals new values; older ones are `retired` (they still open what they sealed
+ * until re-encryption moves it) and then `destroyed` (the wrapped key is erased).
+ *
+ * Each owner also has a `next` version, made one rotation ahead: every node that loads the owner's
+ * keys loads it too, so it can open values sealed under it before it seals any itself. A rotation
+ * on one node makes `next` active there at once; other nodes, which learn of it only when they next
+ * poll (src/key-rotation/reencryption-worker.ts), already hold the key its new values need. This is
+ * DNSSEC's pre-publish rollover (RFC 6781 §4.1.1.1): publish the key before it is used, so that
+ * caches have it. A value under a version newer than any a node holds (an owner rotated twice
+ * within a poll) makes that node drop its cached keys at once, so only that one read fails.
  */
 export class KeyRing {
-  private readonly ciphers = new Map<string, Cipher>();
+  private readonly ciphers = new CipherCache();
+  /** How recently this process learned of rotations made elsewhere (key-sync.ts). */
+  readonly sync = new KeySync(KEYS_MAX_STALE_MS);
   private indexKey: Buffer | undefined;
   private system: Cipher | undefined;
   readonly masterKeyId: string;
@@ -61,28 +66,22 @@ export class KeyRing {
 
   /** Checks the master key against the database and creates the system keys on first start. */
   async open(): Promise<void> {
-    const recorded = await this.db
-      .selectFrom('system_meta')
-      .select('value')
-      .where('key', '=', 'master_key_id')
-      .executeTakeFirst();
-    if (recorded && recorded.value !== this.masterKeyId) throw new MasterKeyMismatchError();
-    if (!recorded) {
-      await this.db
-        .insertInto('system_meta')
-        .values({ key: 'master_key_id', value: this.masterKeyId })
-        .onConflict((oc) => oc.column('key').doNothing())
-        .execute();
+    // The master key's id is checked before any key is made; createKey checks it again in each transaction.
+    const recorded = await recordedMasterKeyId(this.db);
+    if (recorded !== undefined && recorded !== this.masterKeyId) throw new MasterKeyMismatchError();
+    if (recorded === undefined) {
+      await recordMasterKeyId(this.db, this.masterKeyId);
       return this.open();
     }
     for (const purpose of ['data', 'index'] as const) {
       try {
-        await this.createKey(this.db, { owner: SYSTEM_OWNER, purpose, version: 1 });
+        await this.createKey(this.db, { owner: SYSTEM_OWNER, purpose, version: 1 }, 'active');
       } catch (error) {
         if (!isUniqueViolation(error)) throw error; // another node, or an earlier start, made it
       }
     }
-    this.system = await this.loadCipher(SYSTEM_OWNER);
+    await this.ensureNext(SYSTEM_OWNER);
+    this.system = await this.ciphers.getOrLoad(SYSTEM_OWNER, () => this.loadCipher(SYSTEM_OWNER));
     await this.blindIndexKey();
   }
 
@@ -100,23 +99,44 @@ export class KeyRing {
    * so the caller can encrypt with it before the transaction commits.
    */
   async createOwnerKey(executor: Kysely<DB>, owner: string): Promise<Cipher> {
-    const key = await this.createKey(executor, { owner, purpose: 'data', version: 1 });
-    const cipher = createCipher(owner, new Map([[1, key]]), this.primaryAlgorithm);
-    this.remember(owner, cipher);
+    const key = await this.createKey(executor, { owner, purpose: 'data', version: 1 }, 'active');
+    const next = await this.createKey(executor, { owner, purpose: 'data', version: 2 }, 'next');
+    const cipher = this.cipherOf(owner, new Map([[1, key], [2, next]]), 1);
+    this.ciphers.set(owner, cipher);
     return cipher;
+  }
+
+  /**
+   * Makes the owner's `next` version if it has none (owners made before versions were made ahead,
+   * and the system's keys of such deployments). True if it made one; another node making it first
+   * is no error.
+   */
+  async ensureNext(owner: string): Promise<boolean> {
+    // One transaction: createKey's master key check holds its lock until the key is in (rewrapUnder).
+    const made = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        const rows = await versionStates(trx, owner);
+        if (rows.length === 0 || rows.some((row) => row.state === 'next')) return false;
+        await this.createKey(trx, { owner, purpose: 'data', version: Math.max(...rows.map((row) => row.version)) + 1 }, 'next');
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      });
+    if (made) await this.forget(owner);
+    return made;
+  }
+
+  /** Owners with an active data key and no `next` version, at most `limit` of them. */
+  ownersWithoutNext(limit: number): Promise<string[]> {
+    return ownersWithoutNext(this.db, limit);
   }
 
   async cipherFor(owner: string): Promise<Cipher> {
     if (owner === SYSTEM_OWNER && this.system) return this.system;
-    const cached = this.ciphers.get(owner);
-    if (cached) {
-      this.ciphers.delete(owner);
-      this.ciphers.set(owner, cached);
-      return cached;
-    }
-    const cipher = await this.loadCipher(owner);
-    this.remember(owner, cipher);
-    return cipher;
+    return this.ciphers.getOrLoad(owner, () => this.loadCipher(owner));
   }
 
   /**
@@ -125,35 +145,49 @@ export class KeyRing {
    * system cipher is reloaded at once, since systemCipher() must answer without a query.
    */
   async forget(owner: string): Promise<void> {
-    this.ciphers.delete(owner);
-    if (owner === SYSTEM_OWNER) this.system = await this.loadCipher(SYSTEM_OWNER);
+    this.ciphers.invalidate(owner);
+    if (owner === SYSTEM_OWNER) this.system = await this.ciphers.getOrLoad(SYSTEM_OWNER, () => this.loadCipher(SYSTEM_OWNER));
   }
 
   /** Drops every cached key (the blind-index key too) and reloads the system cipher. */
   async forgetAll(): Promise<void> {
     this.ciphers.clear();
     this.indexKey = undefined;
-    this.system = await this.loadCipher(SYSTEM_OWNER);
+    this.system = await this.ciphers.getOrLoad(SYSTEM_OWNER, () => this.loadCipher(SYSTEM_OWNER));
   }
 
   private async loadCipher(owner: string): Promise<Cipher> {
     const rows = await this.db
       .selectFrom('key_ring')
-      .select(['version', 'wrapped_key', 'wrapped_by'])
+      .select(['version', 'state', 'wrapped_key', 'wrapped_by'])
       .where('owner', '=', owner)
       .where('purpose', '=', 'data')
       .where('state', '<>', 'destroyed')
       .execute();
     if (rows.length === 0) throw this.wrapping.noKeyError(owner);
     const keys = new Map(
-      rows.map((row) => [row.version, unwrapKey(this.wrapping.forExisting(owner, row.wrapped_by), { owner, purpose: 'data', version: row.version }, row.wrapped_key)]),
+      rows.map((row) => [Number(row.version), unwrapKey(this.wrapping.forExisting(owner, row.wrapped_by, owner !== SYSTEM_OWNER), { owner, purpose: 'data', version: Number(row.version) }, row.wrapped_key)]),
     );
-    return createCipher(owner, keys, this.primaryAlgorithm);
+    // The active version seals (no active one: a rotation died half-way in an older release; the newest that is not 'next' then).
+    const sealing = sealingVersion(rows.map((row) => ({ version: Number(row.version), state: row.state })));
+    if (sealing === null) throw new Error(`no key version of ${owner} can seal`);
+    return this.cipherOf(owner, keys, sealing);
   }
 
-  private remember(owner: string, cipher: Cipher): void {
-    this.ciphers.set(owner, cipher);
-    if (this.ciphers.size > CACHE_LIMIT) this.ciphers.delete(this.ciphers.keys().next().value!);
+  private cipherOf(owner: string, keys: ReadonlyMap<number, Buffer>, sealingVersion: number): Cipher {
+    let stale = false;
+    const cipher: Cipher = createCipher(owner, keys, {
+      primary: this.primaryAlgorithm,
+      sealingVersion,
+      // Stale keys: drop them once, so the next use reads the key ring again (the read that met it fails).
+      onNewerVersion: () => {
+        if (stale) return;
+        stale = true;
+        this.ciphers.deleteIfHolding(owner, cipher);
+        if (owner === SYSTEM_OWNER && this.system === cipher) void this.forget(owner).catch(() => {});
+      },
+    });
+    return cipher;
   }
 
   /** The key behind blind indexes (keyed HMACs used to look up encrypted values). */
@@ -177,20 +211,25 @@ export class KeyRing {
    * Re-encrypting what older versions sealed is the rotation job's (src/key-rotation/…).
    */
   async rotate(owner: string, executor?: Kysely<DB>): Promise<number> {
-    // One unit: the version before is retired only if the new one is added (two rotations racing:
-    // one fails on the unique version, and the owner still has exactly one active version).
+    // One unit: the version before is retired only if the next one becomes active (two rotations
+    // racing: one finds `next` taken, or fails on the unique version, and rolls back).
     const addNext = async (trx: Kysely<DB>): Promise<number> => {
-      const newest = await trx
-        .selectFrom('key_ring')
-        .select((eb) => eb.fn.max('version').as('version'))
-        .where('owner', '=', owner)
-        .where('purpose', '=', 'data')
-        .executeTakeFirst();
-      if (newest?.version === null || newest?.version === undefined) throw new Error('no data key for this owner');
-      const version = Number(newest.version) + 1;
-      const now = this.clock.now().toISOString();
-      await trx.updateTable('key_ring').set({ state: 'retired', retired_at: now }).where('owner', '=', owner).where('purpose', '=', 'data').where('state', '=', 'active').execute();
-      await this.createKey(trx, { owner, purpose: 'data', version });
+      // The master key check (and its lock) before any key_ring row is touched: a master key switch
+      // takes the same lock first and then updates key_ring rows, so the other order could deadlock.
+      if (!(await holdMasterKeyId(trx, this.masterKeyId))) throw new MasterKeyMismatchError();
+      const rows = await versionStates(trx, owner);
+      if (rows.length === 0) throw new Error('no data key for this owner');
+      // The `next` made ahead, if it is newer than every version that sealed (an older release could leave one behind).
+      const sealed = Math.max(0, ...rows.filter((row) => row.state !== 'next').map((row) => row.version));
+      const ready = rows.find((row) => row.state === 'next' && row.version > sealed);
+      if (!(await promoteNext(trx, owner, ready?.version ?? null, this.clock.now().toISOString(), this.primaryAlgorithm.name))) {
+        throw new Error('a concurrent rotation of this owner took its next key version');
+      }
+      // An owner made before versions were made ahead has none: its first rotation adds the version it seals with.
+      const newest = Math.max(...rows.map((row) => row.version));
+      const version = ready?.version ?? newest + 1;
+      if (!ready) await this.createKey(trx, { owner, purpose: 'data', version }, 'active');
+      await this.createKey(trx, { owner, purpose: 'data', version: Math.max(newest, version) + 1 }, 'next');
       return version;
     };
     const version = executor ? await addNext(executor) : await this.db.transaction().execute(addNext);
@@ -199,23 +238,8 @@ export class KeyRing {
   }
 
   /** Every version of an owner's data key, oldest first. */
-  async versionsOf(owner: string, executor: Kysely<DB> = this.db): Promise<KeyVersion[]> {
-    const rows = await executor
-      .selectFrom('key_ring')
-      .select(['version', 'state', 'algorithm', 'master_key_id', 'created_at', 'retired_at', 'destroyed_at'])
-      .where('owner', '=', owner)
-      .where('purpose', '=', 'data')
-      .orderBy('version')
-      .execute();
-    return rows.map((row) => ({
-      version: Number(row.version),
-      state: row.state,
-      algorithm: row.algorithm,
-      masterKeyId: row.master_key_id,
-      createdAt: row.created_at,
-      retiredAt: row.retired_at,
-      destroyedAt: row.destroyed_at,
-    }));
+  versionsOf(owner: string, executor: Kysely<DB> = this.db): Promise<KeyVersion[]> {
+    return versionsOf(executor, owner);
   }
 
   /**
@@ -223,16 +247,9 @@ export class KeyRing {
    * active version. The caller proves first that nothing uses it any more, and records the event.
    */
   async destroyVersion(owner: string, version: number, executor: Kysely<DB> = this.db): Promise<boolean> {
-    const result = await executor
-      .updateTable('key_ring')
-      .set({ state: 'destroyed', wrapped_key: '', destroyed_at: this.clock.now().toISOString() })
-      .where('owner', '=', owner)
-      .where('purpose', '=', 'data')
-      .where('version', '=', version)
-      .where('state', '=', 'retired')
-      .executeTakeFirst();
+    const erased = await eraseRetiredVersion(executor, owner, version, this.clock.now().toISOString());
     await this.forget(owner);
-    return result.numUpdatedRows > 0n;
+    return erased;
   }
 
   /**
@@ -240,19 +257,18 @@ export class KeyRing {
    * another provider), inside the caller's transaction, and records `next` as the deployment's
    * master key. Afterwards the current master key is no longer needed.
    */
-  async rewrapUnder(executor: Kysely<DB>, next: MasterKey): Promise<number> {
-    const rows = await executor.selectFrom('key_ring').select(['id', 'owner', 'purpose', 'version', 'wrapped_key']).where('state', '<>', 'destroyed').where('wrapped_by', '=', 'master').execute(); // TKEK-wrapped rows: TenantKeyStore.rewrapAll
-    for (const row of rows) {
-      const slot: KeySlot = { owner: row.owner, purpose: row.purpose, version: Number(row.version) };
-      const key = unwrapKey(this.masterKey, slot, row.wrapped_key);
-      await executor.updateTable('key_ring').set({ wrapped_key: wrapKey(next, slot, key), master_key_id: next.id }).where('id', '=', row.id).execute();
-      key.fill(0);
-    }
-    await executor.updateTable('system_meta').set({ value: next.id }).where('key', '=', 'master_key_id').execute();
-    return rows.length;
+  rewrapUnder(executor: Kysely<DB>, next: MasterKey): Promise<number> {
+    return rewrapKeyRing(executor, this.masterKey, next);
   }
 
-  private async createKey(executor: Kysely<DB>, slot: KeySlot): Promise<Buffer> {
+  /**
+   * Makes and stores a key wrapped under this process's master key, after checking in the same
+   * transaction that the deployment still uses it: a node left running through `confide keys
+   * rotate-master` on PostgreSQL must not add a key the new master key cannot open (holdMasterKeyId
+   * locks the row that names it; SQLite serialises writers anyway).
+   */
+  private async createKey(executor: Kysely<DB>, slot: KeySlot, state: 'active' | 'next'): Promise<Buffer> {
+    if (!(await holdMasterKeyId(executor, this.masterKeyId))) throw new MasterKeyMismatchError();
     const key = newAes256Key();
     const { wrapper, wrappedBy } = this.wrapping.forNew(slot.owner, slot.owner !== SYSTEM_OWNER);
     await executor
@@ -267,7 +283,9 @@ export class KeyRing {
         wrapped_key: wrapKey(wrapper, slot, key),
         wrapped_by: wrappedBy,
         master_key_id: this.masterKeyId,
+        state,
         created_at: this.clock.now().toISOString(),
+        activated_at: state === 'active' ? this.clock.now().toISOString() : null,
       })
       .execute();
     return key;

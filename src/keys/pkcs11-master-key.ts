@@ -4,6 +4,7 @@ import type { Pkcs11Settings } from '../config/config.js';
 import { DecryptionError } from '../lib/aes-gcm.js';
 import { checkPrivateFile } from '../lib/private-path.js';
 import { formatWrapped, parseWrapped, type MasterKey } from './master-key.js';
+import type * as Pkcs11js from 'pkcs11js';
 import { acquireModule, pkcs11js, type Pkcs11Library } from './pkcs11-module.js';
 import { pkcs11Problem, Pkcs11KeyError } from './pkcs11-problems.js';
 
@@ -22,17 +23,8 @@ const FINGERPRINT_INPUT = Buffer.from('confide:master-key-id', 'utf8');
  * logged-in session (tens of µs each; async calls would need a session per concurrent call).
  */
 export function openPkcs11MasterKey(settings: Pkcs11Settings, create: boolean): MasterKey {
-  const pin = readPin(settings.pinFile);
-  let module: ReturnType<typeof acquireModule>;
+  const { library, session, close } = openTokenSession(settings);
   try {
-    module = acquireModule(settings.module);
-  } catch (error) {
-    throw pkcs11Problem(error, settings, 'module');
-  }
-  const { library } = module;
-  let session: Handle | undefined;
-  try {
-    session = openSession(library, settings, pin);
     const key = findKey(library, session, settings.keyLabel) ?? (create ? generateKey(library, session, settings.keyLabel) : undefined);
     if (!key) {
       throw new Pkcs11KeyError(
@@ -41,12 +33,42 @@ export function openPkcs11MasterKey(settings: Pkcs11Settings, create: boolean): 
       );
     }
     refuseExportable(library, session, key, settings);
-    return tokenMasterKey(library, session, key, settings, module.release);
+    return tokenMasterKey(library, session, key, settings, close);
   } catch (error) {
-    if (session) closeQuietly(() => library.C_CloseSession(session!));
-    module.release();
+    close();
     throw error instanceof Pkcs11KeyError ? error : pkcs11Problem(error, settings, 'session');
   }
+}
+
+/**
+ * A logged-in session of the token CONFIDE_PKCS11_* names, with its own lifetime: for the tenant
+ * key store (src/keys/pkcs11-tenant-key-store.ts), which closes it when it closes. Problems are the
+ * same one-line Pkcs11KeyError as the master key's.
+ */
+export function openTokenSession(settings: Pkcs11Settings): { library: Pkcs11Library; session: Handle; close: () => void } {
+  const pin = readPin(settings.pinFile);
+  let module: ReturnType<typeof acquireModule>;
+  try {
+    module = acquireModule(settings.module);
+  } catch (error) {
+    throw pkcs11Problem(error, settings, 'module');
+  }
+  const { library, release } = module;
+  let session: Handle;
+  try {
+    session = openSession(library, settings, pin);
+  } catch (error) {
+    release();
+    throw error instanceof Pkcs11KeyError ? error : pkcs11Problem(error, settings, 'session');
+  }
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    closeQuietly(() => library.C_CloseSession(session));
+    release();
+  };
+  return { library, session, close };
 }
 
 function readPin(pinFile: string): string {
@@ -110,18 +132,7 @@ function findKey(library: Pkcs11Library, session: Handle, keyLabel: string): Han
 function generateKey(library: Pkcs11Library, session: Handle, keyLabel: string): Handle {
   const P = pkcs11js();
   return library.C_GenerateKey(session, { mechanism: P.CKM_AES_KEY_GEN }, [
-    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-    { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-    { type: P.CKA_VALUE_LEN, value: 32 },
-    { type: P.CKA_LABEL, value: keyLabel },
-    { type: P.CKA_ID, value: randomBytes(8) },
-    { type: P.CKA_TOKEN, value: true },
-    { type: P.CKA_PRIVATE, value: true },
-    { type: P.CKA_SENSITIVE, value: true },
-    { type: P.CKA_EXTRACTABLE, value: false },
-    { type: P.CKA_MODIFIABLE, value: false },
-    { type: P.CKA_ENCRYPT, value: true },
-    { type: P.CKA_DECRYPT, value: true },
+    ...tokenAesKeyTemplate(keyLabel, randomBytes(8)),
     { type: P.CKA_SIGN, value: true }, // the CMAC fingerprint (id)
   ]);
 }
@@ -147,15 +158,12 @@ function gcm(iv: Buffer, aad: Buffer) {
 // The token reports a ciphertext that does not authenticate in its own way (SoftHSM: CKR_GENERAL_ERROR).
 const NOT_AUTHENTIC = new Set(['CKR_GENERAL_ERROR', 'CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE']);
 
-function tokenMasterKey(library: Pkcs11Library, session: Handle, key: Handle, settings: Pkcs11Settings, release: () => void): MasterKey {
-  const P = pkcs11js();
-  library.C_SignInit(session, { mechanism: P.CKM_AES_CMAC }, key);
-  const id = library.C_Sign(session, FINGERPRINT_INPUT, Buffer.alloc(16)).toString('hex').slice(0, 16);
-  let closed = false;
+/**
+ * Wrapping and unwrapping under an AES key in the token (CKM_AES_GCM, Confide's IV, the caller's
+ * AAD): the master key's, and each TKEK's in the HSM tenant key store, in the same `w1.` form.
+ */
+export function tokenGcmWrapper(library: Pkcs11Library, session: Handle, key: Handle): Pick<MasterKey, 'wrap' | 'unwrap'> {
   return {
-    kind: 'pkcs11',
-    description: `PKCS#11 key "${settings.keyLabel}" on token "${settings.tokenLabel}"`,
-    id,
     wrap(plain, aad) {
       const iv = randomBytes(IV_BYTES);
       library.C_EncryptInit(session, gcm(iv, aad), key);
@@ -172,13 +180,26 @@ function tokenMasterKey(library: Pkcs11Library, session: Handle, key: Handle, se
         throw error;
       }
     },
+  };
+}
+
+/** `closeSession` ends the session and releases the library (openTokenSession's close). */
+function tokenMasterKey(library: Pkcs11Library, session: Handle, key: Handle, settings: Pkcs11Settings, closeSession: () => void): MasterKey {
+  const P = pkcs11js();
+  library.C_SignInit(session, { mechanism: P.CKM_AES_CMAC }, key);
+  const id = library.C_Sign(session, FINGERPRINT_INPUT, Buffer.alloc(16)).toString('hex').slice(0, 16);
+  let closed = false;
+  return {
+    kind: 'pkcs11',
+    description: `PKCS#11 key "${settings.keyLabel}" on token "${settings.tokenLabel}"`,
+    id,
+    ...tokenGcmWrapper(library, session, key),
     legacyBytes: () => null,
     close() {
       if (closed) return;
       closed = true;
       // Closing the token's last session logs it out; the library is finalised with its last user.
-      closeQuietly(() => library.C_CloseSession(session));
-      release();
+      closeSession();
     },
   };
 }
@@ -189,4 +210,27 @@ function closeQuietly(close: () => void): void {
   } catch {
     // Already gone (the token was removed, the library finalised): nothing left to release.
   }
+}
+
+/**
+ * The attributes of an AES-256 key Confide generates inside a token (the master key, tenants' key-
+ * encryption keys): kept on the token, readable only after login, never revealed (SENSITIVE) nor
+ * exported (EXTRACTABLE false, so NEVER_EXTRACTABLE stays true), unchangeable, for GCM only.
+ */
+export function tokenAesKeyTemplate(label: string, id: Buffer): Pkcs11js.Template {
+  const P = pkcs11js();
+  return [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+    { type: P.CKA_VALUE_LEN, value: 32 },
+    { type: P.CKA_LABEL, value: label },
+    { type: P.CKA_ID, value: id },
+    { type: P.CKA_TOKEN, value: true },
+    { type: P.CKA_PRIVATE, value: true },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false },
+    { type: P.CKA_MODIFIABLE, value: false },
+    { type: P.CKA_ENCRYPT, value: true },
+    { type: P.CKA_DECRYPT, value: true },
+  ];
 }

@@ -1,3 +1,4 @@
+import type { TenantKeyStoreKind } from '../config/config.js';
 import { openAes256Gcm, sealAes256Gcm } from '../lib/aes-gcm.js';
 import { AppError } from '../lib/app-error.js';
 import { formatWrapped, parseWrapped, type MasterKey } from './master-key.js';
@@ -5,18 +6,21 @@ import { formatWrapped, parseWrapped, type MasterKey } from './master-key.js';
 /**
  * Where tenants' key-encryption keys (TKEK) live: outside the database, so that deleting a tenant
  * destroys something a restored copy of the database does not bring back. A tenant's data keys
- * (its key_ring rows) are wrapped under its TKEK, which is wrapped under the master key. Today the
- * store is a directory of files (file-tenant-key-store.ts); an HSM holding each TKEK as a token
- * object is the better, later answer, and another implementation of this interface.
+ * (its key_ring rows) are wrapped under its TKEK. Two stores: a directory of files, each TKEK
+ * wrapped under the master key (file-tenant-key-store.ts), or an HSM token holding each TKEK as a
+ * non-extractable token object (pkcs11-tenant-key-store.ts). The store hands out a wrapper, not
+ * the TKEK's bytes, so that a TKEK in an HSM never enters this process.
  */
 export interface TenantKeyStore {
+  readonly kind: TenantKeyStoreKind;
   /** Names the store in messages, never a key: `tenant key directory /…`. */
   readonly description: string;
   /**
-   * The tenant's TKEK. With `create`, one is made (on disk, durably, before this returns) when the
-   * tenant has none yet. Throws TenantKeyUnavailableError when it was destroyed or is missing.
+   * What wraps the tenant's data keys under its TKEK. With `create`, a TKEK is made (durably,
+   * before this returns) when the tenant has none yet. Throws TENANT_DELETED when it was destroyed,
+   * a plain error when it is missing.
    */
-  keyOf(tenantId: string, options?: { create?: boolean }): Buffer;
+  wrapperOf(tenantId: string, options?: { create?: boolean }): KeyWrapper;
   /**
    * Destroys the tenant's TKEK for good and leaves a tombstone (no secret: the id and when), so it
    * is never made again for that id. Returns whether there was a key to destroy.
@@ -27,11 +31,21 @@ export interface TenantKeyStore {
   /**
    * Master key rotation or migration: adds a wrapping of every TKEK under `next` beside the one
    * under `current`, so either master key opens them until the database has switched too; then
-   * `keepOnly(next.id)` drops the old wrappings. Returns how many TKEKs were re-wrapped.
+   * `keepOnly(next.id)` drops the old wrappings. Returns how many TKEKs were re-wrapped (0 for
+   * TKEKs an HSM holds: they are not wrapped under the master key, and its change leaves them be).
    */
   rewrapAll(current: MasterKey, next: MasterKey): number;
   /** Drops every wrapping not made by the master key `masterKeyId` (after a master key switch committed). */
   keepOnly(masterKeyId: string): number;
+  /** Every tombstone: the tenants deleted here, and when (`confide keys migrate-tenant-keys` carries them over). */
+  tombstones(): Array<{ tenantId: string; deletedAt: string }>;
+  /**
+   * Removes the tenant's TKEK without a tombstone: its keys were moved to another store (the
+   * tenant lives on there). Returns whether there was one.
+   */
+  discard(tenantId: string): boolean;
+  /** Releases what the store holds (an HSM session); it is not used afterwards. */
+  close(): void;
 }
 
 /** What wraps data keys: the master key, or a tenant's TKEK (both AES-256-GCM, same `w1.` form). */

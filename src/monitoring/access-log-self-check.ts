@@ -27,6 +27,8 @@ export interface AccessLogSelfCheckOptions {
  * after the last tenant verified. A pass over all tenants therefore ends within as many runs as
  * there are tenants (in practice total verification time / budget), and a new pass starts at most
  * hourly. One tenant's chain is never cut short: a run can overrun its budget by that tenant.
+ * Each chain is held against its tenant's latest signed checkpoint too, as `confide audit verify`
+ * does, so a cut tail whose head was rewritten to match is caught here as well.
  * A chain that fails is recorded as `audit.verification.failed`, which the
  * `access-log-verification-failed` rule alerts on. The position in the pass is this node's: if the
  * lease moves to another node, that node starts a pass of its own.
@@ -39,7 +41,7 @@ export class AccessLogSelfCheck {
   private readonly stopwatch: () => number;
 
   constructor(
-    private readonly deps: Pick<MonitoringDeps, 'db' | 'keyRing' | 'securityEvents'>,
+    private readonly deps: Pick<MonitoringDeps, 'db' | 'keyRing' | 'securityEvents' | 'checkpoints' | 'signingKeys'>,
     options: AccessLogSelfCheckOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? SELF_CHECK_BUDGET_MS;
@@ -54,12 +56,13 @@ export class AccessLogSelfCheck {
       this.after = '';
     }
     const started = this.stopwatch();
+    const publicKeys = await this.deps.signingKeys.authenticPublicKeys();
     let verified = 0;
     let failed = 0;
     for (;;) {
       const tenants = await this.deps.db.selectFrom('tenants').select('id').where('id', '>', this.after).orderBy('id').limit(TENANTS_PER_PAGE).execute();
       for (const { id } of tenants) {
-        if (!(await this.verify(id))) failed += 1;
+        if (!(await this.verify(id, publicKeys))) failed += 1;
         verified += 1;
         this.after = id;
         if (this.stopwatch() - started >= this.budgetMs) return { verified, failed, passDone: false };
@@ -75,11 +78,17 @@ export class AccessLogSelfCheck {
    * tenant's key cannot be opened, a row cannot be read) is a failure too, recorded with the kind
    * `check-failed`, and the pass moves on: one tenant must not stop every later one being checked.
    */
-  private async verify(tenantId: string): Promise<boolean> {
-    const { db, keyRing, securityEvents } = this.deps;
+  private async verify(tenantId: string, publicKeys: ReadonlyMap<string, Buffer>): Promise<boolean> {
+    const { db, keyRing, securityEvents, checkpoints } = this.deps;
     let report: Awaited<ReturnType<typeof verifyAccessLog>>;
     try {
-      report = await verifyAccessLog(db, tenantId, await keyRing.cipherFor(tenantId));
+      const cipher = await keyRing.cipherFor(tenantId);
+      const checkpoint = await checkpoints.latest(tenantId);
+      report = await verifyAccessLog(db, tenantId, cipher, { checkpoint, publicKeys });
+      // A checkpoint signed by a key made since this run read the keys (a signing-key rotation) is no tampering: read them again once.
+      if (report.problems.some((problem) => problem.kind === 'checkpoint_invalid')) {
+        report = await verifyAccessLog(db, tenantId, cipher, { checkpoint, publicKeys: await this.deps.signingKeys.authenticPublicKeys() });
+      }
     } catch {
       securityEvents.record({ type: 'audit.verification.failed', outcome: 'failure', tenantId, actor: { type: 'system', id: 'monitor' }, details: { problems: ['check-failed'] } });
       return false;

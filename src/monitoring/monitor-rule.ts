@@ -12,6 +12,8 @@ export interface RuleContext {
   now: Date;
   /** The system cipher, to name a source in an alert (one address per alert, never in bulk). */
   systemCipher: Cipher;
+  /** CONFIDE_KEY_MAX_AGE_DAYS (null: off), for the key-max-age rule. */
+  keyMaxAgeDays: number | null;
   /**
    * The most recently resolved alert of this rule for `subject`, or null. One alert per incident: a
    * rule never raises again from what that alert was resolved over (`evidenceCutoff`), only from

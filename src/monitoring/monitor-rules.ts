@@ -1,6 +1,7 @@
 import type { Finding, MonitorRule } from './monitor-rule.js';
 import { eventCountRule } from './monitor-rule.js';
 import { liveCertificates, shortFingerprint } from './node-certificates.js';
+import { keyMaxAge } from './key-age-rule.js';
 
 const MINUTE = 60;
 const HOUR = 3600;
@@ -146,6 +147,7 @@ export const MONITOR_RULES: readonly MonitorRule[] = [
     describe: (_n, subject) => `The access-log chain of ${subject} failed verification.`,
   }),
   certificateExpiring,
+  keyMaxAge,
   eventCountRule({
     name: 'sustained-rate-limiting',
     severity: 'medium',

@@ -87,7 +87,7 @@ export class Monitor {
     run.held = true;
     await this.selfCheck.runOnce(now).catch(this.options.onError);
     await this.deps.securityEvents.flush(); // what this run recorded counts in this run
-    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher() };
+    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher(), keyMaxAgeDays: this.deps.config.keyRotation.maxAgeDays };
     for (const rule of this.options.rules) {
       try {
         // A storm (more new subjects than the cap) is folded into one alert: see alert-storm.ts.

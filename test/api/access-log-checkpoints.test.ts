@@ -235,6 +235,9 @@ describe.each(DIALECTS)('signed access-log checkpoints on %s', (dialect) => {
     expect(newOnly.status).toBe(1);
     expect(newOnly.stdout).toContain(`signed by key "${old.keyId}", which is not among the public keys given`);
     expect(runCli(['audit', 'verify', '--tenant', tenant.tenantId], t.env).status).toBe(0);
+
+    const events = await t.app.services.db.selectFrom('security_events').select(['actor_type', 'actor_id']).where('type', '=', 'audit.signingKey.rotated').execute();
+    expect(events).toEqual([{ actor_type: 'system', actor_id: expect.stringMatching(/^host:/) }]);
   });
 
   it('lets only owners and admins list checkpoints, export or read the public keys', async () => {

@@ -6,7 +6,15 @@ import { buildStaff } from '../harness/staff.js';
 import { insertGrantFixture } from '../harness/grant-fixture.js';
 import { countOwned, expectAllUnder, insertFullAccessRequest, insertRecords } from '../harness/key-fixture.js';
 import { columnsOwnedBy } from '../../src/key-rotation/column-walk.js';
-import { DESTROY_GRACE_MS } from '../../src/key-rotation/reencryption-worker.js';
+import { DESTROY_GRACE_MS, ReencryptionWorker } from '../../src/key-rotation/reencryption-worker.js';
+import { readOutboxFile, sealOutboxFile } from '../../src/mail/outbox-file.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { onTestFinished } from 'vitest';
+import { KeyRing } from '../../src/keys/key-ring.js';
+import { algorithmForConfig } from '../../src/keys/algorithms.js';
+import { rotateKey } from '../../src/key-rotation/rotate-key.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const BULK_RECORDS = 10_000;
 const WRITER_TARGETS = 10;
@@ -89,7 +97,7 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     expect(midway.some((percent) => percent > 0 && percent < 100), `progress seen: ${midway.join(',')}`).toBe(true);
 
     if (outcome[0] === 'waiting') {
-      expect((await keysOf(owner)).versions.map((v: { state: string }) => v.state)).toEqual(['retired', 'active']);
+      expect((await keysOf(owner)).versions.map((v: { state: string }) => v.state)).toEqual(['retired', 'active', 'next']);
       t.clock.advance(DESTROY_GRACE_MS / 1000 + 1);
       expect(await t.app.keyRotation.runOnce()).toEqual(['done']);
     } else {
@@ -99,7 +107,8 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     const status = await keysOf(owner);
     expect(status.versions).toMatchObject([
       { version: 1, state: 'destroyed', destroyedAt: expect.any(String) },
-      { version: 2, state: 'active', destroyedAt: null },
+      { version: 2, state: 'active', activatedAt: expect.any(String), destroyedAt: null },
+      { version: 3, state: 'next', activatedAt: null, destroyedAt: null },
     ]);
     expect(status.rotation).toMatchObject({ toVersion: 2, state: 'done', valuesTotal: total, percent: 100 });
     expect(status.rotation.valuesDone).toBeGreaterThanOrEqual(total);
@@ -118,7 +127,7 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     expect(verify.json()).toMatchObject({ ok: true, problems: [] });
 
     // Another tenant's key is not touched.
-    expect((await keysOf(other)).versions.map((v: { state: string }) => v.state)).toEqual(['active']);
+    expect((await keysOf(other)).versions.map((v: { state: string }) => v.state)).toEqual(['active', 'next']);
     expect((await t.request({ method: 'GET', url: `/v1/collections/patients/records/${othersRecord.id}`, token: other.token })).statusCode).toBe(200);
 
     await securityEvents.flush();
@@ -134,23 +143,53 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     const owner = await buildTenant(t);
     await buildRecord(t, owner);
     await expectAllUnder(db, keyRing, 'system', 1);
-    const { rotateKey } = await import('../../src/key-rotation/rotate-key.js');
     await rotateKey(t.app.services, 'system', { actor: { type: 'system', id: 'host:test' }, requestedBy: 'host:test' });
     // A new user after the rotation is sealed with the new version at once.
     const later = await buildTenant(t);
+    expect(await t.app.keyRotation.runOnce()).toEqual(['waiting']); // walked; the grace has not passed
     t.clock.advance(DESTROY_GRACE_MS / 1000 + 1);
     expect(await t.app.keyRotation.runOnce()).toEqual(['done']);
     const byField = await expectAllUnder(db, keyRing, 'system', 2);
     expect(byField.usersEmail).toBeGreaterThanOrEqual(2);
     expect(byField.sessionsIp).toBeGreaterThanOrEqual(2);
     const versions = await keyRing.versionsOf('system');
-    expect(versions.map((v) => v.state)).toEqual(['destroyed', 'active']);
+    expect(versions.map((v) => v.state)).toEqual(['destroyed', 'active', 'next']);
     // Sign-in (which reads the e-mail addresses) and the mail outbox still work for both users.
     for (const tenant of [owner, later]) {
       const session = await t.request({ method: 'POST', url: '/v1/sessions', payload: { email: tenant.email, password: tenant.password } });
       expect(session.statusCode, session.body).toBe(201);
       expect((await t.mailTo(tenant.email)).length).toBeGreaterThan(0);
     }
+  });
+
+  it('another node re-seals its own mail outbox when it learns of a system rotation, before the old version is destroyed', { timeout: 60_000 }, async () => {
+    const { keyRing } = t.app.services;
+    // Node B: the same database, a data directory (and so an outbox) of its own, and not the lease holder.
+    const { db, masterKey, clock, config, tenantKeys } = t.app.services;
+    const keyRingB = new KeyRing(db, masterKey, clock, algorithmForConfig(config.dataCipher), tenantKeys);
+    await keyRingB.open();
+    const dataDirB = mkdtempSync(join(tmpdir(), 'confide-node-b-'));
+    onTestFinished(() => rmSync(dataDirB, { recursive: true, force: true }));
+    const nodeB = { ...t.app.services, keyRing: keyRingB, config: { ...config, dataDir: dataDirB } };
+    mkdirSync(join(nodeB.config.dataDir, 'outbox'), { mode: 0o700 });
+    const file = join(nodeB.config.dataDir, 'outbox', 'mail-b.eml.enc');
+    writeFileSync(file, sealOutboxFile('mail-b', 'deployment', 'Subject: kept\r\n\r\nbody', keyRingB.systemCipher()), { mode: 0o600 });
+    const workerB = new ReencryptionWorker(nodeB, { holder: 'node-b', onError: (error) => { throw error; } });
+    const versionOf = () => Number(readFileSync(file, 'utf8').trimEnd().split('\n').pop()!.split('.')[2]);
+    expect(versionOf()).toBe(1);
+
+    await rotateKey(t.app.services, 'system', { actor: { type: 'system', id: 'host:test' }, requestedBy: 'host:test' });
+    expect(await t.app.keyRotation.runOnce()).toEqual(['waiting']); // node A holds the lease and walks its own outbox
+    expect(await workerB.runOnce()).toEqual([]); // node B runs no job, but learns of the rotation
+    expect(versionOf()).toBe(2);
+    expect(await t.app.keyRotation.runOnce()).toEqual(['waiting']);
+    t.clock.advance(DESTROY_GRACE_MS / 1000 + 1);
+    expect(await t.app.keyRotation.runOnce()).toEqual(['done']);
+    await keyRing.forget('system');
+    await keyRingB.forget('system');
+    expect(readOutboxFile(readFileSync(file, 'utf8'), keyRingB.systemCipher()).eml).toBe('Subject: kept\r\n\r\nbody');
+    expect(readOutboxFile(readFileSync(file, 'utf8'), keyRing.systemCipher()).eml).toBe('Subject: kept\r\n\r\nbody');
+    await workerB.stop();
   });
 
   it('refuses a rotation to an admin, an API key and an owner whose session has not proved itself for 5 minutes', async () => {
@@ -165,6 +204,6 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     expect(errorCode(stale)).toBe('REAUTHENTICATION_REQUIRED');
     // The admin may see the key's state; nothing was rotated.
     const status = await keysOf(admin);
-    expect(status).toMatchObject({ versions: [{ version: 1, state: 'active' }], rotation: null });
+    expect(status).toMatchObject({ versions: [{ version: 1, state: 'active' }, { version: 2, state: 'next', activatedAt: null }], rotation: null });
   });
 });

@@ -1,91 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { DIALECTS, freshPostgresSchema, postgresBaseUrl, type PostgresSchema, type TestDialect } from '../harness/dialects.js';
-import { createTestApp, type TestApp } from '../harness/test-app.js';
-import { buildRecord, buildTenant, errorCode, signIn, type TestTenant } from '../harness/builders.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../harness/dialects.js';
+import { Deployment, expectShreddedInRestoredCopy } from '../harness/deployment-backup.js';
+import type { TestApp } from '../harness/test-app.js';
+import { buildRecord, buildTenant, signIn, type TestTenant } from '../harness/builders.js';
 import { runCli } from '../harness/run-cli.js';
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-/**
- * One deployment on disk (data directory, key directory, and on PostgreSQL a schema of its own) that
- * the test starts, stops, backs up and restores. A backup is what an operator makes: on SQLite a
- * copy of the data directory with the server stopped; on PostgreSQL `pg_dump` of its schema,
- * restored with `pg_restore` after dropping the schema.
- */
-class Deployment {
-  readonly root = mkdtempSync(join(tmpdir(), 'confide-shred-'));
-  readonly dataDir = join(this.root, 'data');
-  readonly keyDir = join(this.root, 'keys');
-  private readonly backup = join(this.root, 'backup');
-
-  readonly env: Record<string, string>;
-
-  constructor(
-    readonly dialect: TestDialect,
-    private readonly schema: PostgresSchema | undefined,
-    env: (paths: { root: string; keyDir: string }) => Record<string, string>,
-  ) {
-    this.env = { CONFIDE_DATA_DIR: this.dataDir, ...(schema ? { CONFIDE_DATABASE_URL: schema.url } : {}), ...env({ root: this.root, keyDir: this.keyDir }) };
-  }
-
-  static async create(dialect: TestDialect, env: (paths: { root: string; keyDir: string }) => Record<string, string>): Promise<Deployment> {
-    return new Deployment(dialect, dialect === 'postgres' ? await freshPostgresSchema() : undefined, env);
-  }
-
-  /** The same database and keys, started with other settings. */
-  withEnv(extra: Record<string, string>): Deployment {
-    const other = new Deployment(this.dialect, this.schema, () => ({ ...this.env, ...extra }));
-    rmSync(other.root, { recursive: true, force: true });
-    return other;
-  }
-
-  start(): Promise<TestApp> {
-    return createTestApp(this.dialect, { env: this.env, smtp: true });
-  }
-
-  backUp(): void {
-    if (!this.schema) return cpSync(this.dataDir, this.backup, { recursive: true });
-    this.pg('pg_dump', ['--format=custom', `--schema=${this.schema.schema}`, `--file=${this.backup}`, postgresBaseUrl()]);
-  }
-
-  async restore(): Promise<void> {
-    if (!this.schema) {
-      rmSync(this.dataDir, { recursive: true, force: true });
-      return cpSync(this.backup, this.dataDir, { recursive: true });
-    }
-    await this.schema.drop();
-    this.pg('pg_restore', ['--no-owner', `--dbname=${postgresBaseUrl()}`, this.backup]);
-  }
-
-  /** What an attacker with the database (a plain dump on PostgreSQL; the files on SQLite) and the key directory would hold. */
-  plaintextHolding(canary: string): string[] {
-    const dump = this.schema ? [this.pg('pg_dump', ['--format=plain', `--schema=${this.schema.schema}`, postgresBaseUrl()])] : [];
-    const files = filesUnder(this.root).filter((file) => readFileSync(file).includes(canary));
-    return [...files, ...dump.filter((text) => text.includes(canary)).map(() => 'pg_dump of the restored schema')];
-  }
-
-  private pg(command: string, args: string[]): string {
-    const result = spawnSync(join(inject('postgresBinDir')!, command), args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`);
-    return result.stdout;
-  }
-
-  cleanUp(): void {
-    rmSync(this.root, { recursive: true, force: true });
-  }
-}
 
 const deployments: Deployment[] = [];
 const apps: TestApp[] = [];
@@ -137,19 +58,7 @@ describe.each(DIALECTS)('crypto-shredding on %s', (dialect) => {
 
     await deployment.restore();
     t = await started(deployment);
-    // The copy brought the tenant's rows back (its old session still authenticates), but not its key.
-    const restored = await t.app.services.db.selectFrom('records').select('id').where('tenant_id', '=', gone.tenantId).execute();
-    expect(restored.map((row) => row.id)).toEqual([goneRecord.id]);
-    const refused = await readRecord(t, gone, goneRecord.id);
-    expect(refused.statusCode, refused.body).toBe(410);
-    expect(errorCode(refused)).toBe('TENANT_DELETED');
-    expect(refused.body).not.toContain(canary);
-    await expect(t.app.services.keyRing.cipherFor(gone.tenantId)).rejects.toMatchObject({ code: 'TENANT_DELETED' });
-    // The server goes on serving everyone else.
-    const other = await readRecord(t, kept, keptRecord.id);
-    expect(other.statusCode, other.body).toBe(200);
-    expect(other.json().data).toEqual({ note: 'bravo' });
-    expect(t.logs.join('')).not.toContain(canary);
+    await expectShreddedInRestoredCopy(t, { gone, goneRecordId: goneRecord.id, kept, keptRecordId: keptRecord.id, keptData: { note: 'bravo' }, canary });
     await stop(t);
     expect(deployment.plaintextHolding(canary)).toEqual([]);
   });
@@ -181,14 +90,15 @@ describe.each(DIALECTS)('crypto-shredding on %s', (dialect) => {
     const tenant = await buildTenant(t);
     const record = await buildRecord(t, tenant, 'patients', { note: 'older than the store' });
     const wrappedBy = async () => (await t.app.services.db.selectFrom('key_ring').select(['owner', 'wrapped_by']).orderBy('owner').execute()).map((row) => `${row.owner === tenant.tenantId ? 'tenant' : row.owner}:${row.wrapped_by}`).sort();
-    expect(await wrappedBy()).toEqual(['system:master', 'system:master', 'tenant:master']);
+    // The system's data key (v1, and v2 made ahead) and index key; the tenant's v1 and v2.
+    expect(await wrappedBy()).toEqual(['system:master', 'system:master', 'system:master', 'tenant:master', 'tenant:master']);
     await stop(t);
 
     const tenantKeyDir = join(plain.root, 'tenant-keys');
     t = await plain.withEnv({ CONFIDE_TENANT_KEY_DIR: tenantKeyDir }).start();
     apps.push(t);
     expect(existsSync(join(tenantKeyDir, `${tenant.tenantId}.kek`))).toBe(true);
-    expect(await wrappedBy()).toEqual(['system:master', 'system:master', 'tenant:tenant']);
+    expect(await wrappedBy()).toEqual(['system:master', 'system:master', 'system:master', 'tenant:tenant', 'tenant:tenant']);
     expect((await readRecord(t, tenant, record.id)).json().data).toEqual({ note: 'older than the store' });
     const deleted = await t.request({ method: 'DELETE', url: '/v1/tenant', token: (await signIn(t, tenant.email, tenant.password)).token, payload: { confirm: tenant.tenantId } });
     expect(deleted.json().shredded).toBe(true);

@@ -10,6 +10,7 @@ import { monitoring } from './0008-monitoring.js';
 import { monitoringColumns } from './0009-monitoring-columns.js';
 import { keyLifecycle } from './0010-key-lifecycle.js';
 import { accessLogCheckpoints } from './0011-access-log-checkpoints.js';
+import { nextKeyVersions } from './0012-next-key-versions.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-monitoring-columns': monitoringColumns,
   '0010-key-lifecycle': keyLifecycle,
   '0011-access-log-checkpoints': accessLogCheckpoints,
+  '0012-next-key-versions': nextKeyVersions,
 };
 
 export const migrationProvider: MigrationProvider = {
