@@ -6,7 +6,7 @@ import security from 'eslint-plugin-security';
 
 const restrict = (patterns) => ['error', { patterns }];
 
-const DOMAINS = ['audit', 'key-rotation', 'mail', 'tenants', 'identity', 'members', 'api-keys', 'records', 'security-events', 'console-pages', 'staff', 'staff-access', 'metrics', 'monitoring'];
+const DOMAINS = ['audit', 'key-rotation', 'mail', 'tenants', 'identity', 'members', 'api-keys', 'records', 'files', 'security-events', 'console-pages', 'staff', 'staff-access', 'metrics', 'monitoring'];
 /** Import patterns for a folder at any depth below src (`../x/*`, `../../x/*`, `../../../x/*`). */
 const folders = (...names) => names.flatMap((name) => [`../${name}/*`, `../../${name}/*`, `../../../${name}/*`]);
 const FASTIFY = { group: ['fastify', '@fastify/*'], message: 'Domain code never imports Fastify; only routes.ts and src/http do.' };

@@ -19,6 +19,7 @@ import { SigningKeys } from '../keys/signing-keys.js';
 import { ensurePrivateDirectory } from '../lib/private-path.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { MailQueue } from '../mail/mail-queue.js';
+import { LocalBlobStore } from '../files/local-blob-store.js';
 import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { storeSecurityEvent } from '../security-events/security-event-store.js';
@@ -90,7 +91,7 @@ export async function openServices(
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onMailError);
     const alertNotifier = openAlertDelivery(config, database.db, mail, systemCipher, clock, logger);
     return {
-      services: { config, db: database.db, dialect: database.dialect, transactions, masterKey, keyRing, tenantKeys, signingKeys, accessLog, checkpoints, clock, mail, securityEvents, alertNotifier, syslog, metrics },
+      services: { config, db: database.db, dialect: database.dialect, transactions, masterKey, keyRing, tenantKeys, signingKeys, accessLog, checkpoints, clock, mail, securityEvents, alertNotifier, syslog, metrics, fileBlobs: new LocalBlobStore(join(config.dataDir, 'files')) },
       database,
     };
   } catch (error) {

@@ -12,6 +12,7 @@ import { mfaRoutes } from '../identity/mfa/routes.js';
 import { identityRoutes } from '../identity/routes.js';
 import { memberRoutes } from '../members/routes.js';
 import { recordRoutes } from '../records/routes.js';
+import { fileRoutes } from '../files/routes.js';
 import { securityEventRoutes } from '../security-events/routes.js';
 import { staffAccessTenantRoutes } from '../staff-access/tenant-routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
@@ -50,6 +51,7 @@ function publicRoutes(services: Services, useCases: UseCases) {
     securityEventRoutes(router, services, authenticate);
     mfaRoutes(router, useCases.mfa, authenticate);
     recordRoutes(router, useCases.records, authenticate);
+    fileRoutes(router, useCases.files, authenticate);
     accessLogRoutes(router, useCases.accessLogQueries, authenticate);
     staffAccessTenantRoutes(router, useCases.staffAccess, authenticate);
     consolePageRoutes(router);

@@ -15,6 +15,7 @@ import type { Clock } from '../lib/time.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AlertDelivery } from '../monitoring/alert-delivery.js';
 import type { SyslogForwarder } from '../security-events/syslog-forwarder.js';
+import type { BlobStore } from '../files/blob-store.js';
 
 /**
  * Everything a deployment opens once (app/open-services.ts). Only the wiring sees the whole set:
@@ -47,4 +48,6 @@ export interface Services {
   alertNotifier: AlertDelivery;
   /** Forwards every security event to CONFIDE_SYSLOG_URL, when set. */
   syslog: SyslogForwarder | undefined;
+  /** Where files attached to records rest, sealed (`<data dir>/files`): see docs/files.md. */
+  fileBlobs: BlobStore;
 }

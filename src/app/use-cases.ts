@@ -10,6 +10,7 @@ import { SignInThrottle } from '../identity/sign-in-throttle.js';
 import { Invitations } from '../members/invitations.js';
 import { Members } from '../members/members.js';
 import { Records } from '../records/records.js';
+import { RecordFiles } from '../files/record-files.js';
 import { Staff } from '../staff/staff.js';
 import { StaffAccess } from '../staff-access/staff-access.js';
 import { staffAccessWithdrawal } from '../staff-access/withdraw-staff-access.js';
@@ -35,17 +36,20 @@ export function openUseCases(services: Services) {
   // Staff sign in on their own listener, counted in their own throttle realm.
   const staffThrottle = new SignInThrottle(db, transactions, config.signInThrottle, clock, () => keyRing.blindIndexKey(), 'staff');
   const records = new Records(services);
+  // Re-authentication (a password or code, or a recent check) for factor changes and the tenant's most final acts.
+  const mfa = new Mfa(services, sessions, throttle, completion);
   return {
     identity,
-    mfa: new Mfa(services, sessions, throttle, completion),
+    mfa,
     apiKeys: new ApiKeys(services),
     members: new Members(services, sessions),
     invitations: new Invitations(services, throttle, completion),
-    tenantKeys: new TenantKeys(services),
-    tenantDeletion: new TenantDeletion(services),
+    tenantKeys: new TenantKeys(services, mfa),
+    tenantDeletion: new TenantDeletion(services, mfa),
     tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId), staffAccessWithdrawal(services.securityEvents)),
     account: new Account(services, sessions, throttle),
     records,
+    files: new RecordFiles(services),
     accessLogQueries: new AccessLogQueries(services),
     staff: new Staff(services, staffThrottle),
     staffAccess: new StaffAccess(services, records),

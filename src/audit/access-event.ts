@@ -1,7 +1,7 @@
 import type { Actor } from '../core/actor.js';
 
 export type { Actor, ActorType } from '../core/actor.js';
-export type AccessAction = 'read' | 'list' | 'create' | 'update' | 'delete' | 'export' | 'download' | 'verify';
+export type AccessAction = 'read' | 'list' | 'create' | 'update' | 'delete' | 'export' | 'download' | 'upload' | 'verify';
 
 export interface AccessedResource {
   type: string;

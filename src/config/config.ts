@@ -72,6 +72,8 @@ export interface Config {
   };
   /** A list page ends early when its JSON body would pass this many bytes (always at least one item). */
   lists: { maxBytes: number };
+  /** Files attached to records (src/files/): the largest one, and how many one record may carry. */
+  files: { maxBytes: number; perRecord: number };
   passwords: { minLength: number };
   sessions: { absoluteSeconds: number; idleSeconds: number };
   /** Where links in e-mails point, and the WebAuthn origin. */

@@ -78,7 +78,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     logLevel: v.logLevel!,
     logFormat: v.logFormat!,
     http: { bodyLimitBytes: v.bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerIp: v.maxConnectionsPerIp!, maxConnections: v.maxConnections! },
-    lists: { maxBytes: v.listMaxBytes! },
+    lists: { maxBytes: v.listMaxBytes! }, files: { maxBytes: v.fileMaxBytes!, perRecord: v.filesPerRecord! },
     passwords: { minLength: v.passwordMinLength! },
     sessions: { absoluteSeconds: v.sessionAbsoluteSeconds!, idleSeconds: v.sessionIdleSeconds! },
     publicUrl: v.publicUrl!,

@@ -120,6 +120,9 @@ export const VARIABLES = {
   maxConnectionsPerIp: variable({ name: 'CONFIDE_MAX_CONNECTIONS_PER_IP', default: '100', parse: parseInteger(1, 1_000_000), meaning: 'open connections per client IP (IPv6: per /64) on each listener' }),
   maxConnections: variable({ name: 'CONFIDE_MAX_CONNECTIONS', default: '10000', parse: parseInteger(1, 1_000_000), meaning: 'open connections in total on each listener' }),
   // One page of any list is bounded in bytes, so parallel large lists cannot exhaust memory or stall the event loop.
+  // Files attached to records (src/files/): streamed, so the cap bounds disk use, not memory.
+  fileMaxBytes: variable({ name: 'CONFIDE_FILE_MAX_BYTES', default: '104857600', parse: parseInteger(1, 64 * 1024 ** 3), meaning: 'largest file attached to a record, in bytes' }),
+  filesPerRecord: variable({ name: 'CONFIDE_FILES_PER_RECORD', default: '20', parse: parseInteger(1, 1000), meaning: 'files attached to one record' }),
   listMaxBytes: variable({ name: 'CONFIDE_LIST_MAX_BYTES', default: '4194304', parse: parseInteger(1024, 256 * 1024 * 1024), meaning: 'largest JSON body of one list page' }),
   passwordMinLength: variable({ name: 'CONFIDE_PASSWORD_MIN_LENGTH', default: '12', parse: parseInteger(8, 64), meaning: 'minimum password length (8-64)' }),
   // ASVS / NIST AAL2 bounds: at most 24 h absolute and 1 h idle for customer sessions.

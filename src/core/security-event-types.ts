@@ -52,6 +52,7 @@ export const SECURITY_EVENT_TYPES = {
   'alert.opened': 'the monitor raised an alert (`details`: `alertId`, `rule`, `severity`); see docs/monitoring.md',
   'alert.acknowledged': 'a security-admin acknowledged an open alert (`details`: `alertId`, `rule`)',
   'alert.resolved': 'an alert was resolved, by a security-admin or by the system once its condition had cleared (`details`: `alertId`, `rule`)',
+  'files.integrityFailed': 'a file attached to a record failed its integrity check on download (a changed, truncated or missing blob): nothing unauthenticated was sent, and a transfer already under way was cut off (`details`: `collection`, `recordId`, `name`, `problem`)',
   'keys.rotated': 'a data key was rotated: a new version seals new values and a re-encryption job started (`details`: `owner`, tenant id or `system`, `version`, `rotationId`, `values`); `actor` is the owner, `host:<user>` for the CLI, or the schedule (CONFIDE_KEY_ROTATION_DAYS)',
   'keys.version.destroyed': 'a retired data key version was destroyed once re-encryption had moved every value off it (`details`: `owner`, `version`, `rotationId`); what it sealed can no longer be opened',
   'keys.master.rotated': 'an operator replaced the master key with a new one from the same provider (`confide keys rotate-master`): every key re-wrapped under it, the SQLite pages re-keyed (`details`: `from`, `to`: provider and key id, `keys` re-wrapped); `actor` is `host:<user>`',

@@ -4,6 +4,7 @@ import type { KeyLifecycleTables } from './key-lifecycle-schema.js';
 export type { KeyRotationsTable } from './key-lifecycle-schema.js';
 import type { MonitoringTables } from './monitoring-schema.js';
 import type { StaffTables } from './staff-schema.js';
+import type { RecordFilesTables } from './record-files-schema.js';
 
 /**
  * The tables as Kysely sees them. Columns ending in `_enc` hold application-encrypted
@@ -265,7 +266,7 @@ export interface SystemMetaTable {
   value: string;
 }
 
-export interface DB extends StaffTables, MonitoringTables, CheckpointTables, KeyLifecycleTables {
+export interface DB extends StaffTables, MonitoringTables, CheckpointTables, KeyLifecycleTables, RecordFilesTables {
   key_ring: KeyRingTable;
   tenants: TenantsTable;
   users: UsersTable;

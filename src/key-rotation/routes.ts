@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { ProofSchema } from '../identity/mfa/proof-schema.js';
 import type { Router } from '../http/route-types.js';
 import { errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
@@ -13,14 +14,14 @@ const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 const Rotation = Type.Object({
   id: Type.String(),
   toVersion: Type.Integer({ description: 'the key version every value is re-encrypted to' }),
-  state: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('superseded')], {
-    description: '`superseded`: a newer rotation took over before this one finished',
+  state: Type.Union([Type.Literal('running'), Type.Literal('complete'), Type.Literal('failed'), Type.Literal('superseded')], {
+    description: '`complete`: every value is under the new version and the old ones are destroyed; `superseded`: a newer rotation took over before this one finished (it is never the newest); `failed` is not used: a job that meets a problem retries, the old version kept',
   }),
-  valuesDone: Type.Integer(),
-  valuesTotal: Type.Integer({ description: 'the values under the tenant’s key when the rotation started' }),
+  done: Type.Integer({ description: 'values the re-encryption has passed (values written meanwhile can take it past total)' }),
+  total: Type.Integer({ description: 'the values under the tenant’s key when the rotation started' }),
   percent: Type.Number({ minimum: 0, maximum: 100 }),
   startedAt: Timestamp,
-  finishedAt: NullableTimestamp,
+  finishedAt: Type.Optional(Timestamp),
 });
 
 const Version = Type.Object({
@@ -32,13 +33,13 @@ const Version = Type.Object({
   createdAt: Timestamp,
   activatedAt: Type.Union([Timestamp, Type.Null()], { description: 'when the version began to seal; null for a next version (and for versions active before this was recorded: see createdAt)' }),
   retiredAt: NullableTimestamp,
-  destroyedAt: NullableTimestamp,
+  destroyedAt: Type.Optional(Timestamp),
   values: Type.Integer({ minimum: 0, description: 'the tenant’s values this version still protects, counted from the stored envelopes (0 once destroyed)' }),
   valuesByAlgorithm: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'the same per algorithm as envelopes name it, e.g. {"A256GCM": 10, "C20P1305": 5} after a CONFIDE_DATA_CIPHER switch' }),
 });
 
 const KeyStatus = Type.Object({
-  versions: Type.Array(Version),
+  keys: Type.Array(Version, { description: 'every version of the tenant’s data key, oldest first' }),
   ageDays: Type.Union([Type.Integer(), Type.Null()], { description: 'whole days since the active version began to seal' }),
   due: Type.Boolean({ description: 'a rotation is due: see dueReasons' }),
   dueReasons: Type.Array(Type.String(), { description: 'why, in words: older than CONFIDE_KEY_MAX_AGE_DAYS, a retired version still protects values with no re-encryption running, or values are sealed with a cipher other than the primary one (CONFIDE_DATA_CIPHER)' }),
@@ -48,12 +49,12 @@ const KeyStatus = Type.Object({
 const presentRotation = (job: JobProgress) => ({
   id: job.id,
   toVersion: job.toVersion,
-  state: job.state,
-  valuesDone: job.valuesDone,
-  valuesTotal: job.valuesTotal,
+  state: job.state === 'done' ? ('complete' as const) : job.state,
+  done: job.valuesDone,
+  total: job.valuesTotal,
   percent: job.percent,
   startedAt: job.startedAt,
-  finishedAt: job.finishedAt,
+  ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
 });
 
 // Field by field: the master key's fingerprint (masterKeyId) is the operator's, not the tenant's.
@@ -64,7 +65,7 @@ const presentVersion = (v: VersionValues) => ({
   createdAt: v.createdAt,
   activatedAt: v.activatedAt,
   retiredAt: v.retiredAt,
-  destroyedAt: v.destroyedAt,
+  ...(v.destroyedAt ? { destroyedAt: v.destroyedAt } : {}),
   values: v.values,
   valuesByAlgorithm: v.valuesByAlgorithm,
 });
@@ -82,7 +83,7 @@ export function tenantKeyRoutes(app: Router, keys: TenantKeys, authenticate: Aut
     async (request) => {
       const status = await keys.status(callerOf(request));
       return {
-        versions: status.versions.map(presentVersion),
+        keys: status.versions.map(presentVersion),
         ageDays: status.ageDays,
         due: status.due,
         dueReasons: status.dueReasons,
@@ -97,13 +98,14 @@ export function tenantKeyRoutes(app: Router, keys: TenantKeys, authenticate: Aut
       onRequest: requireAuthentication(authenticate, 'keys.rotate'),
       schema: {
         ...common,
-        summary: 'Rotate the tenant’s data key (owner, signed in or re-authenticated within 5 minutes): new values are sealed with the new version at once, older ones are re-encrypted in the background, then the old version is destroyed',
-        body: optionalBody(Type.Object({}, { additionalProperties: false })),
+        summary:
+          'Rotate the tenant’s data key (owner; `{"password"}` or `{"code"}` re-authentication, or none within 5 minutes of one): new values are sealed with the new version at once, older ones are re-encrypted in the background, then the old version is destroyed',
+        body: optionalBody(ProofSchema),
         response: { 202: Type.Object({ rotation: Rotation }), ...errorResponses(401, 403) },
       },
     },
     async (request, reply) => {
-      const job = await keys.rotate(callerOf(request));
+      const job = await keys.rotate(callerOf(request), request.body ?? {});
       return reply.code(202).send({ rotation: presentRotation(job) });
     },
   );

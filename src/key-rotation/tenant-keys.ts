@@ -1,8 +1,6 @@
 import { requireMember } from '../core/policies.js';
 import type { Caller } from '../core/principal.js';
-import { AppError } from '../lib/app-error.js';
-import { addSeconds } from '../lib/time.js';
-import { REAUTHENTICATION_SECONDS } from '../identity/mfa/mfa.js';
+import type { Mfa, Proof } from '../identity/mfa/mfa.js';
 import { ownerKeys, type OwnerKeys, type StatusDeps } from './key-status.js';
 import { rotateKey } from './rotate-key.js';
 import type { RotationDeps } from './rotation-deps.js';
@@ -14,23 +12,23 @@ import type { JobProgress } from './rotation-jobs.js';
  * the TLS set-up or another tenant: that is the operator's inventory (confide keys status).
  */
 export class TenantKeys {
-  constructor(private readonly deps: RotationDeps & StatusDeps) {}
+  constructor(
+    private readonly deps: RotationDeps & StatusDeps,
+    private readonly reauthentication: Pick<Mfa, 'reauthenticate'>,
+  ) {}
 
   status(caller: Caller): Promise<OwnerKeys> {
     return ownerKeys(this.deps, caller.principal.tenantId);
   }
 
   /**
-   * Rotates the tenant's data key. As for a factor change, it needs a signed-in owner whose session
-   * proved its user (password or factor) within the last 5 minutes: a stolen or idle session, or an
-   * API key, cannot start it.
+   * Rotates the tenant's data key. As for a factor change, it needs a signed-in owner who proves
+   * their user: a password or a code in the request, or a session that did so within the last 5
+   * minutes. A stolen or idle session, or an API key, cannot start it.
    */
-  async rotate(caller: Caller): Promise<JobProgress> {
+  async rotate(caller: Caller, proof: Proof): Promise<JobProgress> {
     const member = requireMember(caller.principal);
-    const verifiedAt = member.sessionVerifiedAt ? new Date(member.sessionVerifiedAt) : undefined;
-    if (!verifiedAt || addSeconds(verifiedAt, REAUTHENTICATION_SECONDS) < this.deps.clock.now()) {
-      throw new AppError('REAUTHENTICATION_REQUIRED', { message: 'Sign in again, then rotate the key within 5 minutes of signing in.' });
-    }
+    await this.reauthentication.reauthenticate(member, proof, caller.ip);
     return rotateKey(this.deps, member.tenantId, { actor: { type: 'member', id: member.userId }, requestedBy: `member:${member.userId}`, ip: caller.ip });
   }
 }

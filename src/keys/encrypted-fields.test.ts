@@ -35,6 +35,7 @@ const PINNED: Record<EncryptedFieldName, [row: Record<string, unknown>, aad: str
   alertsDetails: [{ id: 'a-1' }, 'confide:v1:system:alerts:a-1:details'],
   webhookDeliveriesPayload: [{ id: 'w-1' }, 'confide:v1:system:webhook_deliveries:w-1:payload'],
   outboxEml: [{ id: 'm-1' }, 'confide:v1:system:outbox:m-1:eml'],
+  recordFilesKey: [{ tenant_id: T, collection: 'patients', record_id: 'r-1', name: 'scan.pdf', upload_id: 'u-1' }, 'confide:v1:tenant-1:record_files:patients/r-1/scan.pdf/u-1:key'],
 };
 
 describe('encrypted-field registry', () => {

@@ -251,6 +251,17 @@ export const ENCRYPTED_FIELDS = Object.freeze({
     locationColumns: ['id'],
     location: (row) => ({ table: 'webhook_deliveries', rowId: row.id, field: 'payload' }),
   }),
+  // The key of a file attached to a record (src/files/), with its content type and SHA-256. The
+  // blob itself rests sealed under that key (src/lib/stream-aead.ts): rotation re-seals this value,
+  // never the blob; the upload id binds the key to one upload of the name.
+  recordFilesKey: column({
+    table: 'record_files',
+    column: 'key_enc',
+    owner: { kind: 'tenant', tenantColumn: 'tenant_id' },
+    primaryKey: ['tenant_id', 'collection', 'record_id', 'name'],
+    locationColumns: ['collection', 'record_id', 'name', 'upload_id'],
+    location: (row) => ({ table: 'record_files', rowId: `${row.collection}/${row.record_id}/${row.name}/${row.upload_id}`, field: 'key' }),
+  }),
   /** Delivered mail in the outbox folder (src/mail/outbox-file.ts): one file per message id. */
   outboxEml: Object.freeze<EncryptedFile>({
     kind: 'file',

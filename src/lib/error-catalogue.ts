@@ -109,8 +109,8 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'The access log cannot be written, so the data is not served.',
   },
-  UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
-  INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
+  UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.', reasons: ['storage_full', 'storage_failed'] },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side.', reasons: ['file_integrity'] },
 } as const satisfies Record<string, { status: number; message: string; reasons?: readonly string[] }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

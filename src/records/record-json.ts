@@ -12,16 +12,17 @@ export interface RecordHeader {
  * decryption, so it is valid JSON as it stands: parsing it only to serialise it again would cost
  * the event loop twice for the same bytes.
  */
-export function recordJson(collection: string, record: RecordHeader, dataJson: string): string {
-  return recordJsonPieces(collection, record, dataJson).join('');
+export function recordJson(collection: string, record: RecordHeader, dataJson: string, filesJson = '[]'): string {
+  return recordJsonPieces(collection, record, dataJson, filesJson).join('');
 }
 
 /** The same JSON in three pieces, the data in the middle as it is, so that no copy of it is made to join them. */
-export function recordJsonPieces(collection: string, record: RecordHeader, dataJson: string): [string, string, string] {
+/** `filesJson`: the record's files (src/files/), as a JSON array. */
+export function recordJsonPieces(collection: string, record: RecordHeader, dataJson: string, filesJson = '[]'): [string, string, string] {
   return [
     `{"id":${JSON.stringify(record.id)},"collection":${JSON.stringify(collection)},"data":`,
     dataJson,
-    `,"version":${record.version},"createdAt":${JSON.stringify(record.createdAt)},"updatedAt":${JSON.stringify(record.updatedAt)}}`,
+    `,"version":${record.version},"createdAt":${JSON.stringify(record.createdAt)},"updatedAt":${JSON.stringify(record.updatedAt)},"files":${filesJson}}`,
   ];
 }
 
@@ -34,7 +35,7 @@ const LONGEST_HEADER: RecordHeader = {
   updatedAt: LONGEST_TIME,
 };
 
-/** An upper bound of the bytes of a record's JSON in `collection`, all but its data. */
+/** An upper bound of the bytes of a record's JSON in `collection`, all but its data and files (an empty `files` counted). */
 export function recordHeaderBytesAtMost(collection: string): number {
   return Buffer.byteLength(recordJson(collection, LONGEST_HEADER, ''));
 }

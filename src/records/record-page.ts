@@ -26,7 +26,7 @@ export function planRecordPage<T extends RecordSize>(collection: string, records
   const headerBytes = recordHeaderBytesAtMost(collection);
   const page: T[] = [];
   for (const record of records) {
-    if (!budget.take(headerBytes + plaintextBytesAtMost(record.sealedBytes))) break;
+    if (!budget.take(headerBytes + plaintextBytesAtMost(record.sealedBytes) + (record.filesBytes ?? 0))) break;
     page.push(record);
   }
   return page;
@@ -61,7 +61,7 @@ export async function readPlannedRows(db: Kysely<DB>, tenantId: string, collecti
  * SLICE_BYTES or so. It empties `rows` as it goes, so each ciphertext can be collected once
  * decrypted: a page in flight holds about one copy of its data, not two.
  */
-export async function takeRecordsJson(cipher: Cipher, collection: string, rows: RecordRow[]): Promise<Array<[string, string, string]>> {
+export async function takeRecordsJson(cipher: Cipher, collection: string, rows: RecordRow[], filesJsonOf: (id: string) => string): Promise<Array<[string, string, string]>> {
   const items: Array<[string, string, string]> = [];
   let sinceYield = 0;
   for (let row = rows.shift(); row !== undefined; row = rows.shift()) {
@@ -71,7 +71,7 @@ export async function takeRecordsJson(cipher: Cipher, collection: string, rows: 
     }
     const dataJson = cipher.decrypt(row.data_enc, ENCRYPTED_FIELDS.recordsData.location(row));
     const header = { id: row.id, version: Number(row.version), createdAt: row.created_at, updatedAt: row.updated_at };
-    items.push(recordJsonPieces(collection, header, dataJson));
+    items.push(recordJsonPieces(collection, header, dataJson, filesJsonOf(row.id)));
     sinceYield += row.data_enc.length;
   }
   return items;

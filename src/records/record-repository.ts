@@ -99,6 +99,8 @@ export async function deleteRecordRow(trx: Kysely<DB>, tenantId: string, collect
 export interface RecordSize {
   id: string;
   sealedBytes: number;
+  /** At most this many bytes of JSON for its files (src/files/file-view.ts); none when absent. */
+  filesBytes?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import type { RecordRow } from './record-repository.js';
+import type { FileView } from '../files/file-view.js';
 
 export type RecordData = Record<string, unknown>;
 
@@ -11,6 +12,8 @@ export interface CustomerRecord {
   version: number;
   createdAt: string;
   updatedAt: string;
+  /** Files attached to it (src/files/): on reads and writes, not from openRecord alone. */
+  files?: FileView[];
 }
 
 /** A record's contents are bound to its tenant, collection and id: moved anywhere else, they do not decrypt. */

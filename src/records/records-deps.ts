@@ -5,6 +5,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { AccessLog } from '../audit/access-log.js';
 import type { Clock } from '../lib/time.js';
+import type { BlobStore } from '../files/blob-store.js';
 
 /** What the record use cases need: storage, the tenant keys and the access log. */
 export interface RecordsDeps {
@@ -15,4 +16,6 @@ export interface RecordsDeps {
   keyRing: KeyRing;
   accessLog: AccessLog;
   clock: Clock;
+  /** Where its files' blobs rest: removed with the record. */
+  fileBlobs: Pick<BlobStore, 'remove'>;
 }

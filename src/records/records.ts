@@ -3,6 +3,8 @@ import { pageJsonChunks } from '../lib/page-budget.js';
 import { accessedBy, type DataCaller } from '../core/principal.js';
 import { AppError, notFound } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
+import { FILE_JSON_AT_MOST, fileCounts, filesOfRecords } from '../files/file-view.js';
+import { deleteRecordFileRows } from '../files/record-file-repository.js';
 import { decodeCollectionCursor, decodeRecordCursor, encodeCollectionCursor, encodeRecordCursor } from './list-cursor.js';
 import { openRecord, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
 import { listCollectionSummaries, type CollectionSummary } from './collection-summary-repository.js';
@@ -14,6 +16,7 @@ import {
   insertRecordRow,
   listRecordSizes,
   updateRecordRow,
+  type RecordSize,
 } from './record-repository.js';
 
 /** A page of records as the JSON text the API answers, `{"items": [...], "nextCursor": ...}`, in chunks to stream. */
@@ -48,7 +51,7 @@ export class Records {
         resource: { type: 'record', collection, id },
       });
     });
-    return { id, collection, data, version: 1, createdAt: now, updatedAt: now };
+    return { id, collection, data, version: 1, createdAt: now, updatedAt: now, files: [] };
   }
 
   async read(caller: DataCaller, collection: string, id: string): Promise<CustomerRecord> {
@@ -62,7 +65,8 @@ export class Records {
       action: 'read',
       resource: { type: 'record', collection, id },
     });
-    return openRecord(cipher, row);
+    const files = await filesOfRecords(db, cipher, tenantId, collection, [id]);
+    return { ...openRecord(cipher, row), files: files.get(id) ?? [] };
   }
 
   /** Replaces the data. With `expectedVersion` (from If-Match) a stale writer gets 409 instead of overwriting. */
@@ -83,22 +87,27 @@ export class Records {
         action: 'update',
         resource: { type: 'record', collection, id },
       });
-      return { id, collection, data, version: changes.version, createdAt: row.created_at, updatedAt: now };
+      const files = await filesOfRecords(trx, cipher, tenantId, collection, [id]);
+      return { id, collection, data, version: changes.version, createdAt: row.created_at, updatedAt: now, files: files.get(id) ?? [] };
     });
   }
 
   async delete(caller: DataCaller, collection: string, id: string): Promise<void> {
-    const { transactions, keyRing, accessLog } = this.services;
+    const { transactions, keyRing, accessLog, fileBlobs } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
-    await transactions.run(async (trx) => {
+    const blobs = await transactions.run(async (trx) => {
       if (!(await deleteRecordRow(trx, tenantId, collection, id))) throw notFound();
+      const fileBlobsOfRecord = await deleteRecordFileRows(trx, tenantId, collection, id);
       await accessLog.appendInTransaction(trx, tenantId, cipher, {
         ...accessedBy(caller),
         action: 'delete',
         resource: { type: 'record', collection, id },
       });
+      return fileBlobsOfRecord;
     });
+    // Its files' blobs go once nothing names them any more.
+    for (const storageId of blobs) await fileBlobs.remove(tenantId, storageId).catch(() => undefined);
   }
 
   /**
@@ -135,11 +144,15 @@ export class Records {
     const tenantId = caller.principal.tenantId;
     const afterId = options.cursor === undefined ? undefined : decodeRecordCursor(options.cursor);
     const cipher = await keyRing.cipherFor(tenantId);
-    const candidates = await listRecordSizes(db, tenantId, collection, afterId, options.limit + 1);
+    const sizes = await listRecordSizes(db, tenantId, collection, afterId, options.limit + 1);
+    // Each record's files count in the plan too: a bound of their JSON from how many there are.
+    const counts = await fileCounts(db, tenantId, collection, sizes.map((record) => record.id));
+    const withFiles = (record: RecordSize) => ({ ...record, filesBytes: (counts.get(record.id) ?? 0) * FILE_JSON_AT_MOST });
+    const candidates = sizes.map(withFiles);
     const planned = planRecordPage(collection, candidates.slice(0, options.limit), config.lists.maxBytes);
     const rows = await readPlannedRows(db, tenantId, collection, planned);
     // A record may have grown or gone since the plan: the page is what was read, planned again.
-    const page = planRecordPage(collection, rows.map(sizeOf), config.lists.maxBytes);
+    const page = planRecordPage(collection, rows.map((row) => withFiles(sizeOf(row))), config.lists.maxBytes);
     const stoppedEarly = page.length < rows.length;
     const more = stoppedEarly || planned.length < candidates.length;
     const lastId = stoppedEarly ? page[page.length - 1]!.id : planned[planned.length - 1]?.id;
@@ -151,7 +164,8 @@ export class Records {
       details: { ids },
     });
     const nextCursor = more && lastId !== undefined ? encodeRecordCursor(lastId) : null;
-    const items = await takeRecordsJson(cipher, collection, rows.splice(0, page.length));
+    const files = await filesOfRecords(db, cipher, tenantId, collection, ids);
+    const items = await takeRecordsJson(cipher, collection, rows.splice(0, page.length), (id) => JSON.stringify(files.get(id) ?? []));
     const jsonChunks = pageJsonChunks(items, nextCursor);
     const jsonBytes = jsonChunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk), 0);
     return { jsonChunks, jsonBytes, ids, nextCursor };

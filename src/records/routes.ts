@@ -5,6 +5,7 @@ import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import { AppError } from '../lib/app-error.js';
 import type { Records } from './records.js';
+import { FileSchema } from '../files/file-schema.js';
 
 export const COLLECTION_NAME = '^[a-z][a-z0-9_]{0,62}$';
 
@@ -21,6 +22,7 @@ export const RecordSchema = Type.Object({
   version: Type.Integer(),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+  files: Type.Optional(Type.Array(FileSchema, { description: 'files attached to the record (PUT …/records/{id}/files/{name}); see docs/files.md' })),
 });
 
 /** A page of records and the query that asks for one (shared with the staff data routes, which answer the same). */

@@ -39,7 +39,7 @@ export interface TenantDeletionResult {
  *    operator keeps that checkpoint, the proof of what the log held when the tenant went;
  * 2. the tenant's key-encryption key destroyed outside the database (the tenant key store), so
  *    its data keys, in this database and in every copy of it, can never be unwrapped again;
- * 3. its rows removed, in one transaction.
+ * 3. its rows removed, in one transaction, then its files' blobs (sealed under keys that were in those rows).
  * Without a tenant key store step 2 is impossible (the data keys are wrapped by the master key,
  * and a restored copy plus the master key would read them): the answer says `shredded: false`.
  */
@@ -61,6 +61,7 @@ export async function deleteTenant(deps: TenantDeletionDeps, tenantId: string, b
   await keyRing.forget(tenantId);
   await securityEvents.flush(); // events of the tenant still being stored are stored now, and removed with the rest
   const { users } = await transactions.run((trx) => removeTenantRows(trx, tenantId));
+  await deps.fileBlobs.removeTenant(tenantId);
   securityEvents.record({
     type: 'tenant.deleted',
     outcome: 'success',

@@ -9,6 +9,7 @@ import type { DB } from '../db/schema.js';
 export const TENANT_TABLES = [
   ['access_grants', 'tenant_id'],
   ['access_requests', 'tenant_id'],
+  ['record_files', 'tenant_id'],
   ['records', 'tenant_id'],
   ['collections', 'tenant_id'],
   ['api_keys', 'tenant_id'],

@@ -7,6 +7,7 @@ import type { Clock } from '../lib/time.js';
 import type { SecurityEventSink } from '../core/security-events.js';
 import type { AccessLogCheckpoints } from '../audit/access-log-checkpoints.js';
 import type { TenantKeyStore } from '../keys/tenant-key-store.js';
+import type { BlobStore } from '../files/blob-store.js';
 
 // Each use case names the few services it uses; app/ builds them once and hands each its share.
 
@@ -36,4 +37,6 @@ export interface TenantDeletionDeps {
   accessLog: AccessLog;
   checkpoints: Pick<AccessLogCheckpoints, 'checkpointNow'>;
   securityEvents: SecurityEventSink;
+  /** Its files' blobs (src/files/): removed after its rows. Already unreadable once its keys are gone. */
+  fileBlobs: Pick<BlobStore, 'removeTenant'>;
 }

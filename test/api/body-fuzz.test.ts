@@ -177,8 +177,11 @@ describe.each(DIALECTS)('request bodies on %s: never a 5xx', (dialect) => {
   });
 
   it('refuses a body nested deeper than 64 levels, on every operation that takes a body, 400 VALIDATION_FAILED', { timeout: 120_000 }, async () => {
-    const bodyMethods = operations.filter((operation) => operation.method !== 'GET');
+    // A file upload's body is the file itself, stored as sent and never parsed (docs/files.md): it has no depth to refuse.
+    const isFileUpload = (operation: Operation) => operation.method === 'PUT' && operation.path.endsWith('/files/{name}');
+    const bodyMethods = operations.filter((operation) => operation.method !== 'GET' && !isFileUpload(operation));
     expect(bodyMethods.length).toBeGreaterThan(0);
+    expect(operations.filter(isFileUpload)).toHaveLength(1);
     for (const operation of bodyMethods) {
       for (const levels of [65, 1_000, 100_000]) {
         for (const [shape, payload] of [['objects', nestedObject(levels)], ['arrays', nestedArray(levels)]] as const) {

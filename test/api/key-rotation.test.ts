@@ -46,6 +46,8 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     const targets = [];
     for (let i = 0; i < WRITER_TARGETS; i += 1) targets.push(await buildRecord(t, owner, 'patients', { name: `target-${i}`, round: -1 }));
     for (let i = 0; i < 40; i += 1) await buildRecord(t, owner, 'visits'); // and their access-log entries
+    const file = await t.request({ method: 'PUT', url: `/v1/collections/patients/records/${targets[0]!.id}/files/scan.pdf`, token: owner.token, payload: 'a file', headers: { 'content-type': 'application/pdf' } });
+    expect(file.statusCode, file.body).toBe(201); // its key, sealed in record_files.key_enc
     const listed = await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: owner.token }); // an entry with details
     expect(listed.statusCode).toBe(200);
     await insertRecords(db, keyRing, owner.tenantId, 'visits', BULK_RECORDS, t.clock.now().toISOString());
@@ -66,7 +68,7 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
 
     const rotated = await rotate(owner);
     expect(rotated.statusCode, rotated.body).toBe(202);
-    expect(rotated.json().rotation).toMatchObject({ toVersion: 2, state: 'running', valuesDone: 0, valuesTotal: total, percent: 0 });
+    expect(rotated.json().rotation).toMatchObject({ toVersion: 2, state: 'running', done: 0, total, percent: 0 });
 
     // A writer updates records through the API while the job runs; its last acknowledged values must survive.
     const last = new Map<string, number>();
@@ -97,7 +99,7 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     expect(midway.some((percent) => percent > 0 && percent < 100), `progress seen: ${midway.join(',')}`).toBe(true);
 
     if (outcome[0] === 'waiting') {
-      expect((await keysOf(owner)).versions.map((v: { state: string }) => v.state)).toEqual(['retired', 'active', 'next']);
+      expect((await keysOf(owner)).keys.map((v: { state: string }) => v.state)).toEqual(['retired', 'active', 'next']);
       t.clock.advance(DESTROY_GRACE_MS / 1000 + 1);
       expect(await t.app.keyRotation.runOnce()).toEqual(['done']);
     } else {
@@ -105,13 +107,14 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     }
 
     const status = await keysOf(owner);
-    expect(status.versions).toMatchObject([
+    expect(status.keys).toMatchObject([
       { version: 1, state: 'destroyed', destroyedAt: expect.any(String) },
-      { version: 2, state: 'active', activatedAt: expect.any(String), destroyedAt: null },
-      { version: 3, state: 'next', activatedAt: null, destroyedAt: null },
+      { version: 2, state: 'active', activatedAt: expect.any(String) },
+      { version: 3, state: 'next', activatedAt: null },
     ]);
-    expect(status.rotation).toMatchObject({ toVersion: 2, state: 'done', valuesTotal: total, percent: 100 });
-    expect(status.rotation.valuesDone).toBeGreaterThanOrEqual(total);
+    expect(status.rotation).toMatchObject({ toVersion: 2, state: 'complete', total, percent: 100, finishedAt: expect.any(String) });
+    expect(status.rotation.done).toBeGreaterThanOrEqual(total);
+    expect(status.keys[1]).not.toHaveProperty('destroyedAt'); // only a destroyed version has one (API.md)
     const destroyed = await db.selectFrom('key_ring').select('wrapped_key').where('owner', '=', owner.tenantId).where('version', '=', 1).executeTakeFirstOrThrow();
     expect(destroyed.wrapped_key).toBe('');
 
@@ -127,7 +130,7 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     expect(verify.json()).toMatchObject({ ok: true, problems: [] });
 
     // Another tenant's key is not touched.
-    expect((await keysOf(other)).versions.map((v: { state: string }) => v.state)).toEqual(['active', 'next']);
+    expect((await keysOf(other)).keys.map((v: { state: string }) => v.state)).toEqual(['active', 'next']);
     expect((await t.request({ method: 'GET', url: `/v1/collections/patients/records/${othersRecord.id}`, token: other.token })).statusCode).toBe(200);
 
     await securityEvents.flush();
@@ -202,8 +205,17 @@ describe.each(DIALECTS)('data key rotation on %s', (dialect) => {
     const stale = await rotate(owner);
     expect(stale.statusCode).toBe(403);
     expect(errorCode(stale)).toBe('REAUTHENTICATION_REQUIRED');
+    const rotateWith = (proof: Record<string, string>) => t.request({ method: 'POST', url: '/v1/tenant/keys/rotate', token: owner.token, payload: proof });
+    const wrong = await rotateWith({ password: `${owner.password}x` });
+    expect(wrong.statusCode).toBe(401);
+    expect(errorCode(wrong)).toBe('UNAUTHENTICATED');
+    expect(errorCode(await rotateWith({ password: owner.password, other: 'x' }))).toBe('VALIDATION_FAILED');
     // The admin may see the key's state; nothing was rotated.
     const status = await keysOf(admin);
-    expect(status).toMatchObject({ versions: [{ version: 1, state: 'active' }, { version: 2, state: 'next', activatedAt: null }], rotation: null });
+    expect(status).toMatchObject({ keys: [{ version: 1, state: 'active' }, { version: 2, state: 'next', activatedAt: null }], rotation: null });
+    // API.md: `{"password"}` (or `{"code"}`) re-authenticates in the request itself.
+    const proved = await rotateWith({ password: owner.password });
+    expect(proved.statusCode, proved.body).toBe(202);
+    expect(proved.json().rotation).toMatchObject({ toVersion: 2, state: 'running', done: 0 });
   });
 });

@@ -49,7 +49,7 @@ describe.each(DIALECTS)('the re-encryption walk on %s', (dialect) => {
     const first = (await t.request({ method: 'POST', url: '/v1/tenant/keys/rotate', token: owner.token })).json().rotation;
     const exposition = await scrape();
     expect(exposition.value('confide_key_reencryption_jobs')).toBe(1);
-    expect(exposition.value('confide_key_reencryption_values_total')).toBe(first.valuesTotal);
+    expect(exposition.value('confide_key_reencryption_values_total')).toBe(first.total);
     expect(exposition.value('confide_key_reencryption_values_done')).toBe(0);
 
     const second = await t.request({ method: 'POST', url: '/v1/tenant/keys/rotate', token: owner.token });
@@ -62,7 +62,7 @@ describe.each(DIALECTS)('the re-encryption walk on %s', (dialect) => {
     t.clock.advance(DESTROY_GRACE_MS / 1000 + 1);
     expect(await t.app.keyRotation.runOnce()).toEqual(['done']);
     const status = (await t.request({ method: 'GET', url: '/v1/tenant/keys', token: owner.token })).json();
-    expect(status.versions.map((v: { state: string }) => v.state)).toEqual(['destroyed', 'destroyed', 'active', 'next']);
+    expect(status.keys.map((v: { state: string }) => v.state)).toEqual(['destroyed', 'destroyed', 'active', 'next']);
     expect((await scrape()).value('confide_key_reencryption_jobs')).toBe(0);
   });
 });

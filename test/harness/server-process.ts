@@ -50,7 +50,8 @@ export async function startServerProcess(env: Record<string, string>, port: numb
 }
 
 export async function killHard(server: ServerProcess): Promise<void> {
-  if (server.child.exitCode !== null) return;
+  // A process a signal ended has no exit code, only its signal: it is gone either way.
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGKILL');
   await exited;

@@ -36,6 +36,9 @@ async function writeCanaries(t: TestApp) {
   const tenant = await buildTenant(t, { email, organization });
   const record = await buildRecord(t, tenant, 'patients', { diagnosis: canary, note: `${canary} again` });
   await t.request({ method: 'PUT', url: `/v1/collections/patients/records/${record.id}`, token: tenant.token, payload: { diagnosis: `${canary}-v2` } });
+  // A file attached to the record (src/files/): its key in record_files.key_enc, its bytes sealed under <data dir>/files.
+  const file = await t.request({ method: 'PUT', url: `/v1/collections/patients/records/${record.id}/files/scan.txt`, token: tenant.token, payload: `file ${canary} text`, headers: { 'content-type': 'text/plain' } });
+  expect(file.statusCode, file.body).toBe(201);
   await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: tenant.token });
   await t.request({ method: 'GET', url: '/v1/access-log', token: tenant.token });
   // Account data that rests elsewhere: a TOTP seed, an API key name, a queued and a delivered

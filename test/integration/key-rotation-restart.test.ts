@@ -11,8 +11,8 @@ const VALUES = 6_000;
 
 interface Rotation {
   state: string;
-  valuesDone: number;
-  valuesTotal: number;
+  done: number;
+  total: number;
 }
 
 /**
@@ -59,23 +59,23 @@ describe.each(DIALECTS)('re-encryption killed half-way on %s', (dialect) => {
     server = await startServerProcess(t.env, port);
     const rotated = await httpsJson(port, 'POST', '/v1/tenant/keys/rotate', undefined, owner.token);
     expect(rotated.status, JSON.stringify(rotated.body)).toBe(202);
-    expect(rotated.body.rotation.valuesTotal).toBe(total);
+    expect(rotated.body.rotation.total).toBe(total);
 
     // Kill it once a few batches are committed and well before the end.
-    const atKill = await waitFor(port, owner.token, (r) => r.valuesDone >= 3 * BATCH, 60_000);
+    const atKill = await waitFor(port, owner.token, (r) => r.done >= 3 * BATCH, 60_000);
     await killHard(server);
-    expect(atKill.valuesDone).toBeLessThan(total / 2);
+    expect(atKill.done).toBeLessThan(total / 2);
     const afterKill = await db.selectFrom('key_rotations').select(['state', 'values_done', 'field', 'position']).executeTakeFirstOrThrow();
     expect(afterKill.state).toBe('running');
-    expect(Number(afterKill.values_done)).toBeGreaterThanOrEqual(atKill.valuesDone);
+    expect(Number(afterKill.values_done)).toBeGreaterThanOrEqual(atKill.done);
     expect(Number(afterKill.values_done)).toBeLessThan(total);
     expect(afterKill.position).not.toBeNull(); // a checkpoint inside a field, committed with its batch
 
     // The new process takes the job over once the dead one's lease has expired, and finishes it.
     server = await startServerProcess(t.env, port);
-    const done = await waitFor(port, owner.token, (r) => r.state === 'done', 120_000);
-    expect(done.valuesDone).toBe(total);
-    expect(done.valuesTotal).toBe(total);
+    const done = await waitFor(port, owner.token, (r) => r.state === 'complete', 120_000);
+    expect(done.done).toBe(total);
+    expect(done.total).toBe(total);
 
     const versions = await keyRing.versionsOf(owner.tenantId);
     expect(versions.map((v) => v.state)).toEqual(['destroyed', 'active', 'next']);

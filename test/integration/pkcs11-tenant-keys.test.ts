@@ -90,9 +90,9 @@ describe.each(DIALECTS)('tenant key-encryption keys in the HSM (CONFIDE_TENANT_K
 
     t = await started(deployment);
     const deleted = await t.request({ method: 'DELETE', url: '/v1/tenant', token: (await signIn(t, gone.email, gone.password)).token, payload: { confirm: gone.tenantId } });
-    expect(deleted.statusCode, deleted.body).toBe(200);
-    expect(deleted.json().shredded).toBe(true);
-    expect(tokenObjectsOf(gone.tenantId)).toEqual({ keys: 0, deletedAt: deleted.json().deletedAt });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect(deleted.headers['confide-shredded']).toBe('true');
+    expect(tokenObjectsOf(gone.tenantId)).toEqual({ keys: 0, deletedAt: expect.any(String) });
     expect(tokenObjectsOf(kept.tenantId)).toEqual({ keys: 1, deletedAt: null });
     await stop(t);
 
@@ -113,7 +113,7 @@ describe.each(DIALECTS)('tenant key-encryption keys in the HSM (CONFIDE_TENANT_K
     await buildRecord(t, gone);
     const rotated = await t.request({ method: 'POST', url: '/v1/tenant/keys/rotate', token: tenants[0]!.token }); // two versions to carry
     expect([200, 201, 202], rotated.body).toContain(rotated.statusCode);
-    expect((await t.request({ method: 'DELETE', url: '/v1/tenant', token: gone.token, payload: { confirm: gone.tenantId } })).statusCode).toBe(200);
+    expect((await t.request({ method: 'DELETE', url: '/v1/tenant', token: gone.token, payload: { confirm: gone.tenantId } })).statusCode).toBe(204);
     await stop(t);
     expect(readdirSync(fileDir).sort()).toEqual([`${gone.tenantId}.deleted`, ...tenants.map((tenant) => `${tenant.tenantId}.kek`)].sort());
 

@@ -11,6 +11,7 @@ import { monitoringColumns } from './0009-monitoring-columns.js';
 import { keyLifecycle } from './0010-key-lifecycle.js';
 import { accessLogCheckpoints } from './0011-access-log-checkpoints.js';
 import { nextKeyVersions } from './0012-next-key-versions.js';
+import { recordFiles } from './0013-record-files.js';
 
 /** Forward-only migrations, in order. Never edit one that has shipped; add the next. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-key-lifecycle': keyLifecycle,
   '0011-access-log-checkpoints': accessLogCheckpoints,
   '0012-next-key-versions': nextKeyVersions,
+  '0013-record-files': recordFiles,
 };
 
 export const migrationProvider: MigrationProvider = {

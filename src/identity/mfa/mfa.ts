@@ -41,7 +41,7 @@ export class Mfa {
 
   /** Starts TOTP enrolment; the factor is active only once confirmed with a first code. */
   async beginTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ secret: string; otpauthUri: string }> {
-    await this.assertRecentlyVerified(principal, proof, ip);
+    await this.reauthenticate(principal, proof, ip);
     const { db, keyRing, clock, transactions } = this.services;
     const cipher = keyRing.systemCipher();
     const existing = await findTotpFactor(db, principal.userId, cipher);
@@ -77,7 +77,7 @@ export class Mfa {
   }
 
   async removeTotp(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
-    await this.assertRecentlyVerified(principal, proof, ip);
+    await this.reauthenticate(principal, proof, ip);
     const factors = await factorSummary(this.services.db, principal.userId);
     await this.assertMayRemove(principal, factors.webauthn === 0);
     const removed = await this.services.transactions.run(async (trx) => {
@@ -92,7 +92,7 @@ export class Mfa {
   }
 
   async regenerateRecoveryCodes(principal: MemberPrincipal, proof: Proof, ip: string): Promise<{ recoveryCodes: string[] }> {
-    await this.assertRecentlyVerified(principal, proof, ip);
+    await this.reauthenticate(principal, proof, ip);
     const { db, keyRing, clock, transactions } = this.services;
     if (!(await hasSecondFactor(db, principal.userId))) throw new AppError('CONFLICT', { message: 'Set up a second factor before creating recovery codes.', details: { reason: 'second_factor_required' } });
     const indexKey = await keyRing.blindIndexKey();
@@ -168,7 +168,7 @@ export class Mfa {
 
   /** Options for navigator.credentials.create(): a fresh check is needed, as for any factor change. */
   async webauthnRegistrationOptions(principal: MemberPrincipal, proof: Proof, ip: string) {
-    await this.assertRecentlyVerified(principal, proof, ip);
+    await this.reauthenticate(principal, proof, ip);
     const { db, clock, config } = this.services;
     return registrationOptions(db, clock, config.webauthn, { id: principal.userId, email: await this.emailOf(principal.userId) });
   }
@@ -195,7 +195,7 @@ export class Mfa {
   }
 
   async removeWebauthn(principal: MemberPrincipal, id: string, proof: Proof, ip: string): Promise<void> {
-    await this.assertRecentlyVerified(principal, proof, ip);
+    await this.reauthenticate(principal, proof, ip);
     const factors = await factorSummary(this.services.db, principal.userId);
     const last = !factors.totp && factors.webauthn <= 1;
     await this.assertMayRemove(principal, last);
@@ -227,9 +227,10 @@ export class Mfa {
 
   /**
    * Re-authentication: a password or a current code in this request, or a check on this session
-   * within the last 5 minutes. A password or code given here refreshes the session's check.
+   * within the last 5 minutes. A password or code given here refreshes the session's check. Factor
+   * changes use it, and so do the tenant's most final acts (key rotation, deletion).
    */
-  private async assertRecentlyVerified(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
+  async reauthenticate(principal: MemberPrincipal, proof: Proof, ip: string): Promise<void> {
     const { db, clock } = this.services;
     if (proof.password !== undefined || proof.code !== undefined) {
       // A password, when given, takes precedence over a code.

@@ -7,15 +7,9 @@ import { optionalBody } from '../../http/validators.js';
 import { Session } from '../routes.js';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Mfa } from './mfa.js';
+import { ProofSchema } from './proof-schema.js';
 
-/** `{"password"}` or `{"code"}`: the fresh check a factor change asks for (or none, within 5 minutes of one). */
-const Proof = Type.Object(
-  {
-    password: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-    code: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
-  },
-  { additionalProperties: false },
-);
+const Proof = ProofSchema;
 const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String(), { minItems: 10, maxItems: 10 }) });
 /** A PublicKeyCredential as JSON (from the browser); @simplewebauthn verifies its inside. */
 const WebauthnResponse = Type.Object(

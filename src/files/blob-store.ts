@@ -1,0 +1,21 @@
+import type { Readable, Transform } from 'node:stream';
+
+/**
+ * Where the sealed bytes of files rest: a small seam, so a second store (S3-compatible, issue 12)
+ * is a sibling of the local one. A store sees only sealed bytes and random names; which blob is
+ * whose, and the key that opens it, are in the database.
+ */
+export interface BlobStore {
+  /**
+   * Writes `source`, through `through` (a cipher), as a new blob of the tenant and resolves with its name once it is durable. On
+   * any failure nothing is left under a blob's name (a partial write is removed) and the promise
+   * rejects: with the source's own error (an AppError such as 413) or a storage AppError (503).
+   */
+  put(tenantId: string, source: Readable, ...through: Transform[]): Promise<string>;
+  /** The blob's bytes; a missing blob fails the stream (ENOENT). */
+  open(tenantId: string, storageId: string): Readable;
+  /** Removes a blob; a missing one is no error. */
+  remove(tenantId: string, storageId: string): Promise<void>;
+  /** Removes every blob of a tenant (its deletion). */
+  removeTenant(tenantId: string): Promise<void>;
+}
