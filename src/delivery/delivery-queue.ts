@@ -3,6 +3,7 @@ import type { DB } from '../db/schema.js';
 import type { Cipher, ValueLocation } from '../keys/cipher.js';
 import { addSeconds, type Clock } from '../lib/time.js';
 import { PollingRounds } from '../lib/polling-rounds.js';
+import type { UntypedDb } from '../db/untyped-db.js';
 
 const BATCH = 20;
 const CLAIM_SECONDS = 120;
@@ -25,8 +26,6 @@ export interface DeliveryQueueSpec {
   errorCode: (error: unknown) => string;
 }
 
-// The two tables share the delivery columns; the spec, not the compiler, names which one.
-type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * Delivery of a persistent queue, shared by the mail queue and the alert webhooks: rounds that
@@ -71,7 +70,7 @@ export class DeliveryQueue {
   private async deliverDue(): Promise<void> {
     const { table, sealedColumn } = this.spec;
     const now = this.clock.now().toISOString();
-    const due = (await (this.db as AnyDb)
+    const due = (await (this.db as UntypedDb)
       .selectFrom(table)
       .select(['id', `${sealedColumn} as sealed`, 'attempts'])
       .where('next_attempt_at', '<=', now)
@@ -86,7 +85,7 @@ export class DeliveryQueue {
       if (!(await this.claim(row.id, Number(row.attempts), this.clock.now().toISOString()))) continue; // another node has it
       try {
         await this.spec.deliver(row.id, cipher.decrypt(row.sealed, this.spec.location(row)));
-        await (this.db as AnyDb).deleteFrom(table).where('id', '=', row.id).execute();
+        await (this.db as UntypedDb).deleteFrom(table).where('id', '=', row.id).execute();
       } catch (error) {
         await this.retryLater(row.id, Number(row.attempts) + 1, error);
       }
@@ -94,7 +93,7 @@ export class DeliveryQueue {
   }
 
   private async claim(id: string, attempts: number, now: string): Promise<boolean> {
-    const claimed = await (this.db as AnyDb)
+    const claimed = await (this.db as UntypedDb)
       .updateTable(this.spec.table)
       .set({ claimed_until: addSeconds(new Date(now), CLAIM_SECONDS).toISOString() })
       .where('id', '=', id)
@@ -108,7 +107,7 @@ export class DeliveryQueue {
 
   private async retryLater(id: string, attempts: number, error: unknown): Promise<void> {
     const backoff = Math.min(this.spec.retryBaseSeconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS);
-    await (this.db as AnyDb)
+    await (this.db as UntypedDb)
       .updateTable(this.spec.table)
       .set({ attempts, claimed_until: null, next_attempt_at: addSeconds(this.clock.now(), backoff).toISOString(), last_error: this.spec.errorCode(error) })
       .where('id', '=', id)

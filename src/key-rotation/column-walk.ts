@@ -6,12 +6,11 @@ import { ENVELOPE_FORMAT } from '../keys/envelope-format.js';
 import { encryptedFields, type EncryptedField, type EncryptedFieldName } from '../keys/encrypted-fields.js';
 import { SYSTEM_OWNER } from '../keys/key-ring.js';
 import { resealInOneStatement, type Reseal } from './postgres-reseal.js';
+import type { UntypedDb } from '../db/untyped-db.js';
 
 /** A `kind: 'column'` entry of the registry, with its name (the job's checkpoint names it). */
 export type ColumnField = Extract<EncryptedField, { kind: 'column' }> & { name: EncryptedFieldName };
 
-// The walk is generic over the registry's tables: the registry, not the compiler, vouches for the columns.
-type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The registry's columns whose values `owner`'s key seals, in registry order (the order the job walks them). */
 export function columnsOwnedBy(owner: string): ColumnField[] {
@@ -24,7 +23,7 @@ export function columnsOwnedBy(owner: string): ColumnField[] {
 
 /** The owner's values of one column (nulls are no values). */
 function ownersValues(db: Kysely<DB>, field: ColumnField, owner: string) {
-  let query = (db as AnyDb).selectFrom(field.table).where(field.column, 'is not', null);
+  let query = (db as UntypedDb).selectFrom(field.table).where(field.column, 'is not', null);
   if (field.owner.kind === 'tenant') query = query.where(field.owner.tenantColumn, '=', owner);
   return query;
 }
@@ -53,7 +52,7 @@ export async function countOutsideVersion(db: Kysely<DB>, field: ColumnField, ow
  * cost more than the statement itself.
  */
 function conditionalUpdate(trx: Kysely<DB>, field: ColumnField): CompiledQuery {
-  let update = (trx as AnyDb).updateTable(field.table).set({ [field.column]: '' }).where(field.column, '=', '');
+  let update = (trx as UntypedDb).updateTable(field.table).set({ [field.column]: '' }).where(field.column, '=', '');
   for (const column of field.primaryKey) update = update.where(column, '=', '');
   return update.compile();
 }

@@ -6,6 +6,7 @@ import { ENVELOPE_FORMAT } from '../keys/envelope-format.js';
 import { SYSTEM_OWNER } from '../keys/key-ring.js';
 import { columnsOwnedBy, type ColumnField } from './column-walk.js';
 import { outboxEnvelopes } from './outbox-walk.js';
+import type { UntypedDb } from '../db/untyped-db.js';
 
 /** owner → key version → algorithm (as the envelope names it, `A256GCM`) → how many values. */
 export type ValuesPerVersion = Map<string, Map<number, Map<string, number>>>;
@@ -16,8 +17,6 @@ export interface ValuesDeps {
   config: { dataDir: string };
 }
 
-// The count is generic over the registry's tables: the registry, not the compiler, vouches for the columns.
-type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Every column of the registry, the system's and the tenants' (columnsOwnedBy splits them; the inventory wants both). */
 const allColumns = (): ColumnField[] => [...columnsOwnedBy(SYSTEM_OWNER), ...columnsOwnedBy('')];
@@ -43,7 +42,7 @@ async function countColumn(deps: ValuesDeps, field: ColumnField, tenant: string 
   const version = deps.dialect.splitPart(value, '.', 3);
   const byTenant = field.owner.kind === 'tenant';
   const owner: RawBuilder<string> = byTenant ? sql.ref<string>((field.owner as { tenantColumn: string }).tenantColumn) : sql.lit(SYSTEM_OWNER);
-  let query = (deps.db as AnyDb)
+  let query = (deps.db as UntypedDb)
     .selectFrom(field.table)
     .select([owner.as('owner'), algorithm.as('algorithm'), version.as('version'), sql<number>`count(*)`.as('values')])
     .where(field.column, 'like', `${ENVELOPE_FORMAT}.%`);

@@ -89,6 +89,7 @@ describe.each(DIALECTS)('re-sealing a batch on %s', (dialect) => {
   });
 });
 
+// PostgreSQL only: only there is a batch sent as one statement (SQLite keeps one per value, see column-walk.ts); skipped when a run covers SQLite alone.
 describe.skipIf(!DIALECTS.includes('postgres'))('re-sealing a batch on PostgreSQL, by statements', () => {
   let t: TestApp;
   beforeEach(async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, inject } from 'vitest';
+import { afterEach, expect, inject } from 'vitest';
 import { errorCode, type TestTenant } from './builders.js';
 import { freshPostgresSchema, postgresBaseUrl, type PostgresSchema, type TestDialect } from './dialects.js';
 import { createTestApp, type TestApp } from './test-app.js';
@@ -109,4 +109,27 @@ export async function expectShreddedInRestoredCopy(
   expect(other.statusCode, other.body).toBe(200);
   expect(other.json().data).toEqual(keptData);
   expect(t.logs.join('')).not.toContain(canary);
+}
+
+/**
+ * The deployments and started apps of a test file, closed and cleaned up after each test (call it
+ * at the top of the file): `started` starts an app and tracks it, `stop` closes one early.
+ */
+export function trackedDeployments() {
+  const deployments: Deployment[] = [];
+  const apps: TestApp[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close().catch(() => {});
+    for (const deployment of deployments.splice(0)) deployment.cleanUp();
+  });
+  const started = async (deployment: Deployment): Promise<TestApp> => {
+    const t = await deployment.start();
+    apps.push(t);
+    return t;
+  };
+  const stop = async (t: TestApp): Promise<void> => {
+    apps.splice(apps.indexOf(t), 1);
+    await t.close();
+  };
+  return { deployments, apps, started, stop };
 }

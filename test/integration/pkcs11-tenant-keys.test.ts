@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
-import { Deployment, expectShreddedInRestoredCopy } from '../harness/deployment-backup.js';
+import { Deployment, expectShreddedInRestoredCopy, trackedDeployments } from '../harness/deployment-backup.js';
 import type { TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, signIn, strongPassword, type TestTenant } from '../harness/builders.js';
 import { freePort } from '../harness/free-port.js';
@@ -11,23 +11,7 @@ import { httpsJson, killHard, startServerProcess, type ServerProcess } from '../
 import { runCli } from '../harness/run-cli.js';
 import { findTokenKeys, freshKeyLabel, onToken, pkcs11Env } from '../harness/pkcs11-fixture.js';
 
-const deployments: Deployment[] = [];
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close().catch(() => {});
-  for (const deployment of deployments.splice(0)) deployment.cleanUp();
-});
-
-async function started(deployment: Deployment): Promise<TestApp> {
-  const t = await deployment.start();
-  apps.push(t);
-  return t;
-}
-
-async function stop(t: TestApp): Promise<void> {
-  apps.splice(apps.indexOf(t), 1);
-  await t.close();
-}
+const { deployments, apps, started, stop } = trackedDeployments();
 
 /** Master key on the token; tenant keys on the token too (`pkcs11`), or in a directory (`file`). */
 async function onTokenDeployment(dialect: (typeof DIALECTS)[number], store: 'pkcs11' | 'file'): Promise<Deployment> {

@@ -1,30 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
-import { Deployment, expectShreddedInRestoredCopy } from '../harness/deployment-backup.js';
+import { Deployment, expectShreddedInRestoredCopy, trackedDeployments } from '../harness/deployment-backup.js';
 import type { TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, signIn, type TestTenant } from '../harness/builders.js';
 import { runCli } from '../harness/run-cli.js';
 
-const deployments: Deployment[] = [];
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close().catch(() => {});
-  for (const deployment of deployments.splice(0)) deployment.cleanUp();
-});
-
-async function started(deployment: Deployment): Promise<TestApp> {
-  const t = await deployment.start();
-  apps.push(t);
-  return t;
-}
-
-async function stop(t: TestApp): Promise<void> {
-  apps.splice(apps.indexOf(t), 1);
-  await t.close();
-}
+const { deployments, apps, started, stop } = trackedDeployments();
 
 const readRecord = (t: TestApp, tenant: TestTenant, id: string) => t.request({ method: 'GET', url: `/v1/collections/patients/records/${id}`, token: tenant.token });
 
