@@ -6,6 +6,7 @@ import { certificateExpiresAt, certificateFingerprint, loadTlsCredentials } from
 import type { Listener } from '../http/build-listener.js';
 import type { SecurityEventRetention } from '../security-events/security-event-retention.js';
 import type { Monitor } from '../monitoring/monitor.js';
+import type { BackupScheduler } from '../backup/backup-scheduler.js';
 import type { ReencryptionWorker } from '../key-rotation/reencryption-worker.js';
 import { createLogger } from './logger.js';
 import { openServices } from './open-services.js';
@@ -43,6 +44,8 @@ export interface App {
   monitor: Monitor;
   /** Key rotation's re-encryption worker; tests run it by hand with `runOnce()`. */
   keyRotation: ReencryptionWorker;
+  /** The backup schedule (null without a target or interval); tests run it by hand with `runOnce(now)`. */
+  backupScheduler: BackupScheduler | null;
   /** Rate-limit counts for monitoring: 429s by listener and limit, Redis failures. */
   rateLimitStats: RateLimitStats;
   close(): Promise<void>;
@@ -86,6 +89,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       securityEventRetention: workers.securityEventRetention,
       monitor: workers.monitor,
       keyRotation: workers.keyRotation,
+      backupScheduler: workers.backupScheduler,
       async close() {
         // Both listeners stop taking connections at once and drain their in-flight requests together.
         await Promise.all(listeners.map((listener) => listener.server.close()));

@@ -19,11 +19,13 @@ import { SigningKeys } from '../keys/signing-keys.js';
 import { ensurePrivateDirectory } from '../lib/private-path.js';
 import { systemClock, type Clock } from '../lib/time.js';
 import { MailQueue } from '../mail/mail-queue.js';
-import { LocalBlobStore } from '../files/local-blob-store.js';
+import { openBlobStore } from '../files/open-blob-store.js';
+import { openBackups } from '../backup/open-backups.js';
 import { outboxFolderTransport, smtpTransport } from '../mail/mail-transport.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { storeSecurityEvent } from '../security-events/security-event-store.js';
 import { claimDataDirectory, refuseClaimedDataDirectory } from './deployment-marker.js';
+import { refuseUnfinishedRestore } from '../backup/restore-marker.js';
 import { securityEventSink } from './security-event-sink.js';
 import { openAlertDelivery, openSyslogForwarder } from './open-delivery.js';
 import type { Services } from './services.js';
@@ -44,6 +46,7 @@ export async function openServices(
   config: Readonly<Config>,
   { clock = systemClock, logger, createIfMissing = false }: OpenServicesOptions = {},
 ): Promise<{ services: Services; database: Database }> {
+  refuseUnfinishedRestore(config); // a half-restored database is no deployment to start on
   const keys = masterKeyProvider(config.masterKey);
   const { masterKey, creating } = await loadMasterKey(config, keys, createIfMissing);
   let database: Database;
@@ -90,10 +93,8 @@ export async function openServices(
     const onMailError = (error: unknown) => logger?.error({ err: error }, 'background task failed');
     const mail = new MailQueue(database.db, transport, systemCipher, clock, config.mail.retryBaseSeconds, onMailError);
     const alertNotifier = openAlertDelivery(config, database.db, mail, systemCipher, clock, logger);
-    return {
-      services: { config, db: database.db, dialect: database.dialect, transactions, masterKey, keyRing, tenantKeys, signingKeys, accessLog, checkpoints, clock, mail, securityEvents, alertNotifier, syslog, metrics, fileBlobs: new LocalBlobStore(join(config.dataDir, 'files')) },
-      database,
-    };
+    const services = { config, db: database.db, dialect: database.dialect, transactions, masterKey, keyRing, tenantKeys, signingKeys, accessLog, checkpoints, clock, mail, securityEvents, alertNotifier, syslog, metrics, fileBlobs: openBlobStore(config) };
+    return { services: { ...services, backups: openBackups(services) }, database };
   } catch (error) {
     await database.close();
     throw error;

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { AlertDelivery } from '../monitoring/alert-delivery.js';
 import type { SyslogForwarder } from '../security-events/syslog-forwarder.js';
 import type { BlobStore } from '../files/blob-store.js';
+import type { Backups } from '../backup/backups.js';
 
 /**
  * Everything a deployment opens once (app/open-services.ts). Only the wiring sees the whole set:
@@ -50,4 +51,6 @@ export interface Services {
   syslog: SyslogForwarder | undefined;
   /** Where files attached to records rest, sealed (`<data dir>/files`): see docs/files.md. */
   fileBlobs: BlobStore;
+  /** Backups at CONFIDE_BACKUP_TARGET (src/backup/, docs/backups.md); null when no target is configured. */
+  backups: Backups | null;
 }

@@ -36,6 +36,7 @@ export function openUseCases(services: Services) {
   // Staff sign in on their own listener, counted in their own throttle realm.
   const staffThrottle = new SignInThrottle(db, transactions, config.signInThrottle, clock, () => keyRing.blindIndexKey(), 'staff');
   const records = new Records(services);
+  const files = new RecordFiles(services);
   // Re-authentication (a password or code, or a recent check) for factor changes and the tenant's most final acts.
   const mfa = new Mfa(services, sessions, throttle, completion);
   return {
@@ -49,9 +50,9 @@ export function openUseCases(services: Services) {
     tenantSettings: new TenantSettingsUseCases(services, (userId) => hasSecondFactor(db, userId), staffAccessWithdrawal(services.securityEvents)),
     account: new Account(services, sessions, throttle),
     records,
-    files: new RecordFiles(services),
+    files,
     accessLogQueries: new AccessLogQueries(services),
     staff: new Staff(services, staffThrottle),
-    staffAccess: new StaffAccess(services, records),
+    staffAccess: new StaffAccess(services, records, files),
   };
 }

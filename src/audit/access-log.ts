@@ -3,7 +3,9 @@ import type { Dialect } from '../db/database.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLogTable, DB } from '../db/schema.js';
 import { preparedQuery } from '../db/prepared-query.js';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseUnreachable } from '../db/database-unreachable.js';
 import { AppError } from '../lib/app-error.js';
+import { STORAGE_RETRY_AFTER_SECONDS, storageFault } from '../lib/storage-fault.js';
 import type { Clock } from '../lib/time.js';
 import type { Cipher } from '../keys/cipher.js';
 import type { AccessEvent, AccessLogEntry } from './access-event.js';
@@ -77,7 +79,7 @@ export class AccessLog {
       return entry;
     } catch (error) {
       this.metrics.failed();
-      throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
+      throw auditUnavailable(error);
     }
   }
 
@@ -91,7 +93,22 @@ export class AccessLog {
     } catch (error) {
       if (error instanceof AppError) throw error;
       this.metrics.failed(); // the entry was written but its transaction did not commit
-      throw new AppError('AUDIT_UNAVAILABLE', { cause: error });
+      throw auditUnavailable(error);
     }
   }
+}
+
+/**
+ * Fail closed. A database out of space or failing, or one that cannot be reached (a failover),
+ * says so (`details.reason`, with `Retry-After`), so a client can tell a condition that passes
+ * from one that will not; nothing else of the cause leaves. Each is still an `audit.unavailable`
+ * event: the access log could not be written, which is true during a failover too.
+ */
+export function auditUnavailable(cause: unknown): AppError {
+  const fault = storageFault(cause, 'database');
+  if (fault) return new AppError('AUDIT_UNAVAILABLE', { details: fault, retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause });
+  if (databaseUnreachable(cause)) {
+    return new AppError('AUDIT_UNAVAILABLE', { details: { reason: 'database_unavailable', component: 'database' }, retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS, cause });
+  }
+  return new AppError('AUDIT_UNAVAILABLE', { cause });
 }

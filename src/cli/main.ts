@@ -144,6 +144,41 @@ keys
     import('./keys-tenant-keys-command.js').then(({ migrateTenantKeysCommand }) => migrateTenantKeysCommand(options)).then((code) => process.exit(code), fail),
   );
 
+const backup = program.command('backup').description('encrypted backups at CONFIDE_BACKUP_TARGET: make, list, verify, restore (docs/backups.md)');
+backup
+  .command('create')
+  .description('make a backup now (a server may be serving on the same data meanwhile)')
+  .option('--json', 'print one JSON object: {"id","manifest"}')
+  .action((options: { json?: boolean }) =>
+    import('./backup-command.js').then(({ backupCreateCommand }) => backupCreateCommand(options)).then((code) => process.exit(code), fail),
+  );
+backup
+  .command('list')
+  .description('list the backups at the target, oldest first: id, time, size, tenants, whether verified')
+  .option('--json', 'print one JSON object: {"backups": [{"id","createdAt","bytes","tenants","verified","problem"?}]}')
+  .action((options: { json?: boolean }) =>
+    import('./backup-command.js').then(({ backupListCommand }) => backupListCommand(options)).then((code) => process.exit(code), fail),
+  );
+backup
+  .command('verify')
+  .description('restore a backup (default the newest) into a scratch place and check it: archive integrity, integrity_check, access logs against their checkpoints, counts and checksums, sentinel, files')
+  .option('--id <id>', 'the backup to verify')
+  .option('--json', 'print one JSON object: {"id","ok","checks": [{"name","ok","detail"?}],"problems": [...]}')
+  .addHelpText('after', '\nExit status: 0 the backup verifies; 1 it does not (the first problem is named on stderr).')
+  .action((options: { id?: string; json?: boolean }) =>
+    import('./backup-command.js').then(({ backupVerifyCommand }) => backupVerifyCommand(options)).then((code) => process.exit(code), fail),
+  );
+backup
+  .command('restore')
+  .description('restore a backup into the configured data directory and database, which must be empty; then start with `confide serve`')
+  .option('--latest', 'restore the newest backup')
+  .option('--id <id>', 'restore this backup')
+  .option('--force', 'empty the configured database, tenant key directory and file store first')
+  .option('--json', 'print one JSON object: {"id","tables","rows","files","tenants": {"restored","deleted": [...]}}')
+  .action((options: { id?: string; latest?: boolean; force?: boolean; json?: boolean }) =>
+    import('./backup-command.js').then(({ backupRestoreCommand }) => backupRestoreCommand(options)).then((code) => process.exit(code), fail),
+  );
+
 const tenants = program.command('tenants').description('tenants');
 tenants
   .command('delete')

@@ -1,4 +1,5 @@
 import type { SyslogTarget } from './parsers.js';
+import type { S3Settings } from './s3-settings.js';
 
 export type TlsProfile = 'intermediate' | 'modern';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -65,15 +66,22 @@ export interface Config {
   http: {
     bodyLimitBytes: number;
     headersTimeoutMs: number;
+    /** A request must have arrived whole this long after it began (src/http/body-deadline.ts) … */
     requestTimeoutMs: number;
+    /** … except a streamed file upload, cut only when it brings less than 64 KiB in this long. */
+    uploadStallMs: number;
     /** Connection caps of each listener (src/http/connection-caps.ts); a client is an IPv4 address or an IPv6 /64. */
     maxConnectionsPerIp: number;
     maxConnections: number;
   };
   /** A list page ends early when its JSON body would pass this many bytes (always at least one item). */
   lists: { maxBytes: number };
+  /** Backups (src/backup/): the target (a folder, absolute, or s3://…; null: none), seconds between scheduled runs (null: off), seconds kept. */
+  backup: { target: string | null; intervalSeconds: number | null; retentionSeconds: number };
   /** Files attached to records (src/files/): the largest one, and how many one record may carry. */
-  files: { maxBytes: number; perRecord: number };
+  files: { maxBytes: number; perRecord: number; store: 'local' | `s3://${string}` };
+  /** How S3 targets and blob stores are reached (src/config/s3-settings.ts). */
+  s3: S3Settings;
   passwords: { minLength: number };
   sessions: { absoluteSeconds: number; idleSeconds: number };
   /** Where links in e-mails point, and the WebAuthn origin. */

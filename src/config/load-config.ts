@@ -3,6 +3,7 @@ import { adminListenProblem, clientCaProblem } from './admin-listener-problems.j
 import type { Config } from './config.js';
 import { ConfigProblem } from './parsers.js';
 import { masterKeyConfig, masterKeyProblems } from './master-key-config.js';
+import { s3Settings } from './s3-settings.js';
 import { VARIABLES, type Variable, type VariableKey, type VariableValues } from './variables.js';
 
 export class ConfigError extends Error {
@@ -75,10 +76,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       keyFile: v.tlsKeyFile === undefined ? null : resolve(cwd, v.tlsKeyFile),
       profile: v.tlsProfile!,
     },
-    logLevel: v.logLevel!,
-    logFormat: v.logFormat!,
-    http: { bodyLimitBytes: v.bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnectionsPerIp: v.maxConnectionsPerIp!, maxConnections: v.maxConnections! },
-    lists: { maxBytes: v.listMaxBytes! }, files: { maxBytes: v.fileMaxBytes!, perRecord: v.filesPerRecord! },
+    logLevel: v.logLevel!, logFormat: v.logFormat!,
+    http: { bodyLimitBytes: v.bodyLimitBytes!, headersTimeoutMs: 10_000, requestTimeoutMs: v.requestTimeoutSeconds! * 1000, uploadStallMs: v.uploadStallSeconds! * 1000, maxConnectionsPerIp: v.maxConnectionsPerIp!, maxConnections: v.maxConnections! },
+    backup: backupConfig(v, cwd), lists: { maxBytes: v.listMaxBytes! }, files: { maxBytes: v.fileMaxBytes!, perRecord: v.filesPerRecord!, store: v.blobStore as Config['files']['store'] },
+    s3: s3Settings(env, v.s3ForcePathStyle!),
     passwords: { minLength: v.passwordMinLength! },
     sessions: { absoluteSeconds: v.sessionAbsoluteSeconds!, idleSeconds: v.sessionIdleSeconds! },
     publicUrl: v.publicUrl!,
@@ -109,6 +110,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
   };
   return deepFreeze(config);
+}
+
+/** Backups: a folder target is made absolute against the working directory, as the data directory is. */
+function backupConfig(v: VariableValues, cwd: string): Config['backup'] {
+  const target = v.backupTarget === undefined ? null : v.backupTarget.startsWith('s3://') ? v.backupTarget : resolve(cwd, v.backupTarget);
+  return { target, intervalSeconds: v.backupInterval ?? null, retentionSeconds: v.backupRetention! };
 }
 
 /** What leaves the host: alert e-mail and webhook, syslog forwarding (inconsistencies() has refused a webhook URL without its secret). */

@@ -29,6 +29,45 @@ export function parseDaysOrOff(max: number) {
   };
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A duration such as `90s`, `30m`, `6h` or `1d`, in seconds, between min and max; or `off` (null) when allowed. */
+export function parseDuration(minSeconds: number, maxSeconds: number, options: { off?: boolean } = {}) {
+  return (raw: string): number | null => {
+    if (options.off && raw === 'off') return null;
+    const unit = DURATION_UNITS[raw.slice(-1)];
+    const amount = raw.slice(0, -1);
+    const seconds = unit !== undefined && /^\d{1,9}$/.test(amount) ? Number(amount) * unit : NaN;
+    if (!(seconds >= minSeconds && seconds <= maxSeconds)) {
+      throw new ConfigProblem(`must be ${options.off ? 'off or ' : ''}a duration such as 30m, 6h or 1d, between ${minSeconds}s and ${maxSeconds / 86_400}d`);
+    }
+    return seconds;
+  };
+}
+
+/** Where backups go: `s3://bucket/prefix` (prefix optional), or a folder (any other value; made absolute against the working directory later). */
+export function parseBackupTarget(raw: string): string {
+  if (raw.startsWith('s3://')) {
+    const [bucket = '', ...prefix] = raw.slice('s3://'.length).split('/');
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || /\s/.test(prefix.join('/'))) throw new ConfigProblem('must be s3://bucket/prefix with a valid bucket name');
+    return raw;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw new ConfigProblem('must be a folder or s3://bucket/prefix');
+  if (raw.trim() === '') throw new ConfigProblem('must not be empty');
+  return raw;
+}
+
+/** Where file blobs rest: `local`, or `s3://bucket/prefix` (prefix optional). */
+export function parseBlobStore(raw: string): string {
+  if (raw === 'local') return raw;
+  const [bucket = '', ...prefix] = raw.startsWith('s3://') ? raw.slice('s3://'.length).split('/') : [];
+  // Bucket naming rules (3–63 of a-z, 0-9, dot, hyphen); the prefix is part of object names, so their characters only.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || !/^[A-Za-z0-9._/-]*$/.test(prefix.join('/'))) {
+    throw new ConfigProblem('must be local or s3://bucket/prefix with a valid bucket name');
+  }
+  return raw;
+}
+
 export function parseOneOf<T extends string>(choices: readonly T[]) {
   return (raw: string): T => {
     if (!(choices as readonly string[]).includes(raw)) {

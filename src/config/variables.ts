@@ -18,6 +18,9 @@ import {
   parseRedisUrl,
   parseAddressList,
   parseDaysOrOff,
+  parseDuration,
+  parseBackupTarget,
+  parseBlobStore,
 } from './parsers.js';
 
 /**
@@ -123,6 +126,10 @@ export const VARIABLES = {
   // Files attached to records (src/files/): streamed, so the cap bounds disk use, not memory.
   fileMaxBytes: variable({ name: 'CONFIDE_FILE_MAX_BYTES', default: '104857600', parse: parseInteger(1, 64 * 1024 ** 3), meaning: 'largest file attached to a record, in bytes' }),
   filesPerRecord: variable({ name: 'CONFIDE_FILES_PER_RECORD', default: '20', parse: parseInteger(1, 1000), meaning: 'files attached to one record' }),
+  requestTimeoutSeconds: variable({ name: 'CONFIDE_REQUEST_TIMEOUT_SECONDS', default: '30', parse: parseInteger(1, 600), meaning: 'a request (headers and body) must arrive whole within this many seconds, or 408 and the connection is closed; file uploads are governed by CONFIDE_UPLOAD_STALL_SECONDS instead' }),
+  uploadStallSeconds: variable({ name: 'CONFIDE_UPLOAD_STALL_SECONDS', default: '30', parse: parseInteger(1, 3600), meaning: 'a streamed file upload that brings less than 64 KiB in this many seconds is cut (408, connection closed, nothing stored); it has no total time limit' }),
+  blobStore: variable({ name: 'CONFIDE_BLOB_STORE', default: 'local', parse: parseBlobStore, meaning: 'where the sealed bytes of files rest: local (the data directory) or s3://bucket/prefix (with the AWS_* variables)' }),
+  s3ForcePathStyle: variable({ name: 'CONFIDE_S3_FORCE_PATH_STYLE', default: 'false', parse: parseBoolean, meaning: 'true: address S3 buckets in the path (https://host/bucket/key), for S3-compatible servers without virtual-host buckets' }),
   listMaxBytes: variable({ name: 'CONFIDE_LIST_MAX_BYTES', default: '4194304', parse: parseInteger(1024, 256 * 1024 * 1024), meaning: 'largest JSON body of one list page' }),
   passwordMinLength: variable({ name: 'CONFIDE_PASSWORD_MIN_LENGTH', default: '12', parse: parseInteger(8, 64), meaning: 'minimum password length (8-64)' }),
   // ASVS / NIST AAL2 bounds: at most 24 h absolute and 1 h idle for customer sessions.
@@ -166,6 +173,10 @@ export const VARIABLES = {
   keyMaxAgeDays: variable({ name: 'CONFIDE_KEY_MAX_AGE_DAYS', default: '365', parse: parseDaysOrOff(36_500), meaning: 'a data key whose active version is older than this many days is due for rotation: shown by confide keys status and GET /v1/tenant/keys, alerted by the key-max-age rule (off or 0: never due by age)' }),
   reencryptBatch: variable({ name: 'CONFIDE_REENCRYPT_BATCH', default: '500', parse: parseInteger(1, 100_000), meaning: 'values the re-encryption job re-seals per transaction (one checkpoint each)' }),
   reencryptPauseMs: variable({ name: 'CONFIDE_REENCRYPT_PAUSE_MS', default: '10', parse: parseInteger(0, 60_000), meaning: 'least pause between re-encryption batches (also 4× each batch’s time), so serving goes on; 0: none' }),
+  // Backups (src/backup/): encrypted archives of the whole deployment, made and verified on a schedule.
+  backupTarget: variable({ name: 'CONFIDE_BACKUP_TARGET', parse: parseBackupTarget, meaning: 'where backups are written: a folder, or s3://bucket/prefix (with the AWS_* variables); unset: no backups' }),
+  backupInterval: variable({ name: 'CONFIDE_BACKUP_INTERVAL', default: '24h', parse: parseDuration(60, 30 * 86_400, { off: true }), meaning: 'how often a backup is made and verified while serving (a duration such as 30m, 6h, 1d; off: only by confide backup create)' }),
+  backupRetention: variable({ name: 'CONFIDE_BACKUP_RETENTION', default: '30d', parse: parseDuration(3600, 3650 * 86_400), meaning: 'backups older than this are deleted from the target (the newest verified one is always kept)' }),
   securityEventRetentionDays: variable({ name: 'CONFIDE_SECURITY_EVENT_RETENTION_DAYS', default: '400', parse: parseInteger(1, 36_500), meaning: 'security events older than this are deleted' }),
   // Alert delivery (src/monitoring/alert-delivery.ts) and syslog forwarding (src/security-events/syslog-forwarder.ts).
   alertEmails: variable({ name: 'CONFIDE_ALERT_EMAILS', parse: parseEmailList, meaning: 'comma-separated addresses every alert change is e-mailed to' }),

@@ -29,6 +29,11 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
   const pool = new pg.Pool({ connectionString: config.url, max: 10 });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
+  // Nor may a client checked out between two queries of a transaction (the pool listens only to
+  // idle ones): with no listener its 'error' event would end the process when the primary dies
+  // or fails over. The transaction's next query fails instead, and the pool discards the client
+  // on release because it is no longer queryable.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: POSTGRES, close: () => db.destroy() };
 }

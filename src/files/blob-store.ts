@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable, Transform } from 'node:stream';
 
 /**
@@ -12,10 +13,41 @@ export interface BlobStore {
    * rejects: with the source's own error (an AppError such as 413) or a storage AppError (503).
    */
   put(tenantId: string, source: Readable, ...through: Transform[]): Promise<string>;
+  /**
+   * As `put`, under a name chosen first (`newStorageId()`): an upload claims the name before a
+   * byte is written (src/files/upload-claims.ts), so the orphan sweep knows it is in flight.
+   */
+  putAs(tenantId: string, storageId: string, source: Readable, ...through: Transform[]): Promise<void>;
   /** The blob's bytes; a missing blob fails the stream (ENOENT). */
   open(tenantId: string, storageId: string): Readable;
   /** Removes a blob; a missing one is no error. */
   remove(tenantId: string, storageId: string): Promise<void>;
   /** Removes every blob of a tenant (its deletion). */
   removeTenant(tenantId: string): Promise<void>;
+  /**
+   * Every blob there is, with when it was written: the orphan sweep compares them with
+   * `record_files`. Both real stores have it; a test double may leave it out (no sweep then).
+   */
+  blobs?(): AsyncIterable<StoredBlob>;
+  /**
+   * Writes a crash cut short and the store keeps out of sight (S3: incomplete multipart uploads,
+   * which `leavePartsOnError` aborts only while the process lives): the sweep aborts old ones.
+   */
+  incompleteBlobs?(): AsyncIterable<IncompleteBlob>;
+}
+
+export interface IncompleteBlob extends StoredBlob {
+  /** Discards the write and what it holds. */
+  abort(): Promise<void>;
+}
+
+/** A new blob's name: random, never anything a client chose. */
+export function newStorageId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export interface StoredBlob {
+  tenantId: string;
+  storageId: string;
+  modifiedAt: Date;
 }

@@ -9,6 +9,8 @@ import { blobAssociatedData, openFileSecrets, sealFileSecrets, type FilePlace } 
 import { fileView, type FileView } from './file-view.js';
 import type { FilesDeps } from './files-deps.js';
 import { MeteredBody, fileTooLarge } from './metered-body.js';
+import { newStorageId } from './blob-store.js';
+import { claimUpload, dropClaim, settleUpload } from './upload-claims.js';
 import { countFiles, deleteFileRow, findFileRow, insertFileRow, recordExists, replaceFileRow, type RecordFileRow } from './record-file-repository.js';
 
 /** Where a file is addressed: a record of a collection, and the file's name on it. */
@@ -55,7 +57,15 @@ export class RecordFiles {
     // Piped, not in the pipeline: a refused body must not destroy the request, or the 413 could not be answered.
     upload.body.once('error', (error) => meter.destroy(error));
     upload.body.pipe(meter);
-    const storageId = await fileBlobs.put(tenantId, meter, sealStream(key, blobAssociatedData(place)));
+    // Claimed before a byte is written, so the orphan sweep leaves the blob alone until it commits.
+    const storageId = newStorageId();
+    await claimUpload(db, this.deps.clock.now(), tenantId, storageId);
+    try {
+      await fileBlobs.putAs(tenantId, storageId, meter, sealStream(key, blobAssociatedData(place)));
+    } catch (error) {
+      await dropClaim(db, tenantId, storageId).catch(() => undefined);
+      throw error;
+    }
     const row: RecordFileRow = {
       tenant_id: tenantId,
       collection,
@@ -72,6 +82,7 @@ export class RecordFiles {
       previous = await this.commitUpload(caller, row, cipher);
     } catch (error) {
       await fileBlobs.remove(tenantId, storageId).catch(() => undefined);
+      await dropClaim(db, tenantId, storageId).catch(() => undefined);
       throw error;
     }
     // The old blob goes only once nothing names it any more.
@@ -111,6 +122,9 @@ export class RecordFiles {
     const { transactions, accessLog } = this.deps;
     const address = { collection: row.collection, recordId: row.record_id, name: row.name };
     return transactions.run(async (trx) => {
+      // The claim ends as the row naming the blob begins, in one transaction: gone means the sweep
+      // took the upload for a dead one (after UPLOAD_CLAIM_SECONDS) and the blob may be gone too.
+      if (!(await settleUpload(trx, row.tenant_id, row.storage_id))) throw new AppError('CONFLICT', { message: 'The upload took too long to finish and was discarded; send it again.' });
       if (!(await recordExists(trx, row.tenant_id, row.collection, row.record_id))) throw notFound();
       const current = await findFileRow(trx, row.tenant_id, row.collection, row.record_id, row.name);
       if (current) {

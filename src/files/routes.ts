@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
+import type { StreamingUploadConfig } from '../http/body-deadline.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import { COLLECTION_NAME } from '../records/routes.js';
@@ -56,6 +57,8 @@ export function fileRoutes(app: Router, files: RecordFiles, authenticate: Authen
       PATH,
       {
         ...writing,
+        // Governed by progress (CONFIDE_UPLOAD_STALL_SECONDS), not the total request timeout: src/http/body-deadline.ts.
+        config: { streamingUpload: true } satisfies StreamingUploadConfig,
         schema: {
           ...common,
           summary: 'Attach a file to a record, or replace the file of that name (the body is the file, any content type, streamed)',

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import type { ErrorDetails } from '../lib/app-error.js';
 import { newId } from '../lib/ids.js';
 import { RequestLog } from './request-log.js';
 import type { Authenticator } from './authenticate.js';
@@ -11,6 +12,7 @@ import { capConnections } from './connection-caps.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './http-limits.js';
 import { registerListenerPlumbing, type OpenApiDescription } from './listener-plumbing.js';
+import { addBodyDeadlines } from './body-deadline.js';
 import { openRateLimitStore } from './rate-limit-store.js';
 import type { ListenerRateLimits } from './rate-limits.js';
 import { tlsOptionsFor } from './tls-profile.js';
@@ -35,8 +37,8 @@ export interface ListenerOptions {
   /** How this listener's bearer tokens become principals (its realm): handed to `routes`. */
   authenticate: Authenticator;
   openapi: OpenApiDescription;
-  /** Told of every 403, so refused actions become security events (ASVS 16.3.2). */
-  onRefused?: (request: FastifyRequest, code: string) => void;
+  /** Told of every 403, so refused actions become security events (ASVS 16.3.2), and of every 503 for the access log or a full or failing store. */
+  onRefused?: (request: FastifyRequest, code: string, details?: ErrorDetails) => void;
   /** Told of every answer and every error answered (the wiring binds it to this listener's name). */
   metrics?: ListenerMetrics;
   /**
@@ -77,7 +79,9 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
       ...tlsOptionsFor(config.tls.profile, options.tls),
       ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
       headersTimeout: config.http.headersTimeoutMs,
-      requestTimeout: config.http.requestTimeoutMs,
+      // Off in Node: the total request time is bounded per route by addBodyDeadlines (below), so a
+      // streamed upload on a slow link is governed by its progress instead of a fixed 30 s.
+      requestTimeout: 0,
       // Node checks those timeouts only this often (default 30 s): check every second, so a
       // slowloris client is cut off at the header timeout, not up to 30 s later.
       connectionsCheckingInterval: 1_000,
@@ -90,7 +94,7 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
     logController: new RequestLog(options.name, options.metrics), // one log line per request, naming its listener
     genReqId: () => newId(),
     bodyLimit: config.http.bodyLimitBytes,
-    requestTimeout: config.http.requestTimeoutMs,
+    requestTimeout: 0,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -108,6 +112,7 @@ export async function buildListener(options: ListenerOptions): Promise<Listener>
 
   const rateLimits = options.rateLimits ?? { store: await openRateLimitStore(null, options.logger), sourceOf: (ip: string) => ip };
   await registerListenerPlumbing(app, options.openapi, options.onRefused, options.metrics, { ...rateLimits, listener: options.name, settings: config.rateLimits });
+  addBodyDeadlines(app, { requestTimeoutMs: config.http.requestTimeoutMs, uploadStallMs: config.http.uploadStallMs });
   const catchUp = options.catchUp;
   if (catchUp) {
     // A callback hook: the usual case (nothing to wait for) costs no promise.

@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../lib/app-error.js';
+import { STORAGE_RETRY_AFTER_SECONDS, storageFault } from '../lib/storage-fault.js';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseUnreachable } from '../db/database-unreachable.js';
 
 /** The contract's error body: `{"error": {"code", "message", "requestId", "details"?}}`. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
@@ -14,6 +16,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
     },
   });
 }
+
+const STORAGE_MESSAGES = {
+  storage_full: 'Storage is full: nothing was changed. Try again later.',
+  storage_failed: 'Storage failed: nothing was changed. Try again later.',
+} as const;
 
 const FRAMEWORK_ERRORS: Record<string, () => AppError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('PAYLOAD_TOO_LARGE'),
@@ -45,6 +52,22 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
   }
   if (fastifyError.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE');
   if (fastifyError.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
+  const fault = storageFault(error);
+  if (fault) {
+    // A full or failing store is the operator's to fix and the client's to retry, not a bug: 503, not 500.
+    request.log.error({ err: error, storage: fault }, 'storage full or failing');
+    return new AppError('UNAVAILABLE', { message: STORAGE_MESSAGES[fault.reason], details: fault, retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error });
+  }
+  if (databaseUnreachable(error)) {
+    // The primary is gone or not yet replaced (a failover): it passes by itself, so 503 and retry, not 500.
+    request.log.warn({ err: error }, 'database unreachable');
+    return new AppError('UNAVAILABLE', {
+      message: 'The database cannot be reached just now; try again shortly.',
+      details: { reason: 'database_unavailable', component: 'database' },
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      cause: error,
+    });
+  }
   request.log.error({ err: error }, 'unexpected error');
   return new AppError('INTERNAL');
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { Type } from 'typebox';
-import { AppError } from '../lib/app-error.js';
+import { AppError, type ErrorDetails } from '../lib/app-error.js';
 import { declareEdgeErrors } from './declared-errors.js';
 import { sendError, toAppError } from './error-response.js';
 import { registerJsonBodyParser } from './json-body-parser.js';
@@ -32,7 +32,7 @@ export interface OpenApiDescription {
 export async function registerListenerPlumbing(
   app: FastifyInstance,
   openapi: OpenApiDescription,
-  onRefused: ((request: FastifyRequest, code: string) => void) | undefined,
+  onRefused: ((request: FastifyRequest, code: string, details?: ErrorDetails) => void) | undefined,
   metrics: ListenerMetrics | undefined,
   rateLimits: ListenerRateLimits,
 ): Promise<void> {
@@ -44,8 +44,8 @@ export async function registerListenerPlumbing(
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error as Error, request);
     metrics?.errorAnswered(appError.code, appError.status);
-    // 403s, and access-log write failures: both are security events the monitor watches.
-    if (appError.status === 403 || appError.code === 'AUDIT_UNAVAILABLE') onRefused?.(request, appError.code);
+    // 403s, access-log write failures and a full or failing store: security events the monitor watches.
+    if (appError.status === 403 || appError.code === 'AUDIT_UNAVAILABLE' || isStorageRefusal(appError)) onRefused?.(request, appError.code, appError.details);
     return sendError(request, reply, appError);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -77,4 +77,9 @@ export async function registerListenerPlumbing(
     async () => ({ status: 'ok' as const }),
   );
   app.get(openapi.path, { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** A 503 saying the store is full or failing (`details.reason` storage_full or storage_failed). */
+function isStorageRefusal(error: AppError): boolean {
+  return error.code === 'UNAVAILABLE' && (error.details?.reason === 'storage_full' || error.details?.reason === 'storage_failed');
 }

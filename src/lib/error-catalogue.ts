@@ -108,8 +108,9 @@ export const ERROR_CATALOGUE = {
   AUDIT_UNAVAILABLE: {
     status: 503,
     message: 'The access log cannot be written, so the data is not served.',
+    reasons: ['storage_full', 'storage_failed', 'database_unavailable'],
   },
-  UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.', reasons: ['storage_full', 'storage_failed'] },
+  UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.', reasons: ['storage_full', 'storage_failed', 'database_unavailable'] },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.', reasons: ['file_integrity'] },
 } as const satisfies Record<string, { status: number; message: string; reasons?: readonly string[] }>;
 

@@ -14,6 +14,8 @@ export interface RuleContext {
   systemCipher: Cipher;
   /** CONFIDE_KEY_MAX_AGE_DAYS (null: off), for the key-max-age rule. */
   keyMaxAgeDays: number | null;
+  /** Seconds between scheduled backups, or null when there is no schedule (no target, or CONFIDE_BACKUP_INTERVAL=off): the backup-stale rule. */
+  backupIntervalSeconds: number | null;
   /**
    * The most recently resolved alert of this rule for `subject`, or null. One alert per incident: a
    * rule never raises again from what that alert was resolved over (`evidenceCutoff`), only from

@@ -2,6 +2,7 @@ import type { Finding, MonitorRule } from './monitor-rule.js';
 import { eventCountRule } from './monitor-rule.js';
 import { liveCertificates, shortFingerprint } from './node-certificates.js';
 import { keyMaxAge } from './key-age-rule.js';
+import { backupFailed, backupStale } from './backup-rules.js';
 
 const MINUTE = 60;
 const HOUR = 3600;
@@ -137,6 +138,17 @@ export const MONITOR_RULES: readonly MonitorRule[] = [
     describe: (n) => `${n} request(s) answered 503 AUDIT_UNAVAILABLE in 15 minutes: the access log cannot be written.`,
   }),
   eventCountRule({
+    name: 'storage-unavailable',
+    severity: 'critical',
+    threshold: 1,
+    windowSeconds: 15 * MINUTE,
+    types: ['storage.unavailable'],
+    per: 'global',
+    globalSubject: 'storage',
+    count: 'events',
+    describe: (n) => `${n} write(s) refused in 15 minutes: a store (the database, the file store or the backup target) is full or failing.`,
+  }),
+  eventCountRule({
     name: 'access-log-verification-failed',
     severity: 'critical',
     threshold: 1,
@@ -148,6 +160,8 @@ export const MONITOR_RULES: readonly MonitorRule[] = [
   }),
   certificateExpiring,
   keyMaxAge,
+  backupFailed,
+  backupStale,
   eventCountRule({
     name: 'sustained-rate-limiting',
     severity: 'medium',

@@ -39,6 +39,9 @@ export interface MonitorRun {
  * writes to the one database, raises de-duplicated alerts, and resolves those whose condition has
  * cleared. It holds the `monitor` lease, so with several nodes exactly one evaluates at a time.
  */
+/** The backup interval when backups are scheduled at all, else null. */
+const backupSchedule = (config: MonitoringDeps['config']): number | null => (config.backup.target === null ? null : config.backup.intervalSeconds);
+
 export class Monitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
@@ -87,7 +90,7 @@ export class Monitor {
     run.held = true;
     await this.selfCheck.runOnce(now).catch(this.options.onError);
     await this.deps.securityEvents.flush(); // what this run recorded counts in this run
-    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher(), keyMaxAgeDays: this.deps.config.keyRotation.maxAgeDays };
+    const context = { db: this.deps.db, now, systemCipher: this.deps.keyRing.systemCipher(), keyMaxAgeDays: this.deps.config.keyRotation.maxAgeDays, backupIntervalSeconds: backupSchedule(this.deps.config) };
     for (const rule of this.options.rules) {
       try {
         // A storm (more new subjects than the cap) is folded into one alert: see alert-storm.ts.

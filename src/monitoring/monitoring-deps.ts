@@ -22,5 +22,5 @@ export interface MonitoringDeps {
   /** Tells the on-call engineer (e-mail, webhook) of every transition, inside its transaction. */
   alertNotifier: AlertNotifier;
   /** The key-max-age rule reads CONFIDE_KEY_MAX_AGE_DAYS (keyRotation.maxAgeDays). */
-  config: Pick<Readonly<Config>, 'keyRotation'>;
+  config: Pick<Readonly<Config>, 'keyRotation' | 'backup'>;
 }

@@ -6,6 +6,7 @@ import { NoContent, errorResponses } from '../http/error-schema.js';
 import { requireStaffAuthentication, staffOf, type Authenticator } from '../http/authenticate.js';
 import { AppError } from '../lib/app-error.js';
 import { COLLECTION_NAME, ListQuery, RecordBody, RecordPage, RecordSchema, expectedVersion } from '../records/routes.js';
+import { addressOf, DOWNLOAD_RESPONSE, downloadHeaders, FileParams } from '../files/routes.js';
 import type { GrantCheck, StaffDataAction } from './grant-check.js';
 import type { StaffDataAccess, StaffDataCaller } from './staff-data-access.js';
 
@@ -151,6 +152,23 @@ function recordItemRoutes(app: Router, access: StaffDataAccess, hooks: (action: 
     async (request, reply) => {
       await access.delete(grantedCaller(request), request.params.collection, request.params.id);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    `${path}/files/:name`,
+    {
+      ...hooks('records.read'),
+      schema: {
+        ...common,
+        summary: 'Download a file of a tenant’s record, streamed as it authenticates, as GET /v1/collections/{collection}/records/{id}/files/{name} does (scope read)',
+        params: Type.Object({ ...RecordParams.properties, name: FileParams.properties.name }),
+        response: { 200: DOWNLOAD_RESPONSE, ...errorResponses(400, 401, 403, 404, 500, 503) },
+      },
+    },
+    async (request, reply) => {
+      const file = await access.download(grantedCaller(request), addressOf(request.params));
+      return reply.headers(downloadHeaders(file)).send(file.body as never);
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { StaffAccessDeps } from './staff-access-deps.js';
 import type { Records } from '../records/records.js';
+import type { RecordFiles } from '../files/record-files.js';
 import { GrantCheck } from './grant-check.js';
 import { StaffDataAccess } from './staff-data-access.js';
 
@@ -15,8 +16,9 @@ export class StaffAccess {
   constructor(
     readonly services: StaffAccessDeps,
     records: Records,
+    files: RecordFiles,
   ) {
     this.grantCheck = new GrantCheck(services);
-    this.data = new StaffDataAccess(records, services.securityEvents);
+    this.data = new StaffDataAccess(records, services.securityEvents, files);
   }
 }

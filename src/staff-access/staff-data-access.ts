@@ -3,6 +3,7 @@ import type { SecurityEventSink } from '../core/security-events.js';
 import type { CollectionSummary } from '../records/collection-summary-repository.js';
 import type { RecordData } from '../records/record.js';
 import type { RecordPageJson, Records } from '../records/records.js';
+import type { FileAddress, FileDownload, RecordFiles } from '../files/record-files.js';
 
 /** A staff member acting under a grant checked for this very request (GrantCheck), from `ip`. */
 export interface StaffDataCaller {
@@ -12,9 +13,9 @@ export interface StaffDataCaller {
 
 /** What a `staff.grant.used` event says was done. */
 interface Use {
-  action: 'list' | 'read' | 'update' | 'delete';
-  /** As in the access log: the tenant's `collections` (metadata), one `collection` (a page), or one `record`. */
-  resource: 'collections' | 'collection' | 'record';
+  action: 'list' | 'read' | 'update' | 'delete' | 'download';
+  /** As in the access log: the tenant's `collections` (metadata), one `collection` (a page), one `record`, or a record's `file`. */
+  resource: 'collections' | 'collection' | 'record' | 'file';
   collection?: string;
   id?: string;
   /**
@@ -35,6 +36,7 @@ export class StaffDataAccess {
   constructor(
     private readonly records: Records,
     private readonly securityEvents: SecurityEventSink,
+    private readonly files: RecordFiles,
   ) {}
 
   async collections(caller: StaffDataCaller, options: { limit: number; cursor?: string }): Promise<{ items: CollectionSummary[]; nextCursor: string | null }> {
@@ -64,6 +66,13 @@ export class StaffDataAccess {
   async delete(caller: StaffDataCaller, collection: string, id: string): Promise<void> {
     await this.records.delete(caller, collection, id);
     this.used(caller, { action: 'delete', resource: 'record', collection, id, records: 1 });
+  }
+
+  /** A record's file, streamed; the `download` entry (naming the grant) is committed before the first byte. */
+  async download(caller: StaffDataCaller, address: FileAddress): Promise<FileDownload> {
+    const file = await this.files.download(caller, address);
+    this.used(caller, { action: 'download', resource: 'file', collection: address.collection, id: address.recordId, records: 1 });
+    return file;
   }
 
   private used({ principal, ip }: StaffDataCaller, use: Use): void {

@@ -58,17 +58,25 @@ export async function deleteTenant(deps: TenantDeletionDeps, tenantId: string, b
   }
   const deletedAt = clock.now().toISOString();
   tenantKeys?.destroy(tenantId, deletedAt);
+  // The backup target's copy of the key goes too; failing that, the next backup removes it (the local tombstone says so).
+  if (tenantKeys) await deps.backups?.tenantDeleted(tenantId, deletedAt).catch(() => undefined);
   await keyRing.forget(tenantId);
   await securityEvents.flush(); // events of the tenant still being stored are stored now, and removed with the rest
   const { users } = await transactions.run((trx) => removeTenantRows(trx, tenantId));
-  await deps.fileBlobs.removeTenant(tenantId);
+  // Best effort: the tenant is deleted once its rows are (a retry would find nothing to delete).
+  // Blobs left by a store that is down are named by no row now: the orphan sweep removes them
+  // (src/files/orphan-blob-sweep.ts), and they were sealed under keys that are gone anyway.
+  const filesRemoved = await deps.fileBlobs.removeTenant(tenantId).then(
+    () => true,
+    () => false,
+  );
   securityEvents.record({
     type: 'tenant.deleted',
     outcome: 'success',
     actor: by.eventActor,
     tenantId,
     ...(by.ip ? { ip: by.ip } : {}),
-    details: { shredded, usersRemoved: users, finalCheckpoint },
+    details: { shredded, usersRemoved: users, finalCheckpoint, filesRemoved },
   });
   return { tenantId, deletedAt, shredded, finalCheckpoint, usersRemoved: users };
 }

@@ -39,4 +39,12 @@ export interface TenantDeletionDeps {
   securityEvents: SecurityEventSink;
   /** Its files' blobs (src/files/): removed after its rows. Already unreadable once its keys are gone. */
   fileBlobs: Pick<BlobStore, 'removeTenant'>;
+  /** Copies of tenants' keys kept elsewhere (the backup target, src/backup/): told after a key is destroyed; null: none. */
+  backups: TenantKeyCopies | null;
+}
+
+/** Where a tenant's key has copies that must go with it: each archive, old ones included, then no longer opens that tenant. */
+export interface TenantKeyCopies {
+  /** Best effort: a target that is down now is brought in step by the next backup. */
+  tenantDeleted(tenantId: string, deletedAt: string): Promise<void>;
 }

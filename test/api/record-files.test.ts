@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
+import { startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, errorCode, type TestTenant } from '../harness/builders.js';
 import { rotateKey } from '../../src/key-rotation/rotate-key.js';
@@ -13,20 +14,32 @@ import { STREAM_HEADER_BYTES } from '../../src/lib/stream-aead.js';
 const MAX_BYTES = 256 * 1024;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-/** Every blob of a tenant on disk. */
-function blobsOf(t: TestApp, tenantId: string): string[] {
-  const dir = join(t.dataDir, 'files', tenantId);
-  return existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : [];
-}
+const BLOB_STORES = ['local', 's3'] as const;
+const S3_PREFIX = 'deployment-a';
 
-describe.each(DIALECTS)('files attached to records on %s', (dialect) => {
+describe.each(DIALECTS.flatMap((dialect) => BLOB_STORES.map((store) => [dialect, store] as const)))('files attached to records on %s, blob store %s', (dialect, store) => {
   let t: TestApp;
   let owner: TestTenant;
+  let s3: S3TestServer | undefined;
   beforeAll(async () => {
-    t = await createTestApp(dialect, { env: { CONFIDE_FILE_MAX_BYTES: String(MAX_BYTES), CONFIDE_FILES_PER_RECORD: '3' } });
+    if (store === 's3') s3 = await startS3Server();
+    const storeEnv = s3 ? { ...s3.env, CONFIDE_BLOB_STORE: `s3://${s3.bucket}/${S3_PREFIX}` } : {};
+    t = await createTestApp(dialect, { env: { CONFIDE_FILE_MAX_BYTES: String(MAX_BYTES), CONFIDE_FILES_PER_RECORD: '3', ...storeEnv } });
     owner = await buildTenant(t);
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    await s3?.close();
+  });
+
+  /** The folder a tenant's blobs rest in: the data directory's, or where s3rver keeps the objects of the bucket. */
+  const folderOf = (tenantId: string) => (s3 ? join(s3.directory, s3.bucket, S3_PREFIX, 'files', tenantId) : join(t.dataDir, 'files', tenantId));
+  /** Every blob of a tenant, as the file its bytes rest in (s3rver: `<key>._S3rver_object`, beside its metadata files). */
+  const blobsOf = (_t: TestApp, tenantId: string): string[] => {
+    const dir = folderOf(tenantId);
+    const names = existsSync(dir) ? readdirSync(dir) : [];
+    return (s3 ? names.filter((name) => name.endsWith('._S3rver_object')) : names).map((name) => join(dir, name));
+  };
 
   const url = (recordId: string, name: string, collection = 'patients') => `/v1/collections/${collection}/records/${recordId}/files/${name}`;
   const put = (tenant: TestTenant, path: string, payload: Buffer | Readable, contentType = 'application/pdf') =>
@@ -90,7 +103,7 @@ describe.each(DIALECTS)('files attached to records on %s', (dialect) => {
     expect(streamed.statusCode, streamed.body).toBe(413);
     expect(errorCode(streamed)).toBe('PAYLOAD_TOO_LARGE');
     expect(blobsOf(t, owner.tenantId).length).toBe(blobs);
-    expect(readdirSync(join(t.dataDir, 'files', owner.tenantId)).filter((name) => name.endsWith('.partial'))).toEqual([]);
+    expect(readdirSync(folderOf(owner.tenantId)).filter((name) => name.endsWith('.partial'))).toEqual([]);
     expect((await get(owner, url(record.id, 'big.bin'))).statusCode).toBe(404);
     expect((await get(owner, `/v1/collections/patients/records/${record.id}`)).json().files).toEqual([]);
   });
@@ -162,6 +175,21 @@ describe.each(DIALECTS)('files attached to records on %s', (dialect) => {
     expect(fetched.rawPayload.equals(bytes)).toBe(true);
   });
 
+  it.runIf(store === 's3')('answers 503 storage_failed while the S3 service is down, stores nothing, and works again once it is back', async () => {
+    const record = await buildRecord(t, owner);
+    await s3!.stop();
+    try {
+      const refused = await put(owner, url(record.id, 'down.bin'), randomBytes(100_000));
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json().error).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'storage_failed', component: 'files' } });
+      expect(refused.body).not.toMatch(/S3RVER|127\.0\.0\.1|X-Amz/);
+    } finally {
+      await s3!.start();
+    }
+    expect((await get(owner, `/v1/collections/patients/records/${record.id}`)).json().files).toEqual([]);
+    expect((await put(owner, url(record.id, 'down.bin'), randomBytes(1000))).statusCode).toBe(201);
+  });
+
   it('removes a record’s blobs with the record, and a tenant’s with the tenant', async () => {
     const tenant = await buildTenant(t);
     const record = await buildRecord(t, tenant);
@@ -173,6 +201,7 @@ describe.each(DIALECTS)('files attached to records on %s', (dialect) => {
     expect(blobsOf(t, tenant.tenantId).length).toBe(1);
     const deleted = await t.request({ method: 'DELETE', url: '/v1/tenant', token: tenant.token, payload: { confirm: tenant.tenantId } });
     expect(deleted.statusCode, deleted.body).toBe(204);
-    expect(existsSync(join(t.dataDir, 'files', tenant.tenantId))).toBe(false);
+    if (s3) expect(blobsOf(t, tenant.tenantId)).toEqual([]);
+    else expect(existsSync(join(t.dataDir, 'files', tenant.tenantId))).toBe(false);
   });
 });

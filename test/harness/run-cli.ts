@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { confideCommand } from './confide-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs the real `confide` command (from source, through tsx) with the given environment. */
+/** Runs the real `confide` command (compiled when dist/ is fresh, else from source through tsx: confide-command.ts) with the given environment. */
 export function runCli(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const result = spawnSync(process.execPath, [...confideCommand(), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     encoding: 'utf8',

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 import { HIGH_RATE_LIMITS } from './rate-limit-env.js';
 import { runCli } from './run-cli.js';
+import { confideCommand } from './confide-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,7 +24,7 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
   const adminListen = env.CONFIDE_ADMIN_LISTEN ?? `127.0.0.1:${await freePort()}`;
   const adminPort = Number(/:(\d+)$/.exec(adminListen)?.[1]);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...confideCommand(), 'serve'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...HIGH_RATE_LIMITS, ...env, CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${port}`, CONFIDE_ADMIN_LISTEN: adminListen },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
 import { buildStaff } from '../harness/staff.js';
 import { insertTestAlert, notifyTransition } from '../harness/alert-fixture.js';
+import { startS3Server } from '../harness/s3-server.js';
 
 /** Alert delivery on, so an alert leaves a webhook delivery (to a loopback port nobody answers: it stays queued). */
 const ALERTING = { CONFIDE_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook', CONFIDE_ALERT_WEBHOOK_SECRET: 'canary-webhook-secret-0123456789abcdef' };
@@ -158,6 +159,27 @@ describe.each(DIALECTS)('encryption at rest on %s', (dialect) => {
       expect(filesContaining(t.dataDir, needles)).toEqual([]);
     } finally {
       await t.close().catch(() => undefined);
+    }
+  });
+
+  it('with the S3 blob store, leaves no customer value in the S3 server’s storage either, nor in the data directory', async () => {
+    const s3 = await startS3Server();
+    const t = await createTestApp(dialect, { env: { ...ALERTING, ...s3.env, CONFIDE_BLOB_STORE: `s3://${s3.bucket}/confide` } });
+    try {
+      const { canary, email, totpSecret } = await writeCanaries(t);
+      const needles = [canary, email, email.split('@')[0]!, 'private-domain.test', totpSecret];
+      // The file's blob went to the bucket, not the data directory: the scan reads where it is.
+      expect(filesUnder(s3.directory).filter((file) => file.includes('/confide/files/') && file.endsWith('._S3rver_object')).length).toBe(1);
+      expect(existsSync(join(t.dataDir, 'files'))).toBe(false);
+      const control = join(s3.directory, 'control.txt');
+      writeFileSync(control, `x${canary}x`);
+      expect(filesContaining(s3.directory, needles)).toEqual([control]);
+      unlinkSync(control);
+      expect(filesContaining(s3.directory, needles)).toEqual([]);
+      expect(filesContaining(t.dataDir, needles)).toEqual([]);
+    } finally {
+      await t.close().catch(() => undefined);
+      await s3.close();
     }
   });
 

@@ -6,6 +6,7 @@ import { newId } from '../../src/lib/ids.js';
 import { DIALECTS } from '../harness/dialects.js';
 import { runCli } from '../harness/run-cli.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
+import { confideCommand } from '../harness/confide-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,7 +50,7 @@ describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
     t = await createTestApp(dialect);
     const tenant = await buildTenant(t);
     await t.app.services.securityEvents.flush();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'events', 'tail', '--follow', '--json', '--limit', '1'], {
+    const child = spawn(process.execPath, [...confideCommand(), 'events', 'tail', '--follow', '--json', '--limit', '1'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env },
     });
@@ -77,7 +78,7 @@ describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
     t = await createTestApp(dialect);
     const tenant = await buildTenant(t);
     await t.app.services.securityEvents.flush();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'events', 'tail', '--follow', '--json', '--limit', '1'], {
+    const child = spawn(process.execPath, [...confideCommand(), 'events', 'tail', '--follow', '--json', '--limit', '1'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env },
     });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/free-port.js';
 import { killHard, startServerProcess, type ServerProcess } from '../harness/server-process.js';
+import { confideCommand } from '../harness/confide-command.js';
 
 /*
  * README.md's "A short tour with curl", run as written against a real server, four times in a row:
@@ -197,7 +198,7 @@ describe('README tour (SQLite)', () => {
     script = tour
       .replaceAll(TOUR_ORIGIN, `https://127.0.0.1:${server.port}`)
       .replaceAll(TOUR_ADMIN_ORIGIN, `https://127.0.0.1:${server.adminPort}`)
-      .replaceAll(TOUR_CLI, 'node --import tsx src/cli/main.ts');
+      .replaceAll(TOUR_CLI, ['node', ...confideCommand()].join(' '));
     scriptFile = join(root, 'tour.sh');
     writeFileSync(scriptFile, script);
     // A home without start-up files: zsh would otherwise offer its new-user menu, and a person's
