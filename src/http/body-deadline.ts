@@ -42,6 +42,8 @@ export function addBodyDeadlines(app: FastifyInstance, deadlines: BodyDeadlines)
     const socket = request.raw.socket as Socket | null;
     // Only a real connection can be held: an in-process `inject()` request has a stand-in socket.
     if (!(socket instanceof Socket)) return done();
+    // Most requests (a GET, a small JSON body) have arrived whole by now: nothing left to bound.
+    if (request.raw.complete) return done();
     const streaming = request.routeOptions.config?.streamingUpload === true;
     const refuse = () => timedOut(app, socket, reply.raw.headersSent);
     let timer = streaming ? watchProgress(request, socket, deadlines.uploadStallMs, refuse) : totalDeadline(request, deadlines.requestTimeoutMs, refuse);
@@ -57,7 +59,9 @@ export function addBodyDeadlines(app: FastifyInstance, deadlines: BodyDeadlines)
     request.raw.once('end', stop);
     socket.once('close', stop);
     reply.raw.once('finish', () => {
-      if (request.raw.complete || !streaming) return;
+      // A body that is whole by the answer ends the deadline here, without waiting for Node to dump it.
+      if (request.raw.complete) return stop();
+      if (!streaming) return;
       // An upload refused before its end: what still comes is dropped, so progress no longer
       // earns more time; the rest must arrive within the total bound, from the answer on.
       clearTimeout(timer);
