@@ -1,10 +1,14 @@
 /**
- * npm run bench [-- --runs 3 --duration 5 --connections 10 --json]
+ * npm run bench [-- --runs 3 --duration 5 --connections 10,32,64 --json]
  *
- * Starts Confide (built, embedded SQLite, default settings but warn-level logs) and the baseline
- * server (bench/baseline-server.ts) as separate processes, then drives both with autocannon over
- * keep-alive HTTPS: creating 1 KiB JSON records, then reading them by id. Phases alternate between
- * the two servers, and each figure is the median over the runs, so both meet the same noise.
+ * Starts, as separate processes: Confide (built, embedded SQLite, default settings but warn-level
+ * logs, rate limits counting but never refusing), the same Confide with rate limits off, the floor
+ * (bench/floor-server.ts: only the mandatory work of each promise) and the baseline
+ * (bench/baseline-server.ts: no authentication, encryption or log). Then drives each over
+ * keep-alive HTTPS with autocannon at each connection count: creating 1 KiB JSON records, then
+ * reading them by id. The order of the servers rotates by run, and each figure is the median over
+ * the runs, so all meet the same noise. Prints req/s, p50 and p99 of each, Confide/floor and
+ * Confide/baseline; `--json` prints one object with every figure as its last line.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +27,7 @@ const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10,32,64' },
     json: { type: 'boolean', default: false },
     // Key rotation's figures instead (bench/reencrypt.ts): re-encryption values/s, and reads while it runs.
     reencrypt: { type: 'boolean', default: false },
@@ -34,7 +38,9 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const DURATION = Number(args.duration);
-const CONNECTIONS = Number(args.connections);
+/** `--connections 10,32,64`: each count is measured in turn (the re-encryption bench uses the first). */
+const CONNECTIONS = args.connections.split(',').map(Number);
+if (CONNECTIONS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--connections: whole numbers separated by commas, not ${args.connections}`);
 const say = (line: string) => {
   if (!args.json) process.stdout.write(`${line}\n`);
   else process.stderr.write(`${line}\n`);
@@ -64,7 +70,7 @@ interface Figures {
   p99: number;
 }
 
-async function drive(url: string, requests: autocannon.Request[]): Promise<Figures> {
+async function drive(url: string, requests: autocannon.Request[], connections = CONNECTIONS[0]!): Promise<Figures> {
   let sample = '';
   const observed = requests.map((request) => ({
     ...request,
@@ -72,7 +78,7 @@ async function drive(url: string, requests: autocannon.Request[]): Promise<Figur
       if (status >= 300 && !sample) sample = `${status} ${body.slice(0, 200)}`;
     },
   }));
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: observed, pipelining: 1 });
+  const result = await autocannon({ url, connections, duration: DURATION, requests: observed, pipelining: 1 });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors (first: ${sample})`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
@@ -88,115 +94,137 @@ async function signUpAndIn(port: number, env: Record<string, string>): Promise<{
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** The servers driven: Confide (rate limits counting), Confide with them off, the floor, and the baseline. */
+type Side = 'confide' | 'unlimited' | 'floor' | 'baseline';
+const SIDES: readonly Side[] = ['confide', 'unlimited', 'floor', 'baseline'];
+
+/** How to create on and read from one server: its URL, headers, and the ids of records made for reading. */
+interface Target {
+  url: string;
+  createPath: string;
+  readPath: (id: string) => string;
+  headers: Record<string, string>;
+  ids: string[];
+}
+
+async function startServers(root: string, children: ChildProcess[]): Promise<Record<Side, Target>> {
+  const credentials = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']);
+  writeFileSync(join(root, 'cert.pem'), credentials.cert);
+  writeFileSync(join(root, 'key.pem'), credentials.key, { mode: 0o600 });
+  const [confidePort, adminPort, unlimitedPort, unlimitedAdminPort, floorPort, baselinePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const confideEnv = {
+    CONFIDE_DATA_DIR: join(root, 'confide-data'),
+    CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
+    CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
+    CONFIDE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, // never the default 9443: a developer's own Confide may hold it
+    CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
+    CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
+    CONFIDE_LOG_LEVEL: 'warn',
+    // The rate limiters run (every request counted) but never refuse: what they cost, not what they stop.
+    CONFIDE_RATE_LIMIT_PER_IP: '1000000000',
+    CONFIDE_RATE_LIMIT_PER_ACCOUNT: '1000000000',
+    CONFIDE_RATE_LIMIT_PER_TENANT: '1000000000',
+  };
+  // The same Confide with the general rate limits off (CONFIDE_RATE_LIMITS=off), on its own data: the limiter's cost is the ratio of the two.
+  const unlimitedEnv = { ...confideEnv, CONFIDE_DATA_DIR: join(root, 'confide-unlimited-data'), CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${unlimitedPort}`, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${unlimitedAdminPort}`, CONFIDE_RATE_LIMITS: 'off' };
+  const tlsArgs = [join(root, 'cert.pem'), join(root, 'key.pem')];
+  children.push(await startProcess(['dist/cli/main.js', 'serve'], confideEnv, 'Confide is listening'));
+  children.push(await startProcess(['dist/cli/main.js', 'serve'], unlimitedEnv, 'Confide is listening'));
+  children.push(await startProcess(['--import', 'tsx', 'bench/floor-server.ts', root, String(floorPort), ...tlsArgs], {}, 'floor listening'));
+  children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), ...tlsArgs], {}, 'baseline listening'));
+  const recordsApi = (port: number, token: string): Target => ({
+    url: `https://127.0.0.1:${port}`,
+    createPath: '/v1/collections/bench/records',
+    readPath: (id) => `/v1/collections/bench/records/${id}`,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ids: [],
+  });
+  const targets: Record<Side, Target> = {
+    confide: recordsApi(confidePort, (await signUpAndIn(confidePort, confideEnv)).token),
+    unlimited: recordsApi(unlimitedPort, (await signUpAndIn(unlimitedPort, unlimitedEnv)).token),
+    floor: recordsApi(floorPort, (await httpsJson(floorPort, 'POST', '/setup', {})).body.token as string),
+    baseline: { url: `https://127.0.0.1:${baselinePort}`, createPath: '/records', readPath: (id) => `/records/${id}`, headers: { 'content-type': 'application/json' }, ids: [] },
+  };
+  // Records to read back, the same number on each side.
+  for (let i = 0; i < 200; i += 1) {
+    for (const side of SIDES) {
+      const target = targets[side];
+      const token = target.headers.authorization?.slice('Bearer '.length);
+      target.ids.push((await httpsJson(Number(new URL(target.url).port), 'POST', target.createPath, JSON.parse(BODY), token)).body.id as string);
+    }
+  }
+  return targets;
+}
+
+type Samples = Record<'create' | 'read', Record<Side, Figures[]>>;
+
+/** RUNS rounds at one connection count; every side gets the same phases, in an order that rotates by run. */
+async function measureAt(connections: number, targets: Record<Side, Target>): Promise<Samples> {
+  const samples: Samples = { create: { confide: [], unlimited: [], floor: [], baseline: [] }, read: { confide: [], unlimited: [], floor: [], baseline: [] } };
+  const create = (side: Side) => async () => {
+    const target = targets[side];
+    samples.create[side].push(await drive(target.url, [{ method: 'POST', path: target.createPath, headers: target.headers, body: BODY }], connections));
+  };
+  const read = (side: Side) => async () => {
+    const target = targets[side];
+    let next = 0;
+    const { authorization } = target.headers;
+    const request: autocannon.Request = { method: 'GET', headers: authorization ? { authorization } : {}, setupRequest: (r) => ({ ...r, path: target.readPath(target.ids[next++ % target.ids.length]!) }) };
+    samples.read[side].push(await drive(target.url, [request], connections));
+  };
+  for (let run = 1; run <= RUNS; run += 1) {
+    say(`${connections} connections: run ${run}/${RUNS}…`);
+    // Which server goes first rotates by run, so none always meets the machine's mood of one slot.
+    const order = SIDES.map((_, i) => SIDES[(i + run) % SIDES.length]!);
+    for (const side of order) await create(side)();
+    for (const side of order) await read(side)();
+  }
+  return samples;
+}
+
+interface PhaseSummary {
+  confide: Figures;
+  floor: Figures;
+  baseline: Figures;
+  rateLimitsOff: Figures;
+  /** Confide/floor and Confide/baseline in req/s, and rate limits on/off. */
+  ratioFloor: number;
+  ratioBaseline: number;
+  ratioRateLimits: number;
+}
+
+function summarise(samples: Samples, connections: number): Record<'create' | 'read', PhaseSummary> {
+  const out = {} as Record<'create' | 'read', PhaseSummary>;
+  say(`\n${connections} connections, ${DURATION} s per phase, median of ${RUNS} runs, 1 KiB JSON bodies, keep-alive HTTPS`);
+  say('phase    server                 req/s     p50 ms   p99 ms');
+  for (const phase of ['create', 'read'] as const) {
+    const figure = (side: Side): Figures => ({
+      rps: Math.round(median(samples[phase][side].map((s) => s.rps))),
+      p50: median(samples[phase][side].map((s) => s.p50)),
+      p99: median(samples[phase][side].map((s) => s.p99)),
+    });
+    const [confide, floor, baseline, rateLimitsOff] = [figure('confide'), figure('floor'), figure('baseline'), figure('unlimited')];
+    const ratio = (a: Figures, b: Figures) => Number((a.rps / b.rps).toFixed(3));
+    out[phase] = { confide, floor, baseline, rateLimitsOff, ratioFloor: ratio(confide, floor), ratioBaseline: ratio(confide, baseline), ratioRateLimits: ratio(confide, rateLimitsOff) };
+    for (const [name, f] of [['confide', confide], ['confide, no rate limits', rateLimitsOff], ['floor', floor], ['baseline', baseline]] as const) {
+      say(`${phase.padEnd(8)} ${name.padEnd(22)} ${String(f.rps).padStart(8)} ${String(f.p50).padStart(9)} ${String(f.p99).padStart(8)}`);
+    }
+    say(`${phase.padEnd(8)} ratios: confide/floor ${out[phase].ratioFloor} (target ≥ 0.9), confide/baseline ${out[phase].ratioBaseline}, rate limits on/off ${out[phase].ratioRateLimits} (target ≥ 0.95)`);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   say('building Confide…');
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
-
   const root = mkdtempSync(join(tmpdir(), 'confide-bench-'));
-  const credentials = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']);
-  writeFileSync(join(root, 'cert.pem'), credentials.cert);
-  writeFileSync(join(root, 'key.pem'), credentials.key, { mode: 0o600 });
-  const confidePort = await freePort();
-  const baselinePort = await freePort();
-  const adminPort = await freePort(); // never the default 9443: a developer's own Confide may hold it
-  const unlimitedPort = await freePort();
-  const unlimitedAdminPort = await freePort();
   const children: ChildProcess[] = [];
   try {
-    const confideEnv = {
-      CONFIDE_DATA_DIR: join(root, 'confide-data'),
-      CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
-      CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${confidePort}`,
-      CONFIDE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
-      CONFIDE_TLS_CERT_FILE: join(root, 'cert.pem'),
-      CONFIDE_TLS_KEY_FILE: join(root, 'key.pem'),
-      CONFIDE_LOG_LEVEL: 'warn',
-      // The rate limiters run (every request counted) but never refuse: what they cost, not what they stop.
-      CONFIDE_RATE_LIMIT_PER_IP: '1000000000',
-      CONFIDE_RATE_LIMIT_PER_ACCOUNT: '1000000000',
-      CONFIDE_RATE_LIMIT_PER_TENANT: '1000000000',
-    };
-    // The same Confide with the general rate limits off (CONFIDE_RATE_LIMITS=off), on its own data: the limiter's cost is the ratio of the two.
-    const unlimitedEnv = {
-      ...confideEnv,
-      CONFIDE_DATA_DIR: join(root, 'confide-unlimited-data'),
-      CONFIDE_PUBLIC_LISTEN: `127.0.0.1:${unlimitedPort}`,
-      CONFIDE_ADMIN_LISTEN: `127.0.0.1:${unlimitedAdminPort}`,
-      CONFIDE_RATE_LIMITS: 'off',
-    };
-    children.push(
-      await startProcess(['dist/cli/main.js', 'serve'], confideEnv, 'Confide is listening'),
-    );
-    children.push(await startProcess(['dist/cli/main.js', 'serve'], unlimitedEnv, 'Confide is listening'));
-    children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), join(root, 'cert.pem'), join(root, 'key.pem')], {}, 'baseline listening'));
-
-    const session = await signUpAndIn(confidePort, confideEnv);
-    const unlimitedSession = await signUpAndIn(unlimitedPort, unlimitedEnv);
-    const auth = { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' };
-    const json = { 'content-type': 'application/json' };
-
-    // Records to read back, the same number on each side.
-    const ids = { confide: [] as string[], baseline: [] as string[], unlimited: [] as string[] };
-    for (let i = 0; i < 200; i += 1) {
-      ids.confide.push((await httpsJson(confidePort, 'POST', '/v1/collections/bench/records', JSON.parse(BODY), session.token)).body.id);
-      ids.unlimited.push((await httpsJson(unlimitedPort, 'POST', '/v1/collections/bench/records', JSON.parse(BODY), unlimitedSession.token)).body.id);
-      ids.baseline.push((await httpsJson(baselinePort, 'POST', '/records', JSON.parse(BODY))).body.id);
-    }
-    const readRequests = (paths: string[], headers: Record<string, string>): autocannon.Request[] => {
-      let next = 0;
-      return [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) }];
-    };
-
-    const samples: Record<'create' | 'read', Record<'confide' | 'baseline', Figures[]>> = {
-      create: { confide: [], baseline: [] },
-      read: { confide: [], baseline: [] },
-    };
-    const unlimitedAuth = { ...auth, authorization: `Bearer ${unlimitedSession.token}` };
-    const unlimited: Record<'create' | 'read', Figures[]> = { create: [], read: [] };
-    // The two Confides get the same work in the same order (their databases grow alike), and which
-    // of them goes first alternates by run, so neither always meets the machine's mood of one slot.
-    const confideCreate = async () => samples.create.confide.push(await drive(`https://127.0.0.1:${confidePort}`, [{ method: 'POST', path: '/v1/collections/bench/records', headers: auth, body: BODY }]));
-    const unlimitedCreate = async () => unlimited.create.push(await drive(`https://127.0.0.1:${unlimitedPort}`, [{ method: 'POST', path: '/v1/collections/bench/records', headers: unlimitedAuth, body: BODY }]));
-    const confideRead = async () => samples.read.confide.push(await drive(`https://127.0.0.1:${confidePort}`, readRequests(ids.confide.map((id) => `/v1/collections/bench/records/${id}`), { authorization: auth.authorization })));
-    const unlimitedRead = async () => unlimited.read.push(await drive(`https://127.0.0.1:${unlimitedPort}`, readRequests(ids.unlimited.map((id) => `/v1/collections/bench/records/${id}`), { authorization: unlimitedAuth.authorization })));
-    for (let run = 1; run <= RUNS; run += 1) {
-      say(`run ${run}/${RUNS}…`);
-      const inTurn = run % 2 === 1 ? <T>(a: T, b: T) => [a, b] : <T>(a: T, b: T) => [b, a];
-      for (const phase of inTurn(confideCreate, unlimitedCreate)) await phase();
-      samples.create.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, [{ method: 'POST', path: '/records', headers: json, body: BODY }]));
-      for (const phase of inTurn(confideRead, unlimitedRead)) await phase();
-      samples.read.baseline.push(await drive(`https://127.0.0.1:${baselinePort}`, readRequests(ids.baseline.map((id) => `/records/${id}`), {})));
-    }
-
-    const summary: Record<string, { confide: number; baseline: number; ratio: number; confideP50: number; confideP99: number; baselineP50: number; baselineP99: number }> = {};
-    say(`\n${CONNECTIONS} connections, ${DURATION} s per phase, median of ${RUNS} runs, 1 KiB JSON bodies, keep-alive HTTPS`);
-    say('phase    server     req/s     p50 ms   p99 ms');
-    for (const phase of ['create', 'read'] as const) {
-      const figure = (side: 'confide' | 'baseline') => ({
-        rps: median(samples[phase][side].map((s) => s.rps)),
-        p50: median(samples[phase][side].map((s) => s.p50)),
-        p99: median(samples[phase][side].map((s) => s.p99)),
-      });
-      const confide = figure('confide');
-      const baseline = figure('baseline');
-      const ratio = Number((confide.rps / baseline.rps).toFixed(3));
-      summary[phase] = { confide: Math.round(confide.rps), baseline: Math.round(baseline.rps), ratio, confideP50: confide.p50, confideP99: confide.p99, baselineP50: baseline.p50, baselineP99: baseline.p99 };
-      say(`${phase.padEnd(8)} confide  ${confide.rps.toFixed(0).padStart(8)} ${String(confide.p50).padStart(9)} ${String(confide.p99).padStart(8)}`);
-      say(`${phase.padEnd(8)} baseline ${baseline.rps.toFixed(0).padStart(8)} ${String(baseline.p50).padStart(9)} ${String(baseline.p99).padStart(8)}`);
-      say(`${phase.padEnd(8)} ratio confide/baseline (req/s): ${ratio}`);
-    }
-    // What the rate limiters cost: each phase with them on (counting, never refusing) against the same Confide with them off.
-    const rateLimits: Record<string, { on: number; off: number; ratio: number }> = {};
-    for (const phase of ['create', 'read'] as const) {
-      const off = { rps: median(unlimited[phase].map((s) => s.rps)), p50: median(unlimited[phase].map((s) => s.p50)), p99: median(unlimited[phase].map((s) => s.p99)) };
-      const ratio = Number((summary[phase]!.confide / off.rps).toFixed(3));
-      rateLimits[phase] = { on: summary[phase]!.confide, off: Math.round(off.rps), ratio };
-      say(`${phase.padEnd(8)} confide, rate limits off ${off.rps.toFixed(0).padStart(8)} ${String(off.p50).padStart(9)} ${String(off.p99).padStart(8)}`);
-      say(`${phase.padEnd(8)} ratio rate limits on/off (req/s): ${ratio} (limiter cost ${((1 - ratio) * 100).toFixed(1)}%; target under 5%)`);
-    }
-    const output = { ...summary, rateLimits };
-    if (args.json) process.stdout.write(`${JSON.stringify(output)}\n`);
+    const targets = await startServers(root, children);
+    const results: Record<string, Record<'create' | 'read', PhaseSummary>> = {};
+    for (const connections of CONNECTIONS) results[connections] = summarise(await measureAt(connections, targets), connections);
+    if (args.json) process.stdout.write(`${JSON.stringify({ runs: RUNS, durationSeconds: DURATION, connections: results })}\n`);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
@@ -217,7 +245,7 @@ async function reencryptMain(): Promise<void> {
   const { startBenchPostgres } = await import('./bench-postgres.js');
   const postgres = dialects.includes('postgres') ? await startBenchPostgres(process.env.CONFIDE_BENCH_DATABASE_URL) : undefined;
   try {
-    const figures = await reencryptBench({ values: Number(args.values), duration: DURATION, connections: CONNECTIONS, say, dialects: dialects as Array<'sqlite' | 'postgres'>, postgres });
+    const figures = await reencryptBench({ values: Number(args.values), duration: DURATION, connections: CONNECTIONS[0]!, say, dialects: dialects as Array<'sqlite' | 'postgres'>, postgres });
     if (args.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
     postgres?.stop();
