@@ -1,12 +1,8 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, isAppError } from '../lib/app-error.js';
-import { STORAGE_RETRY_AFTER_SECONDS } from '../lib/storage-fault.js';
 import { ObjectStoreError, type ObjectStore, type StoredObject } from '../storage/object-store.js';
 import { newStorageId, type BlobStore, type IncompleteBlob, type StoredBlob } from './blob-store.js';
-
-/** Blob and tenant names: random hex, and tenant ids (UUIDs), never anything a client chose. */
-const SAFE_NAME = /^[0-9a-f-]{1,64}$/;
+import { blobWriteError, checkedBlobName, SAFE_BLOB_NAME } from './blob-store-errors.js';
 
 /**
  * Blobs as objects of an ObjectStore (CONFIDE_BLOB_STORE=s3://…): `files/<tenant id>/<random id>`.
@@ -37,7 +33,7 @@ export class ObjectBlobStore implements BlobStore {
     const settled = await Promise.allSettled([pipeline([source, ...through, sealed]).catch(noted), this.store.put(this.name(tenantId, storageId), sealed).catch(noted)]);
     if (settled.every((side) => side.status === 'fulfilled')) return;
     await this.store.remove(this.name(tenantId, storageId)).catch(() => undefined);
-    throw storageError(first);
+    throw blobWriteError(first, isFull(first));
   }
 
   open(tenantId: string, storageId: string): Readable {
@@ -53,7 +49,7 @@ export class ObjectBlobStore implements BlobStore {
   }
 
   async removeTenant(tenantId: string): Promise<void> {
-    for (const object of await this.store.list(`files/${checked(tenantId)}/`)) await this.store.remove(object.name);
+    for (const object of await this.store.list(`files/${checkedBlobName(tenantId)}/`)) await this.store.remove(object.name);
   }
 
   async *blobs(): AsyncIterable<StoredBlob> {
@@ -76,29 +72,16 @@ export class ObjectBlobStore implements BlobStore {
   }
 
   private name(tenantId: string, storageId: string): string {
-    return `files/${checked(tenantId)}/${checked(storageId)}`;
+    return `files/${checkedBlobName(tenantId)}/${checkedBlobName(storageId)}`;
   }
 }
 
 /** `files/<tenant id>/<storage id>` back to its parts; anything else is none of the blob store's. */
 function blobOf(name: string): { tenantId: string; storageId: string } | undefined {
   const [files, tenantId, storageId, ...rest] = name.split('/');
-  if (files !== 'files' || !tenantId || !storageId || rest.length > 0 || !SAFE_NAME.test(tenantId) || !SAFE_NAME.test(storageId)) return undefined;
+  if (files !== 'files' || !tenantId || !storageId || rest.length > 0 || !SAFE_BLOB_NAME.test(tenantId) || !SAFE_BLOB_NAME.test(storageId)) return undefined;
   return { tenantId, storageId };
 }
 
-function checked(name: string): string {
-  if (!SAFE_NAME.test(name)) throw new Error('not a blob or tenant name');
-  return name;
-}
-
-/** As the local store: the source's refusal passes through; a store failure is 503, said without its cause. */
-function storageError(error: unknown): unknown {
-  if (isAppError(error)) return error;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return error; // the client went away: nobody to answer
-  if (error instanceof ObjectStoreError && error.kind === 'full') {
-    return new AppError('UNAVAILABLE', { message: 'The file store is full; nothing was stored.', details: { reason: 'storage_full', component: 'files' }, retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error });
-  }
-  return new AppError('UNAVAILABLE', { message: 'The file could not be stored; nothing was stored.', details: { reason: 'storage_failed', component: 'files' }, retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error });
-}
+/** The object store's way of saying it is out of space (its errors are already sorted into kinds). */
+const isFull = (error: unknown): boolean => error instanceof ObjectStoreError && error.kind === 'full';

@@ -1,10 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// s3rver ships no types: the little of it used here is typed below.
-// eslint-disable-next-line @typescript-eslint/ban-ts-comment
-// @ts-ignore
-import S3rver from 's3rver';
+import S3rver from 's3rver'; // typed by ./s3rver.d.ts: it ships no types
 
 export interface S3TestServer {
   endpoint: string;
@@ -19,11 +16,6 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
-interface S3rverInstance {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-}
-
 /**
  * A real S3-compatible server (s3rver) on a free loopback port with its own temporary folder and
  * one bucket. Path-style addressing: `bucket.127.0.0.1` does not resolve.
@@ -31,9 +23,9 @@ interface S3rverInstance {
 export async function startS3Server(bucket = 'confide-test'): Promise<S3TestServer> {
   const directory = mkdtempSync(join(tmpdir(), 'confide-s3-'));
   let port = 0;
-  let server: S3rverInstance;
+  let server: S3rver;
   const start = async () => {
-    server = new (S3rver as new (options: object) => S3rverInstance)({ address: '127.0.0.1', port, directory, silent: true, configureBuckets: [{ name: bucket }] });
+    server = new S3rver({ address: '127.0.0.1', port, directory, silent: true, configureBuckets: [{ name: bucket }] });
     port = (await server.run()).port;
   };
   await start();

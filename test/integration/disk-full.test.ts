@@ -63,6 +63,46 @@ async function storageEvents(t: TestApp, since: Date) {
   return rows.map((row) => eventOf(t.app.services.keyRing.systemCipher(), row));
 }
 
+/**
+ * With the database's disk full: a write and a read (its access-log entry cannot commit: fail
+ * closed) are refused 503 with nothing of the cause in them, and the node logs it at once. Then,
+ * once space returns, the same app serves: the records are the one acknowledged before and a new
+ * one, the log holds only what was served (create, create, read) and verifies.
+ */
+async function refusedThenServedAgain(t: TestApp, owner: TestTenant, before: { id: string }, fs: SmallFilesystem, leaks: string[]) {
+  const write = await t.request({ method: 'POST', url: '/v1/collections/patients/records', token: owner.token, payload: { name: 'x'.repeat(100_000) } });
+  expectStorageRefusal(write, 'UNAVAILABLE', 'storage_full', leaks);
+  expect(write.json().error.details.component).toBe('database');
+  const read = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
+  expectStorageRefusal(read, 'AUDIT_UNAVAILABLE', 'storage_full', [...leaks, 'acknowledged before']);
+  // Known at once, while the database cannot store it: the log says which store and why.
+  expect(t.logs.some((line) => line.includes('"storage.unavailable"') && line.includes('"component":"database"'))).toBe(true);
+
+  fs.free();
+  const after = await buildRecord(t, owner, 'patients', { name: 'after recovery' });
+  const list = await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: owner.token });
+  expect(list.json().items.map((item: { id: string }) => item.id).sort()).toEqual([before.id, after.id].sort());
+  const reread = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
+  expect(reread.json().data).toEqual({ name: 'acknowledged before' });
+  const log = (await t.request({ method: 'GET', url: '/v1/access-log?limit=500', token: owner.token })).json().items as Array<{ action: string; resource: { id?: string } }>;
+  // The refused write and read left no entry: create, create, read (the listing is a `list` of no record).
+  expect(log.filter((entry) => entry.resource.id === before.id || entry.resource.id === after.id).map((entry) => entry.action)).toEqual(['create', 'create', 'read']);
+  expect((await t.request({ method: 'GET', url: '/v1/access-log/verify', token: owner.token })).json().ok).toBe(true);
+}
+
+/** The events kept in memory through the outage are stored now (one per refusal, no path in them), and the monitor opens one alert. */
+async function expectOneDatabaseAlert(t: TestApp, since: Date, path: string) {
+  const events = await storageEvents(t, since);
+  expect(events.map((event) => [event.details?.component, event.details?.reason, event.details?.method])).toEqual([
+    ['database', 'storage_full', 'POST'],
+    ['database', 'storage_full', 'GET'],
+  ]);
+  expect(JSON.stringify(events)).not.toContain(path);
+  const [alert, ...more] = await storageAlerts(t, since);
+  expect(more).toEqual([]);
+  expect(alert).toMatchObject({ rule: 'storage-unavailable', severity: 'critical', subject: 'storage' });
+}
+
 describe.skipIf(skipReason)('the database (SQLite) on a full filesystem', () => {
   let fs: SmallFilesystem;
   let t: TestApp;
@@ -86,38 +126,12 @@ describe.skipIf(skipReason)('the database (SQLite) on a full filesystem', () => 
     await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(t.app.services.db);
     fs.fill();
 
-    const write = await t.request({ method: 'POST', url: '/v1/collections/patients/records', token: owner.token, payload: { name: 'x'.repeat(100_000) } });
-    expectStorageRefusal(write, 'UNAVAILABLE', 'storage_full', [fs.path]);
-    expect(write.json().error.details.component).toBe('database');
-    // Fail closed: a read whose access-log entry cannot commit is not served.
-    const read = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
-    expectStorageRefusal(read, 'AUDIT_UNAVAILABLE', 'storage_full', [fs.path, 'acknowledged before']);
-    // Known at once, while the database cannot store it: the log says which store and why.
-    expect(t.logs.some((line) => line.includes('"storage.unavailable"') && line.includes('"component":"database"'))).toBe(true);
-
-    fs.free();
-    const after = await buildRecord(t, owner, 'patients', { name: 'after recovery' });
-    const list = await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: owner.token });
-    expect(list.json().items.map((item: { id: string }) => item.id).sort()).toEqual([before.id, after.id].sort());
-    const reread = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
-    expect(reread.json().data).toEqual({ name: 'acknowledged before' });
-    const log = (await t.request({ method: 'GET', url: '/v1/access-log?limit=500', token: owner.token })).json().items as Array<{ action: string; resource: { id?: string } }>;
-    // The refused write and read left no entry: create, create, list, read (then this listing).
-    expect(log.filter((entry) => entry.resource.id === before.id || entry.resource.id === after.id).map((entry) => entry.action)).toEqual(['create', 'create', 'read']);
-    expect((await t.request({ method: 'GET', url: '/v1/access-log/verify', token: owner.token })).json().ok).toBe(true);
+    await refusedThenServedAgain(t, owner, before, fs, [fs.path]);
     const integrity = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(t.app.services.db);
     expect(integrity.rows).toEqual([{ integrity_check: 'ok' }]);
 
     // The events kept in memory through the outage are stored now, and the monitor alerts.
-    const events = await storageEvents(t, since);
-    expect(events.map((event) => [event.details?.component, event.details?.reason, event.details?.method])).toEqual([
-      ['database', 'storage_full', 'POST'],
-      ['database', 'storage_full', 'GET'],
-    ]);
-    expect(JSON.stringify(events)).not.toContain(fs.path);
-    const [alert, ...more] = await storageAlerts(t, since);
-    expect(more).toEqual([]);
-    expect(alert).toMatchObject({ rule: 'storage-unavailable', severity: 'critical', subject: 'storage' });
+    await expectOneDatabaseAlert(t, since, fs.path);
   });
 });
 
@@ -155,22 +169,7 @@ describe.skipIf(postgresSkipReason)('the database (PostgreSQL) on a full tablesp
     const fs = tablespace!.fs;
     fs.fill();
 
-    const write = await t.request({ method: 'POST', url: '/v1/collections/patients/records', token: owner.token, payload: { name: 'x'.repeat(100_000) } });
-    expectStorageRefusal(write, 'UNAVAILABLE', 'storage_full', [fs.path, 'pg_tblspc', 'extend']);
-    expect(write.json().error.details.component).toBe('database');
-    const read = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
-    expectStorageRefusal(read, 'AUDIT_UNAVAILABLE', 'storage_full', [fs.path, 'pg_tblspc', 'extend', 'acknowledged before']);
-    expect(t.logs.some((line) => line.includes('"storage.unavailable"') && line.includes('"component":"database"'))).toBe(true);
-
-    fs.free();
-    const after = await buildRecord(t, owner, 'patients', { name: 'after recovery' });
-    const list = await t.request({ method: 'GET', url: '/v1/collections/patients/records', token: owner.token });
-    expect(list.json().items.map((item: { id: string }) => item.id).sort()).toEqual([before.id, after.id].sort());
-    const reread = await t.request({ method: 'GET', url: `/v1/collections/patients/records/${before.id}`, token: owner.token });
-    expect(reread.json().data).toEqual({ name: 'acknowledged before' });
-    const log = (await t.request({ method: 'GET', url: '/v1/access-log?limit=500', token: owner.token })).json().items as Array<{ action: string; resource: { id?: string } }>;
-    expect(log.filter((entry) => entry.resource.id === before.id || entry.resource.id === after.id).map((entry) => entry.action)).toEqual(['create', 'create', 'read']);
-    expect((await t.request({ method: 'GET', url: '/v1/access-log/verify', token: owner.token })).json().ok).toBe(true);
+    await refusedThenServedAgain(t, owner, before, fs, [fs.path, 'pg_tblspc', 'extend']);
     // Every table, TOAST table and index really was on the full filesystem: none on the server's own disk.
     const placed = await sql<{ relname: string; spcname: string | null }>`
       WITH own AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'i')),
@@ -180,15 +179,7 @@ describe.skipIf(postgresSkipReason)('the database (PostgreSQL) on a full tablesp
     expect(placed.rows.length).toBeGreaterThan(50);
     expect(placed.rows.filter((row) => row.spcname !== tablespace!.name)).toEqual([]);
 
-    const events = await storageEvents(t, since);
-    expect(events.map((event) => [event.details?.component, event.details?.reason, event.details?.method])).toEqual([
-      ['database', 'storage_full', 'POST'],
-      ['database', 'storage_full', 'GET'],
-    ]);
-    expect(JSON.stringify(events)).not.toContain(fs.path);
-    const [alert, ...more] = await storageAlerts(t, since);
-    expect(more).toEqual([]);
-    expect(alert).toMatchObject({ rule: 'storage-unavailable', severity: 'critical', subject: 'storage' });
+    await expectOneDatabaseAlert(t, since, fs.path);
   });
 });
 
