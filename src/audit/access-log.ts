@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../db/database.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { AccessLogTable, DB } from '../db/schema.js';
-import { preparedQuery } from '../db/prepared-query.js';
+import { preparedCommand, preparedQuery } from '../db/prepared-query.js';
 import { DATABASE_RETRY_AFTER_SECONDS, databaseUnreachable } from '../db/database-unreachable.js';
 import { AppError } from '../lib/app-error.js';
 import { STORAGE_RETRY_AFTER_SECONDS, storageFault } from '../lib/storage-fault.js';
@@ -21,6 +21,17 @@ const moveHead = preparedQuery(
     db.updateTable('access_log_heads').set({ seq: seq as unknown as number, hash }).where('tenant_id', '=', tenantId),
   3,
 );
+/** Moves the head only from where this process last left it: 0 rows changed means it is not there any more. */
+const moveKnownHead = preparedCommand(
+  (db: Kysely<DB>, seq: string, hash: string, tenantId: string, knownSeq: string, knownHash: string) =>
+    db
+      .updateTable('access_log_heads')
+      .set({ seq: seq as unknown as number, hash })
+      .where('tenant_id', '=', tenantId)
+      .where('seq', '=', knownSeq as unknown as number)
+      .where('hash', '=', knownHash),
+  5,
+);
 const ACCESS_LOG_COLUMNS = [
   'tenant_id', 'seq', 'at', 'actor_type', 'actor_id', 'action', 'resource_type', 'resource_collection',
   'resource_id', 'grant_id', 'justification', 'ip_enc', 'details_enc', 'prev_hash', 'hash',
@@ -30,6 +41,11 @@ const insertEntry = preparedQuery(
     db.insertInto('access_log').values(Object.fromEntries(ACCESS_LOG_COLUMNS.map((column, i) => [column, values[i]])) as unknown as AccessLogTable),
   ACCESS_LOG_COLUMNS.length,
 );
+
+interface ChainHead {
+  seq: number;
+  hash: string;
+}
 
 /** Told of each entry written and each append that failed (the metrics); the wiring passes it in. */
 export interface AccessLogMetrics {
@@ -45,6 +61,9 @@ const UNCOUNTED: AccessLogMetrics = { appended() {}, failed() {} };
  * serve or change the data.
  */
 export class AccessLog {
+  /** SQLite: each tenant's head as this process last wrote it (appendAfterKnownHead); one small entry per tenant. */
+  private readonly knownHeads = new Map<string, ChainHead>();
+
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly dialect: Dialect,
@@ -63,24 +82,56 @@ export class AccessLog {
    */
   async appendInTransaction(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
     try {
-      const [head] = await (this.dialect.locksRowsForUpdate ? lockHead : readHead)(trx, tenantId);
-      if (!head) throw new Error('the tenant has no access-log head');
-      const unhashed: Omit<AccessLogEntry, 'hash'> = {
-        ...event,
-        seq: Number(head.seq) + 1,
-        at: this.clock.now().toISOString(),
-        prevHash: head.hash,
-      };
-      const entry: AccessLogEntry = { ...unhashed, hash: entryHash(tenantId, unhashed) };
-      const row = entryToRow(tenantId, entry, cipher);
-      await insertEntry(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]));
-      await moveHead(trx, entry.seq, entry.hash, tenantId);
+      const entry = this.dialect.locksRowsForUpdate ? await this.appendLocked(trx, tenantId, cipher, event) : await this.appendAfterKnownHead(trx, tenantId, cipher, event);
       this.metrics.appended();
       return entry;
     } catch (error) {
       this.metrics.failed();
       throw auditUnavailable(error);
     }
+  }
+
+  /** PostgreSQL: the head row locked for the transaction, which serialises each tenant's chain across nodes. */
+  private async appendLocked(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
+    const [head] = await lockHead(trx, tenantId);
+    if (!head) throw new Error('the tenant has no access-log head');
+    return this.appendAfter(trx, tenantId, cipher, event, { seq: Number(head.seq), hash: head.hash });
+  }
+
+  /**
+   * SQLite, whose one writer at a time makes a lock needless: the head this process last wrote is
+   * taken as the head, and moved only if the row still says so (seq and hash), which saves reading
+   * it on every append. Anything else (another process appended, a transaction that moved it rolled
+   * back, the tenant went) changes no row; the head is then read and the append made from it.
+   */
+  private async appendAfterKnownHead(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
+    const known = this.knownHeads.get(tenantId);
+    if (known) {
+      const entry = this.nextEntry(tenantId, event, known);
+      if ((await moveKnownHead(trx, entry.seq, entry.hash, tenantId, known.seq, known.hash)) === 1) return this.insert(trx, tenantId, cipher, entry);
+      this.knownHeads.delete(tenantId);
+    }
+    const [head] = await readHead(trx, tenantId);
+    if (!head) throw new Error('the tenant has no access-log head');
+    return this.appendAfter(trx, tenantId, cipher, event, { seq: Number(head.seq), hash: head.hash });
+  }
+
+  private async appendAfter(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent, head: ChainHead): Promise<AccessLogEntry> {
+    const entry = this.nextEntry(tenantId, event, head);
+    await moveHead(trx, entry.seq, entry.hash, tenantId);
+    return this.insert(trx, tenantId, cipher, entry);
+  }
+
+  private nextEntry(tenantId: string, event: AccessEvent, head: ChainHead): AccessLogEntry {
+    const unhashed: Omit<AccessLogEntry, 'hash'> = { ...event, seq: head.seq + 1, at: this.clock.now().toISOString(), prevHash: head.hash };
+    return { ...unhashed, hash: entryHash(tenantId, unhashed) };
+  }
+
+  private async insert(trx: Kysely<DB>, tenantId: string, cipher: Cipher, entry: AccessLogEntry): Promise<AccessLogEntry> {
+    const row = entryToRow(tenantId, entry, cipher);
+    await insertEntry(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]));
+    if (!this.dialect.locksRowsForUpdate) this.knownHeads.set(tenantId, { seq: entry.seq, hash: entry.hash });
+    return entry;
   }
 
   /**

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { withStatementCache } from './statement-cache.js';
+import { directSqlite, registerDirectSqlite } from './direct-sqlite.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
 
@@ -23,7 +24,9 @@ export interface Database {
 export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): Promise<Database> {
   if (config.kind === 'sqlite') {
     const handle = openEncryptedSqlite(config.file, sqliteKey);
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(handle) }) });
+    const statements = withStatementCache(handle);
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) });
+    registerDirectSqlite(db, directSqlite(handle, (sql) => statements.prepare(sql)));
     return { db, dialect: SQLITE, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: config.url, max: 10 });

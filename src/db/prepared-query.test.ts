@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
-import { preparedQuery } from './prepared-query.js';
+import { preparedCommand, preparedQuery } from './prepared-query.js';
+import { directSqlite, registerDirectSqlite } from './direct-sqlite.js';
+import { withStatementCache } from './statement-cache.js';
 import type { DB } from './schema.js';
 
 describe('preparedQuery', () => {
@@ -48,5 +50,48 @@ describe('preparedQuery', () => {
   it('refuses a builder that leaves a placeholder unused (it would silently drop a value)', async () => {
     const broken = preparedQuery((kysely: Kysely<DB>, _unused: string) => kysely.selectFrom('system_meta').select('key'), 1);
     await expect(broken(db, 'x')).rejects.toThrow(/placeholder/);
+  });
+
+  describe('on the embedded handle directly', () => {
+    let direct: Kysely<DB>;
+    let dirDirect: string;
+    let prepared: number;
+    beforeEach(async () => {
+      dirDirect = mkdtempSync(join(tmpdir(), 'confide-pq-direct-'));
+      const handle = openEncryptedSqlite(join(dirDirect, 'x.db'), randomBytes(32));
+      const statements = withStatementCache(handle);
+      prepared = 0;
+      direct = new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) });
+      registerDirectSqlite(direct, directSqlite(handle, (text) => ((prepared += 1), statements.prepare(text))));
+      await sql`create table system_meta (key text primary key, value text not null)`.execute(direct);
+      await direct.insertInto('system_meta').values([{ key: 'a', value: '1' }, { key: 'b', value: '2' }]).execute();
+    });
+    afterEach(async () => {
+      await direct.destroy();
+      rmSync(dirDirect, { recursive: true, force: true });
+    });
+    const setValue = preparedCommand((kysely: Kysely<DB>, value: string, key: string) => kysely.updateTable('system_meta').set({ value }).where('key', '=', key), 2);
+
+    it('runs queries and commands on the handle, and counts the rows a command changed', async () => {
+      expect(await byKeys(direct, 'a', 'b')).toEqual([{ key: 'a', value: '1' }, { key: 'b', value: '2' }]);
+      expect(prepared).toBe(1);
+      expect(await setValue(direct, '9', 'a')).toBe(1);
+      expect(await setValue(direct, '9', 'nobody')).toBe(0);
+      expect(prepared).toBe(3);
+      expect(await byKeys(direct, 'a', 'zzz')).toEqual([{ key: 'a', value: '9' }]);
+    });
+
+    it('runs in the open transaction through it, and waits for it through the database', async () => {
+      let seenOutside: unknown;
+      await direct.transaction().execute(async (trx) => {
+        expect(await setValue(trx, 'in-trx', 'b')).toBe(1);
+        expect(await byKeys(trx, 'b', 'zzz')).toEqual([{ key: 'b', value: 'in-trx' }]);
+        void byKeys(direct, 'b', 'zzz').then((rows) => (seenOutside = rows));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(seenOutside).toBeUndefined(); // still waiting: it must not read the uncommitted row
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(seenOutside).toEqual([{ key: 'b', value: 'in-trx' }]);
+    });
   });
 });

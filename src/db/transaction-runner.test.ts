@@ -6,22 +6,32 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { withStatementCache } from './statement-cache.js';
+import { directSqlite, directSqliteFor, registerDirectSqlite } from './direct-sqlite.js';
+import { afterCommit } from './after-commit.js';
+import { transactionRunner } from './transaction-runner.js';
 import { SQLITE } from './store-dialect.js';
 import type { DB } from './schema.js';
 
-describe('group commit on SQLite', () => {
+// Both ways a batch's savepoints can run: through Kysely, and on the embedded handle directly (as Confide's own database does).
+describe.each([
+  { way: 'through Kysely', direct: false },
+  { way: 'on the handle directly', direct: true },
+])('group commit on SQLite, savepoints $way', ({ direct }) => {
   let dir: string;
   let db: Kysely<DB>;
   let commits: number;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'confide-gc-'));
     commits = 0;
+    const handle = openEncryptedSqlite(join(dir, 'x.db'), randomBytes(32));
+    const statements = withStatementCache(handle);
     db = new Kysely<DB>({
-      dialect: new SqliteDialect({ database: withStatementCache(openEncryptedSqlite(join(dir, 'x.db'), randomBytes(32))) }),
+      dialect: new SqliteDialect({ database: statements }),
       log: (event) => {
         if (event.level === 'query' && event.query.sql === 'commit') commits += 1;
       },
     });
+    if (direct) registerDirectSqlite(db, directSqlite(handle, (text) => statements.prepare(text)));
     await sql`create table system_meta (key text primary key, value text not null)`.execute(db);
   });
   afterEach(async () => {
@@ -68,5 +78,41 @@ describe('group commit on SQLite', () => {
     expect(first.status).toBe('fulfilled');
     expect(second.status).toBe('rejected');
     expect(await keys()).toEqual(['same']);
+  });
+
+  it('gives each unit its own after-commit callbacks: a unit rolled back alone never runs its own', async () => {
+    const runner = transactionRunner(db, SQLITE);
+    const ran: string[] = [];
+    const unit = (key: string, fail: boolean) =>
+      runner.run(async (trx) => {
+        await put(key)(trx);
+        afterCommit(trx, () => ran.push(key));
+        if (fail) throw new Error(`${key} failed`);
+        return key;
+      });
+    const outcomes = await Promise.allSettled([unit('a', false), unit('b', true), unit('c', false)]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(commits).toBe(1); // one batch: the three shared a transaction
+    expect(ran.sort()).toEqual(['a', 'c']);
+    expect(await keys()).toEqual(['a', 'c']);
+  });
+
+  it('never lets a statement on the database itself run inside an open batch (it would read uncommitted rows)', async () => {
+    const runner = SQLITE.transactionRunner(db);
+    let seenFromOutside: string[] | undefined;
+    let outsideWasDirect: boolean | undefined;
+    await runner.run(async (trx) => {
+      await put('uncommitted')(trx);
+      outsideWasDirect = directSqliteFor(db) !== undefined;
+      // Not awaited inside: it may only run once this transaction has ended.
+      void keys().then((seen) => (seenFromOutside = seen));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(seenFromOutside).toBeUndefined();
+      throw new Error('roll it back');
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(outsideWasDirect).toBe(false);
+    expect(seenFromOutside).toEqual([]);
+    if (direct) expect(directSqliteFor(db)).toBeDefined(); // and once it has ended, the database is direct again
   });
 });

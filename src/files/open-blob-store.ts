@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { S3ObjectStore } from '../storage/s3-object-store.js';
+import { openS3ObjectStore } from '../storage/open-object-store.js';
 import type { BlobStore } from './blob-store.js';
 import { LocalBlobStore } from './local-blob-store.js';
 import { ObjectBlobStore } from './object-blob-store.js';
@@ -8,5 +8,5 @@ import { ObjectBlobStore } from './object-blob-store.js';
 /** The blob store CONFIDE_BLOB_STORE names: the data directory's `files/` folder, or an S3 bucket under a prefix. */
 export function openBlobStore(config: Readonly<Config>): BlobStore {
   if (config.files.store === 'local') return new LocalBlobStore(join(config.dataDir, 'files'));
-  return new ObjectBlobStore(new S3ObjectStore(config.files.store, config.s3));
+  return new ObjectBlobStore(openS3ObjectStore(config.files.store, config.s3));
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { RecordFilesTable } from '../db/record-files-schema.js';
+import { preparedQuery } from '../db/prepared-query.js';
 
 /** Every query takes the tenant first: isolation is structural. */
 export type RecordFileRow = Selectable<RecordFilesTable>;
@@ -33,9 +34,17 @@ export async function countFiles(db: Kysely<DB>, tenantId: string, collection: s
   return Number(row.n);
 }
 
+/** One record's files, on every read of a record: compiled once. */
+const selectFilesOfRecord = preparedQuery(
+  (db: Kysely<DB>, tenantId: string, collection: string, recordId: string) =>
+    db.selectFrom('record_files').selectAll().where('tenant_id', '=', tenantId).where('collection', '=', collection).where('record_id', '=', recordId).orderBy('name'),
+  3,
+);
+
 /** The files of the given records of one collection, by record then name. */
 export async function listFileRows(db: Kysely<DB>, tenantId: string, collection: string, recordIds: readonly string[]): Promise<RecordFileRow[]> {
   if (recordIds.length === 0) return [];
+  if (recordIds.length === 1) return selectFilesOfRecord(db, tenantId, collection, recordIds[0]!);
   return db
     .selectFrom('record_files')
     .selectAll()

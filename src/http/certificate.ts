@@ -1,7 +1,6 @@
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 import type { Config } from '../config/config.js';
 import { writePrivateFile } from '../lib/private-path.js';
 
@@ -58,6 +57,9 @@ export function certificateFingerprint(pem: string): string {
 }
 
 export async function generateSelfSignedCertificate(dnsNames: string[], ipAddresses: string[]): Promise<{ cert: string; key: string }> {
+  // Loaded here, not at the top: a certificate is made once per 60 days, and the library costs
+  // about 100 ms at every start (reading one is node:crypto's X509Certificate).
+  const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as never);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']));

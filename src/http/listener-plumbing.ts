@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import helmet from '@fastify/helmet';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { Type } from 'typebox';
 import { AppError, type ErrorDetails } from '../lib/app-error.js';
@@ -8,7 +7,7 @@ import { sendError, toAppError } from './error-response.js';
 import { registerJsonBodyParser } from './json-body-parser.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 import { registerRateLimits, type ListenerRateLimits } from './rate-limits.js';
-import { HELMET_OPTIONS } from './security-headers.js';
+import { addSecurityHeaders } from './security-headers.js';
 import { refuseLongUrls } from './url-length-guard.js';
 import { validatorCompiler } from './validators.js';
 
@@ -54,13 +53,14 @@ export async function registerListenerPlumbing(
   });
   // Set by the authentication hook; known to the error edge even when the request is refused.
   app.decorateRequest('principal', undefined);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
 
   // Security headers first: a request refused by an earlier onRequest hook (a 429) carries them too.
-  await app.register(helmet, HELMET_OPTIONS);
+  addSecurityHeaders(app);
   await registerRateLimits(app, rateLimits);
   refuseLongUrls(app);
   await app.register(swagger, {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 /** A counter's state after one increment: requests counted in the window, and ms until it resets. */
@@ -113,6 +113,9 @@ export async function openRateLimitStore(redisUrl: string | null, logger: Logger
 
 /** The client, and whether Redis answered at start; if not, the client keeps reconnecting in the background. */
 async function connectRedis(url: string): Promise<{ redis: Redis; reached: { ok: true } | { ok: false; error: unknown } }> {
+  // Loaded only with CONFIDE_REDIS_URL set: a node counting in its own memory never needs it, and
+  // it costs about 40 ms at every start.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     // Fail a command at once while disconnected rather than queue it: requests must not wait for Redis.

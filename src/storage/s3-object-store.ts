@@ -3,19 +3,9 @@ import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, Lis
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkObjectName, ObjectStoreError, type IncompleteWrite, type ObjectStore, type ObjectStoreProblem, type StoredObject } from './object-store.js';
 import type { S3Settings } from '../config/s3-settings.js';
+import { describeS3Location, parseS3Target, type S3Location } from './s3-location.js';
 
-/** A bucket and a key prefix (`''` or ending in `/`), from `s3://bucket/prefix`. */
-export interface S3Location {
-  bucket: string;
-  prefix: string;
-}
-
-export function parseS3Target(target: string): S3Location {
-  const [bucket = '', ...rest] = target.startsWith('s3://') ? target.slice('s3://'.length).split('/') : [];
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new Error('an S3 target must be s3://bucket/prefix');
-  const prefix = rest.filter((part) => part !== '').join('/');
-  return { bucket, prefix: prefix === '' ? '' : `${prefix}/` };
-}
+export { parseS3Target, type S3Location } from './s3-location.js';
 
 /**
  * Parts of a multipart upload: S3's least part size. At most QUEUE_SIZE of them are held at once,
@@ -29,7 +19,8 @@ const QUEUE_SIZE = 2;
  * multipart upload for a large one (lib-storage `Upload`), so an object is visible only whole; a
  * failed put aborts its multipart upload, leaving neither object nor stray parts. Messages name the
  * bucket and prefix and the S3 error code, never a credential or a signed URL (the SDK's own error,
- * kept as `cause`, is for the log).
+ * kept as `cause`, is for the log). Importing this module loads the AWS SDK: open a store through
+ * `openS3ObjectStore` (open-object-store.ts), which loads it only on first use.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
@@ -39,7 +30,7 @@ export class S3ObjectStore implements ObjectStore {
   /** `listPageSize`: keys per ListObjectsV2 page (S3's largest: 1000); smaller in tests of pagination. */
   constructor(target: string, settings: S3Settings, private readonly listPageSize = 1000) {
     this.location = parseS3Target(target);
-    this.description = `s3://${this.location.bucket}/${this.location.prefix}`;
+    this.description = describeS3Location(this.location);
     this.client = new S3Client({
       ...(settings.region ? { region: settings.region } : {}),
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),

@@ -9,9 +9,14 @@ import { killHard, startServerProcess, type ServerProcess } from '../harness/ser
 import { confideCommand } from '../harness/confide-command.js';
 
 /*
- * README.md's "A short tour with curl", run as written against a real server, four times in a row:
- * in bash and in zsh, each once as a script and once as if pasted into an interactive shell. The
- * commands come from README.md itself, so the README cannot drift from what works.
+ * README.md's "A short tour with curl", run as written against a real server, four times: in bash
+ * and in zsh, each once as a script and once as if pasted into an interactive shell. The commands
+ * come from README.md itself, so the README cannot drift from what works.
+ *
+ * Each run waits up to 30 s for a fresh TOTP step, so the runs go two at a time, on two servers:
+ * on each server a second run follows the first (the tour run again, with new addresses). Two runs
+ * never share a server at once: the tour takes the newest verification token in the outbox, which
+ * another run's sign-up could be.
  *
  * Only two things are rewritten: the tour's https://127.0.0.1:8443 (and the admin listener's
  * https://127.0.0.1:9443, where the tour uses it) become this test's ports, and
@@ -178,14 +183,40 @@ function staffGrants(stdout: string): { logged: string[]; revoked: string | unde
   return { logged: [...new Set<string>(log?.items.map((e: any) => e.grantId))], revoked: revoked?.id };
 }
 
+/** A server of the tour and what runs against it: the script with its ports, and the shell's environment. */
+interface Place {
+  server: ServerProcess;
+  script: string;
+  scriptFile: string;
+  shellEnv: Record<string, string>;
+}
+
+/** Starts a server in `root` and writes the tour for it. */
+async function openPlace(root: string, tour: string): Promise<Place> {
+  mkdirSync(root);
+  const dirs = { CONFIDE_DATA_DIR: join(root, 'data'), CONFIDE_MASTER_KEY_FILE: join(root, 'keys', 'master.key') };
+  const server = await startServerProcess(dirs, await freePort());
+  const script = tour
+    .replaceAll(TOUR_ORIGIN, `https://127.0.0.1:${server.port}`)
+    .replaceAll(TOUR_ADMIN_ORIGIN, `https://127.0.0.1:${server.adminPort}`)
+    .replaceAll(TOUR_CLI, ['node', ...confideCommand()].join(' '));
+  const scriptFile = join(root, 'tour.sh');
+  writeFileSync(scriptFile, script);
+  // A home without start-up files: zsh would otherwise offer its new-user menu, and a person's
+  // own .bashrc or .zshrc is no part of what the README promises.
+  const home = join(root, 'home');
+  mkdirSync(home);
+  writeFileSync(join(home, '.zshrc'), '');
+  // The CLI the tour runs sees the same configuration as the server (its admin port included).
+  const shellEnv = { PATH: process.env.PATH ?? '', HOME: home, ZDOTDIR: home, TERM: 'dumb', ...dirs, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${server.adminPort}` };
+  return { server, script, scriptFile, shellEnv };
+}
+
 describe('README tour (SQLite)', () => {
   const root = mkdtempSync(join(tmpdir(), 'confide-tour-'));
-  const dirs = { CONFIDE_DATA_DIR: join(root, 'data'), CONFIDE_MASTER_KEY_FILE: join(root, 'keys', 'master.key') };
-  let server: ServerProcess;
-  let script: string;
-  let scriptFile: string;
-  let shellEnv: Record<string, string>;
-  const emails: string[] = [];
+  const places: Place[] = [];
+  /** The addresses signed up on each server. */
+  const emails: string[][] = [[], []];
 
   beforeAll(async () => {
     const missing = ['bash', 'zsh', 'curl', 'jq'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).error);
@@ -194,43 +225,38 @@ describe('README tour (SQLite)', () => {
     const tour = extractTour(readFileSync(join(ROOT, 'README.md'), 'utf8'));
     expect(tour, 'the tour talks to the server npm start runs').toContain(TOUR_ORIGIN);
     expect(tour, 'the tour reads the outbox with the CLI').toContain(TOUR_CLI);
-    server = await startServerProcess(dirs, await freePort());
-    script = tour
-      .replaceAll(TOUR_ORIGIN, `https://127.0.0.1:${server.port}`)
-      .replaceAll(TOUR_ADMIN_ORIGIN, `https://127.0.0.1:${server.adminPort}`)
-      .replaceAll(TOUR_CLI, ['node', ...confideCommand()].join(' '));
-    scriptFile = join(root, 'tour.sh');
-    writeFileSync(scriptFile, script);
-    // A home without start-up files: zsh would otherwise offer its new-user menu, and a person's
-    // own .bashrc or .zshrc is no part of what the README promises.
-    const home = join(root, 'home');
-    mkdirSync(home);
-    writeFileSync(join(home, '.zshrc'), '');
-    // The CLI the tour runs sees the same configuration as the server (its admin port included).
-    shellEnv = { PATH: process.env.PATH ?? '', HOME: home, ZDOTDIR: home, TERM: 'dumb', ...dirs, CONFIDE_ADMIN_LISTEN: `127.0.0.1:${server.adminPort}` };
+    places.push(...(await Promise.all(['one', 'two'].map((name) => openPlace(join(root, name), tour)))));
   });
 
   afterAll(async () => {
-    if (server) await killHard(server);
+    await Promise.all(places.map((place) => killHard(place.server)));
     rmSync(root, { recursive: true, force: true });
   });
 
-  const runs: Run[] = [
-    { name: 'bash, as a script', shell: 'bash', pasted: false },
-    { name: 'bash, pasted', shell: 'bash', pasted: true },
-    { name: 'zsh, as a script', shell: 'zsh', pasted: false },
-    { name: 'zsh, pasted', shell: 'zsh', pasted: true },
+  // Server one: bash as a script, then zsh pasted; server two: bash pasted, then zsh as a script.
+  const runs: Array<Run & { place: number }> = [
+    { name: 'bash, as a script', shell: 'bash', pasted: false, place: 0 },
+    { name: 'bash, pasted', shell: 'bash', pasted: true, place: 1 },
+    { name: 'zsh, pasted', shell: 'zsh', pasted: true, place: 0 },
+    { name: 'zsh, as a script', shell: 'zsh', pasted: false, place: 1 },
   ];
-  // In order, against the same server: each run after the first is the tour run again.
-  it.each(runs)('runs from top to bottom: $name', async (run) => {
-    const result = await runTour(run, script, scriptFile, shellEnv);
+  /** The run now on each server: the next run there starts once it has ended, however it ended. */
+  const busy: Array<Promise<unknown>> = [Promise.resolve(), Promise.resolve()];
+
+  // The test context's `expect`: assertions of concurrent tests must name their own test.
+  it.for(runs)('runs from top to bottom: $name', { concurrent: true, timeout: 2 * RUN_TIMEOUT_MS + 10_000 }, async (run, { expect }) => {
+    const before = busy[run.place]!;
+    const ran = before.then(() => runTour(run, places[run.place]!.script, places[run.place]!.scriptFile, places[run.place]!.shellEnv));
+    busy[run.place] = ran.catch(() => undefined);
+    const result = await ran;
+    const { server } = places[run.place]!;
     const report = `${run.name}: exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}\nserver:\n${server.output().slice(-4000)}`;
     expect(result.code, report).toBe(0);
     expect(firstUnmet(result.stdout), report).toBeUndefined();
     const grants = staffGrants(result.stdout);
     expect(grants.logged, `the staff accesses name the grant that was then revoked\n${report}`).toEqual([grants.revoked]);
     const email = /"email":"(alice\+\d+@example\.com)"/.exec(result.stdout)?.[1];
-    expect(emails, 'each run signs up a new address').not.toContain(email);
-    emails.push(email!);
-  }, RUN_TIMEOUT_MS + 10_000);
+    expect(emails[run.place], 'each run on a server signs up a new address').not.toContain(email);
+    emails[run.place]!.push(email!);
+  });
 });

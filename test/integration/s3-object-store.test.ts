@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { DeferredObjectStore } from '../../src/storage/deferred-object-store.js';
 import { ObjectStoreError } from '../../src/storage/object-store.js';
 import { openObjectStore } from '../../src/storage/open-object-store.js';
 import { S3ObjectStore, parseS3Target } from '../../src/storage/s3-object-store.js';
@@ -35,10 +36,11 @@ function generated(total: number, failAfter?: number) {
 
 describe('the S3 object store against a real S3-compatible server (s3rver) on loopback', () => {
   let s3: S3TestServer;
-  let store: S3ObjectStore;
+  // Opened as the server opens it: the SDK loads on the first call (deferred-object-store.ts).
+  let store: DeferredObjectStore;
   beforeAll(async () => {
     s3 = await startS3Server();
-    store = openObjectStore(`s3://${s3.bucket}/deployments/one`, loadConfig({ ...s3.env }, '/tmp').s3) as S3ObjectStore;
+    store = openObjectStore(`s3://${s3.bucket}/deployments/one`, loadConfig({ ...s3.env }, '/tmp').s3) as DeferredObjectStore;
   });
   afterAll(async () => {
     store?.close();

@@ -1,17 +1,16 @@
 import type { Kysely } from 'kysely';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { DB } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 import { addSeconds, type Clock } from '../../lib/time.js';
 
 export const CEREMONY_SECONDS = 5 * 60;
+
+/**
+ * The WebAuthn library, loaded at the first passkey ceremony: with its ASN.1 and COSE parsers it
+ * takes about 150 ms to load, which every server start and CLI command paid for a rare path.
+ */
+const simpleWebAuthn = () => import('@simplewebauthn/server');
 
 export interface RelyingParty {
   rpId: string;
@@ -73,6 +72,7 @@ function challengeConsumer(trx: Kysely<DB>, clock: Clock, userId: string, purpos
 
 export async function registrationOptions(db: Kysely<DB>, clock: Clock, rp: RelyingParty, user: { id: string; email: string }) {
   const existing = await listCredentials(db, user.id);
+  const { generateRegistrationOptions } = await simpleWebAuthn();
   const options = await generateRegistrationOptions({
     rpName: 'Confide',
     rpID: rp.rpId,
@@ -94,6 +94,7 @@ export async function registerCredential(
   userId: string,
   response: RegistrationResponseJSON,
 ): Promise<string | undefined> {
+  const { verifyRegistrationResponse } = await simpleWebAuthn();
   let verification;
   try {
     verification = await verifyRegistrationResponse({
@@ -127,6 +128,7 @@ export async function registerCredential(
 
 export async function authenticationOptions(db: Kysely<DB>, clock: Clock, rp: RelyingParty, userId: string) {
   const credentials = await listCredentials(db, userId);
+  const { generateAuthenticationOptions } = await simpleWebAuthn();
   const options = await generateAuthenticationOptions({
     rpID: rp.rpId,
     allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports })),
@@ -143,6 +145,7 @@ export async function authenticationOptions(db: Kysely<DB>, clock: Clock, rp: Re
 export async function verifyAssertion(trx: Kysely<DB>, clock: Clock, rp: RelyingParty, userId: string, response: AuthenticationResponseJSON): Promise<boolean> {
   const credential = (await listCredentials(trx, userId)).find((c) => c.credentialId === response.id);
   if (!credential) return false;
+  const { verifyAuthenticationResponse } = await simpleWebAuthn();
   try {
     const verification = await verifyAuthenticationResponse({
       response,
