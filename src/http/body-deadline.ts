@@ -42,8 +42,10 @@ export function addBodyDeadlines(app: FastifyInstance, deadlines: BodyDeadlines)
     const socket = request.raw.socket as Socket | null;
     // Only a real connection can be held: an in-process `inject()` request has a stand-in socket.
     if (!(socket instanceof Socket)) return done();
-    // Most requests (a GET, a small JSON body) have arrived whole by now: nothing left to bound.
-    if (request.raw.complete) return done();
+    // Most requests (a GET, a small JSON body) have arrived whole by now, and one that declares no
+    // body (neither Content-Length nor Transfer-Encoding: HTTP/1.1 then has none) has nothing to
+    // wait for even if Node has not yet marked it complete: nothing left to bound.
+    if (request.raw.complete || !hasBody(request)) return done();
     const streaming = request.routeOptions.config?.streamingUpload === true;
     const refuse = () => timedOut(app, socket, reply.raw.headersSent);
     let timer = streaming ? watchProgress(request, socket, deadlines.uploadStallMs, refuse) : totalDeadline(request, deadlines.requestTimeoutMs, refuse);
@@ -111,4 +113,10 @@ function timedOut(app: FastifyInstance, socket: Socket, answered: boolean): void
   if (answered) return void socket.destroy();
   const error = Object.assign(new Error('request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
   if (!app.server.emit('clientError', error, socket)) socket.destroy();
+}
+
+/** RFC 9112 §6.3: a request has a body only if it says so with Content-Length (above 0) or Transfer-Encoding. */
+function hasBody(request: FastifyRequest): boolean {
+  const { headers } = request.raw;
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }

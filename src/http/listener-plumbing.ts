@@ -9,7 +9,8 @@ import type { ListenerMetrics } from './listener-metrics.js';
 import { registerRateLimits, type ListenerRateLimits } from './rate-limits.js';
 import { addSecurityHeaders } from './security-headers.js';
 import { refuseLongUrls } from './url-length-guard.js';
-import { validatorCompiler } from './validators.js';
+import { serializerCompiler, validatorCompiler } from './validators.js';
+import { firstUseCompilation } from './first-use-compilation.js';
 
 type OpenApiDocument = NonNullable<FastifyDynamicSwaggerOptions['openapi']>;
 
@@ -35,7 +36,9 @@ export async function registerListenerPlumbing(
   metrics: ListenerMetrics | undefined,
   rateLimits: ListenerRateLimits,
 ): Promise<void> {
-  app.setValidatorCompiler(validatorCompiler());
+  const compilation = firstUseCompilation(app);
+  app.setValidatorCompiler(validatorCompiler(compilation));
+  app.setSerializerCompiler(serializerCompiler(compilation));
   // JSON only: any other body type is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);

@@ -1,6 +1,8 @@
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { FirstUseCompilation } from './first-use-compilation.js';
 
 /**
  * Two validators: bodies are checked strictly (no type coercion, unknown fields refused, nothing
@@ -23,20 +25,33 @@ export function optionalBody<T extends object>(schema: T): T {
   return { ...schema, [OPTIONAL_BODY]: true };
 }
 
-export function validatorCompiler(): FastifySchemaCompiler<unknown> {
-  const strict = makeAjv({ coerceTypes: false });
-  const coercing = makeAjv({ coerceTypes: true });
-  return ({ schema, httpPart }) => {
-    if (httpPart !== 'body') return coercing.compile(schema as object);
-    const validate = strict.compile(schema as object);
-    if (!(schema as Record<string, unknown>)[OPTIONAL_BODY]) return validate;
-    const validateOrEmpty = (data: unknown) => {
-      // Fastify hands a missing body to the validator as null.
-      const valid = validate(data === undefined || data === null ? {} : data);
-      validateOrEmpty.errors = validate.errors;
-      return valid;
-    };
+/** Each schema compiled at its first use (first-use-compilation.ts says why). */
+export function validatorCompiler(compilation: FirstUseCompilation): FastifySchemaCompiler<unknown> {
+  let ajvs: { strict: Ajv; coercing: Ajv } | undefined;
+  const made = () => (ajvs ??= { strict: makeAjv({ coerceTypes: false }), coercing: makeAjv({ coerceTypes: true }) });
+  return (route) => compilation.defer(() => compileValidator(made(), route.schema as object, route.httpPart), true);
+}
+
+function compileValidator({ strict, coercing }: { strict: Ajv; coercing: Ajv }, schema: object, httpPart: string | undefined) {
+  if (httpPart !== 'body') return coercing.compile(schema);
+  const validate = strict.compile(schema);
+  if (!(schema as Record<string, unknown>)[OPTIONAL_BODY]) return validate;
+  const validateOrEmpty = (data: unknown) => {
+    // Fastify hands a missing body to the validator as null.
+    const valid = validate(data === undefined || data === null ? {} : data);
     validateOrEmpty.errors = validate.errors;
-    return validateOrEmpty;
+    return valid;
   };
+  validateOrEmpty.errors = validate.errors;
+  return validateOrEmpty;
+}
+
+/**
+ * Response serializers as Fastify makes them (fast-json-stringify, through its own compiler
+ * package), each compiled at its first use. Confide adds no shared schemas (`addSchema`), so the
+ * compiler needs none.
+ */
+export function serializerCompiler(compilation: FirstUseCompilation): FastifySerializerCompiler<unknown> {
+  const compile = SerializerSelector()({}, {});
+  return (route) => compilation.defer(() => compile({ ...route, httpStatus: route.httpStatus ?? '' }) as (data: unknown) => string);
 }
