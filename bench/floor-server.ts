@@ -16,13 +16,14 @@
  * No framework beyond Fastify, no layers, no validation beyond what answering needs.
  * Usage: floor-server DIR PORT CERT KEY; POST /setup gives a session token for one tenant.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
 import Fastify from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { tlsOptionsFor } from '../src/http/tls-profile.js';
+import { open, seal, sha256 } from './floor-crypto.js';
 
 const [dir, port, certFile, keyFile] = process.argv.slice(2);
 if (!dir || !port || !certFile || !keyFile) throw new Error('usage: floor-server DIR PORT CERT KEY');
@@ -48,21 +49,6 @@ const insertEntry = db.prepare('INSERT INTO access_log (tenant_id, seq, at, acto
 const tenantKeys = new Map<string, Buffer>();
 /** Each tenant's chain head: the next seq and the previous hash (Confide keeps it in a row; here the process is the only writer). */
 const heads = new Map<string, { seq: number; hash: string }>();
-
-function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(aad));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]);
-}
-
-function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12)).setAAD(Buffer.from(aad));
-  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 interface Entry {
   tenantId: string;

@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --runs 3 --duration 5 --connections 10,32,64 --json]
+ * (`--postgres`: the same on PostgreSQL, bench/postgres-bench.ts; `--reencrypt`: bench/reencrypt.ts.)
  *
  * Starts, as separate processes: Confide (built, embedded SQLite, default settings but warn-level
  * logs, rate limits counting but never refusing), the same Confide with rate limits off, the floor
@@ -10,19 +11,19 @@
  * the runs, so all meet the same noise. Prints req/s, p50 and p99 of each, Confide/floor and
  * Confide/baseline; `--json` prints one object with every figure as its last line.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { generateSelfSignedCertificate } from '../src/http/certificate.js';
-import { httpsJson, verifyEmailThroughOutbox } from '../test/harness/server-process.js';
+import { httpsJson } from '../test/harness/server-process.js';
 import { freePort } from '../test/harness/free-port.js';
+import { ROOT, signUpAndIn, startProcess } from './bench-process.js';
+import { BODY, drive as driveFor, median, recordsApi, type Figures, type Target } from './drive.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -34,6 +35,10 @@ const { values: args } = parseArgs({
     values: { type: 'string', default: '100000' },
     // --reencrypt only: the stores to measure (PostgreSQL: CONFIDE_BENCH_DATABASE_URL, or a throwaway cluster).
     dialects: { type: 'string', default: 'sqlite,postgres' },
+    // The same comparison on PostgreSQL instead (bench/postgres-bench.ts), Confide on one node and on two.
+    postgres: { type: 'boolean', default: false },
+    // --postgres only: bench tenants per server, requests spread over them round-robin (each tenant's log is one chain).
+    tenants: { type: 'string', default: '1' },
   },
 });
 const RUNS = Number(args.runs);
@@ -46,66 +51,11 @@ const say = (line: string) => {
   else process.stderr.write(`${line}\n`);
 };
 
-// A 1 KiB JSON body.
-const BODY = JSON.stringify({ name: 'Bench Record', note: 'x'.repeat(1024 - 40) });
-
-
-function startProcess(command: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, command, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(ready)) resolve(child);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}: ${output}`)));
-  });
-}
-
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-async function drive(url: string, requests: autocannon.Request[], connections = CONNECTIONS[0]!): Promise<Figures> {
-  let sample = '';
-  const observed = requests.map((request) => ({
-    ...request,
-    onResponse: (status: number, body: string) => {
-      if (status >= 300 && !sample) sample = `${status} ${body.slice(0, 200)}`;
-    },
-  }));
-  const result = await autocannon({ url, connections, duration: DURATION, requests: observed, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors (first: ${sample})`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
-}
-
-/** Signs up the bench tenant on one Confide, verifies its address through the outbox and signs in. */
-async function signUpAndIn(port: number, env: Record<string, string>): Promise<{ token: string }> {
-  const password = `load-test-${randomBytes(8).toString('hex')}`;
-  const signup = await httpsJson(port, 'POST', '/v1/signup', { organization: 'Bench', email: 'bench@example.test', password });
-  if (signup.status !== 201) throw new Error(`sign-up failed: ${JSON.stringify(signup.body)}`);
-  await verifyEmailThroughOutbox(port, env, 'bench@example.test');
-  return (await httpsJson(port, 'POST', '/v1/sessions', { email: 'bench@example.test', password })).body;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const drive = (url: string, requests: autocannon.Request[], connections: number) => driveFor(url, requests, connections, DURATION);
 
 /** The servers driven: Confide (rate limits counting), Confide with them off, the floor, and the baseline. */
 type Side = 'confide' | 'unlimited' | 'floor' | 'baseline';
 const SIDES: readonly Side[] = ['confide', 'unlimited', 'floor', 'baseline'];
-
-/** How to create on and read from one server: its URL, headers, and the ids of records made for reading. */
-interface Target {
-  url: string;
-  createPath: string;
-  readPath: (id: string) => string;
-  headers: Record<string, string>;
-  ids: string[];
-}
 
 async function startServers(root: string, children: ChildProcess[]): Promise<Record<Side, Target>> {
   const credentials = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']);
@@ -132,13 +82,6 @@ async function startServers(root: string, children: ChildProcess[]): Promise<Rec
   children.push(await startProcess(['dist/cli/main.js', 'serve'], unlimitedEnv, 'Confide is listening'));
   children.push(await startProcess(['--import', 'tsx', 'bench/floor-server.ts', root, String(floorPort), ...tlsArgs], {}, 'floor listening'));
   children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), ...tlsArgs], {}, 'baseline listening'));
-  const recordsApi = (port: number, token: string): Target => ({
-    url: `https://127.0.0.1:${port}`,
-    createPath: '/v1/collections/bench/records',
-    readPath: (id) => `/v1/collections/bench/records/${id}`,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ids: [],
-  });
   const targets: Record<Side, Target> = {
     confide: recordsApi(confidePort, (await signUpAndIn(confidePort, confideEnv)).token),
     unlimited: recordsApi(unlimitedPort, (await signUpAndIn(unlimitedPort, unlimitedEnv)).token),
@@ -252,7 +195,29 @@ async function reencryptMain(): Promise<void> {
   }
 }
 
-(args.reencrypt ? reencryptMain() : main()).then(
+/**
+ * `--postgres [--tenants 1]`: build, then bench/postgres-bench.ts on CONFIDE_BENCH_DATABASE_URL's server or a
+ * throwaway cluster; `--json` prints `{"runs", "durationSeconds", "tenants", "postgres": {"connections": {"10":
+ * {"create": {"confide", "confideTwoNodes", "floor", "baseline", "ratioFloor", "ratioBaseline", "ratioTwoNodes"}, "read": {…}}}}}`.
+ */
+async function postgresMain(): Promise<void> {
+  say('building Confide…');
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  const { postgresBench } = await import('./postgres-bench.js');
+  const { startBenchPostgres } = await import('./bench-postgres.js');
+  const tenants = Number(args.tenants);
+  if (!Number.isInteger(tenants) || tenants < 1) throw new Error(`--tenants: a whole number, not ${args.tenants}`);
+  const postgres = await startBenchPostgres(process.env.CONFIDE_BENCH_DATABASE_URL);
+  try {
+    const figures = await postgresBench({ runs: RUNS, duration: DURATION, connections: CONNECTIONS, tenants, say, postgres });
+    if (args.json) process.stdout.write(`${JSON.stringify({ runs: RUNS, durationSeconds: DURATION, tenants, ...figures })}\n`);
+  } finally {
+    postgres.stop();
+  }
+}
+
+(args.reencrypt ? reencryptMain() : args.postgres ? postgresMain() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -23,9 +23,24 @@ export function privateKeyFromSeed(seed: Buffer): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
+/**
+ * Public keys already rebuilt, by their raw bytes: verifying a whole deployment checks one
+ * checkpoint per tenant under the same few keys, and rebuilding the key object each time cost more
+ * than the signature check. Public and immutable, so sharing them is safe; a few at most are live.
+ */
+const rebuiltPublicKeys = new Map<string, KeyObject>();
+const REBUILT_KEPT = 32;
+
 export function publicKeyFromRaw(raw: Buffer): KeyObject {
   if (raw.length !== KEY_BYTES) throw new Error('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  const id = raw.toString('hex');
+  let key = rebuiltPublicKeys.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (rebuiltPublicKeys.size >= REBUILT_KEPT) rebuiltPublicKeys.clear();
+    rebuiltPublicKeys.set(id, key);
+  }
+  return key;
 }
 
 export function rawPublicKey(key: KeyObject): Buffer {

@@ -1,0 +1,21 @@
+/**
+ * The floors' share of Confide's cryptography (bench/floor-server.ts on SQLite and
+ * bench/floor-postgres-server.ts): AES-256-GCM with a random 96-bit nonce (iv ‖ ciphertext ‖ tag)
+ * and SHA-256 in hex. One copy, so both floors seal and chain exactly alike.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+export function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(aad));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12)).setAAD(Buffer.from(aad));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+}
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
