@@ -54,6 +54,38 @@ export async function findRecordRow(db: Kysely<DB>, tenantId: string, collection
   return row;
 }
 
+/** A record and whether it has files, in one statement: a read lists the files only when there are some. */
+const selectRecordForReading = preparedQuery(
+  (db: Kysely<DB>, tenantId: string, collection: string, id: string) =>
+    db
+      .selectFrom('records')
+      .selectAll('records')
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('record_files')
+              .select('record_files.record_id')
+              .whereRef('record_files.tenant_id', '=', 'records.tenant_id')
+              .whereRef('record_files.collection', '=', 'records.collection')
+              .whereRef('record_files.record_id', '=', 'records.id'),
+          )
+          .as('has_files'),
+      )
+      .where('records.tenant_id', '=', tenantId)
+      .where('records.collection', '=', collection)
+      .where('records.id', '=', id),
+  3,
+);
+
+export async function findRecordRowForReading(db: Kysely<DB>, tenantId: string, collection: string, id: string): Promise<{ row: RecordRow; hasFiles: boolean } | undefined> {
+  const [found] = await selectRecordForReading(db, tenantId, collection, id);
+  if (!found) return undefined;
+  const { has_files: hasFiles, ...row } = found;
+  // SQLite answers EXISTS with 1 or 0, PostgreSQL with true or false.
+  return { row, hasFiles: Boolean(hasFiles) };
+}
+
 const RECORD_COLUMNS = ['tenant_id', 'collection', 'id', 'data_enc', 'version', 'created_at', 'updated_at'] as const satisfies ReadonlyArray<keyof RecordRow>;
 const insertRecord = preparedQuery(
   (db: Kysely<DB>, ...values: string[]) =>

@@ -13,6 +13,7 @@ import {
   deleteRecordRow,
   ensureCollection,
   findRecordRow,
+  findRecordRowForReading,
   insertRecordRow,
   listRecordSizes,
   updateRecordRow,
@@ -58,15 +59,15 @@ export class Records {
     const { db, keyRing, accessLog } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
-    const row = await findRecordRow(db, tenantId, collection, id);
-    if (!row) throw notFound();
+    const found = await findRecordRowForReading(db, tenantId, collection, id);
+    if (!found) throw notFound();
     await accessLog.appendDurably(tenantId, cipher, {
       ...accessedBy(caller),
       action: 'read',
       resource: { type: 'record', collection, id },
     });
-    const files = await filesOfRecords(db, cipher, tenantId, collection, [id]);
-    return { ...openRecord(cipher, row), files: files.get(id) ?? [] };
+    const files = found.hasFiles ? ((await filesOfRecords(db, cipher, tenantId, collection, [id])).get(id) ?? []) : [];
+    return { ...openRecord(cipher, found.row), files };
   }
 
   /** Replaces the data. With `expectedVersion` (from If-Match) a stale writer gets 409 instead of overwriting. */
