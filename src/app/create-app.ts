@@ -22,7 +22,7 @@ import { recordRateLimiting } from './rate-limited-requests.js';
 export interface AppOptions {
   clock?: Clock;
   logDestination?: DestinationStream;
-  /** Background workers (mail delivery, pruning); tests turn them off to drive them by hand. */
+  /** Background workers (mail delivery, pruning); tests turn them off to drive them by hand, `confide serve` to start them once it listens (App.startWorkers). */
   startWorkers?: boolean;
   /** See OpenServicesOptions: only `confide serve` (and tests standing in for it) set this. */
   createIfMissing?: boolean;
@@ -48,6 +48,8 @@ export interface App {
   backupScheduler: BackupScheduler | null;
   /** Rate-limit counts for monitoring: 429s by listener and limit, Redis failures. */
   rateLimitStats: RateLimitStats;
+  /** Starts the background workers of an app made with `startWorkers: false` (`confide serve`, once it listens). */
+  startWorkers(): void;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       logger,
       selfSignedCertificate: tls.selfSigned,
       rateLimitStats: rateLimitStore.stats,
+      startWorkers: () => startWorkers(workers),
       securityEventRetention: workers.securityEventRetention,
       monitor: workers.monitor,
       keyRotation: workers.keyRotation,

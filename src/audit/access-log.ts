@@ -47,6 +47,25 @@ interface ChainHead {
   hash: string;
 }
 
+/**
+ * PostgreSQL: the entry and the head's move in one statement (a data-modifying WITH), so the head's
+ * row lock is held for one round trip fewer: with one busy tenant, every append waits for that lock.
+ */
+const insertEntryMovingHead = preparedCommand(
+  (db: Kysely<DB>, ...values: string[]) =>
+    db
+      .with('entry', (cte) =>
+        cte
+          .insertInto('access_log')
+          .values(Object.fromEntries(ACCESS_LOG_COLUMNS.map((column, i) => [column, values[i]])) as unknown as AccessLogTable)
+          .returning('tenant_id'),
+      )
+      .updateTable('access_log_heads')
+      .set({ seq: values[ACCESS_LOG_COLUMNS.length] as unknown as number, hash: values[ACCESS_LOG_COLUMNS.length + 1]! })
+      .where('tenant_id', '=', values[0]!),
+  ACCESS_LOG_COLUMNS.length + 2,
+);
+
 /** Told of each entry written and each append that failed (the metrics); the wiring passes it in. */
 export interface AccessLogMetrics {
   appended(): void;
@@ -91,11 +110,14 @@ export class AccessLog {
     }
   }
 
-  /** PostgreSQL: the head row locked for the transaction, which serialises each tenant's chain across nodes. */
+  /** PostgreSQL: the head row locked for the transaction, which serialises each tenant's chain across nodes; the entry and the head's move then go in one statement. */
   private async appendLocked(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent): Promise<AccessLogEntry> {
     const [head] = await lockHead(trx, tenantId);
     if (!head) throw new Error('the tenant has no access-log head');
-    return this.appendAfter(trx, tenantId, cipher, event, { seq: Number(head.seq), hash: head.hash });
+    const entry = this.nextEntry(tenantId, event, { seq: Number(head.seq), hash: head.hash });
+    const row = entryToRow(tenantId, entry, cipher);
+    await insertEntryMovingHead(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]), entry.seq, entry.hash);
+    return entry;
   }
 
   /**

@@ -7,6 +7,7 @@ import { UnsafePathError } from '../lib/private-path.js';
 import { DeploymentMismatchError } from '../app/deployment-marker.js';
 import { MissingDatabaseError } from '../db/missing-database-error.js';
 import { describeVariables } from '../config/documented-variables.js';
+import { exitAfterOutput } from './exit-after-output.js';
 
 // Whatever Confide writes (database, WAL, certificate, outbox, key) is for its own user only.
 // Each of those writes also sets mode 0600 itself; this covers any file a library creates.
@@ -18,10 +19,11 @@ const isConfigurationProblem = (error: unknown) =>
   error instanceof ConfigError || error instanceof UnsafePathError || error instanceof MasterKeyError || error instanceof DatabaseKeyError || error instanceof MissingDatabaseError || error instanceof DeploymentMismatchError;
 
 /** Failures end with one clear line per problem on stderr and a non-zero exit; never a stack trace. */
-function fail(error: unknown): never {
+function fail(error: unknown): void {
   const lines = error instanceof ConfigError ? error.problems : [error instanceof Error ? error.message : String(error)];
   for (const line of lines) process.stderr.write(`confide: ${line}\n`);
-  process.exit(isConfigurationProblem(error) ? EX_CONFIG : 1);
+  // Whatever the command printed before it failed reaches a pipe whole too.
+  exitAfterOutput(isConfigurationProblem(error) ? EX_CONFIG : 1);
 }
 
 // Each command's module is imported only when it runs: they load Fastify, Kysely and the drivers,
@@ -50,7 +52,7 @@ audit
   .option('--tenant <id>', 'verify only this tenant')
   .option('--json', 'print one JSON object')
   .action((options: { tenant?: string; json?: boolean }) =>
-    import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then((code) => process.exit(code), fail),
+    import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then(exitAfterOutput, fail),
   );
 audit
   .command('verify-export')
@@ -60,21 +62,21 @@ audit
   .option('--json', 'print one JSON object: {"ok","tenantId","entries","checkpoints","signedUpTo","problem"}')
   .addHelpText('after', '\nExit status: 0 the export verifies; 1 it does not (the first bad line is named); 2 the file or a key cannot be read.')
   .action((file: string, options: { publicKey: string[]; json?: boolean }) =>
-    import('./audit-verify-export-command.js').then(({ auditVerifyExportCommand }) => auditVerifyExportCommand(file, options)).then((code) => process.exit(code), fail),
+    import('./audit-verify-export-command.js').then(({ auditVerifyExportCommand }) => auditVerifyExportCommand(file, options)).then(exitAfterOutput, fail),
   );
 audit
   .command('public-keys')
   .description('print the Ed25519 public keys that sign access-log checkpoints (PEM), current and retired')
   .option('--json', 'print one JSON object: {"keys": [{"keyId","version","publicKeyPem","createdAt","retiredAt"}]}')
   .action((options: { json?: boolean }) =>
-    import('./audit-signing-key-command.js').then(({ auditPublicKeysCommand }) => auditPublicKeysCommand(options)).then((code) => process.exit(code), fail),
+    import('./audit-signing-key-command.js').then(({ auditPublicKeysCommand }) => auditPublicKeysCommand(options)).then(exitAfterOutput, fail),
   );
 audit
   .command('rotate-signing-key')
   .description('make a new checkpoint signing key; the old ones are retired and stay listed, so what they signed still verifies')
   .option('--json', 'print the new key as one JSON object')
   .action((options: { json?: boolean }) =>
-    import('./audit-signing-key-command.js').then(({ auditRotateSigningKeyCommand }) => auditRotateSigningKeyCommand(options)).then((code) => process.exit(code), fail),
+    import('./audit-signing-key-command.js').then(({ auditRotateSigningKeyCommand }) => auditRotateSigningKeyCommand(options)).then(exitAfterOutput, fail),
   );
 
 program
@@ -85,7 +87,7 @@ program
   .option('--json', 'print one JSON object: {"messages": [{"id","eml","from","to","subject","date","text","links"}], "problems": [{"file","problem"}]}')
   .addHelpText('after', '\nA file that cannot be read (damaged, or written by another deployment) is named on stderr, one line each,\nafter the readable messages are printed; the exit status is then 1 (0 when every file was read).')
   .action((options: { json?: boolean }) =>
-    import('./mail-outbox-command.js').then(({ mailOutboxCommand }) => mailOutboxCommand(options)).then((code) => process.exit(code), fail),
+    import('./mail-outbox-command.js').then(({ mailOutboxCommand }) => mailOutboxCommand(options)).then(exitAfterOutput, fail),
   );
 
 program
@@ -97,7 +99,7 @@ program
   .option('--json', 'print one JSON object per event: {"id","at","type","outcome","actor","ip","details","tenantId"}')
   .option('--limit <n>', 'how many of the latest events to print first (1-10000)', '20')
   .action((options: { follow?: boolean; json?: boolean; limit?: string }) =>
-    import('./events-tail-command.js').then(({ eventsTailCommand }) => eventsTailCommand(options)).then((code) => process.exit(code), fail),
+    import('./events-tail-command.js').then(({ eventsTailCommand }) => eventsTailCommand(options)).then(exitAfterOutput, fail),
   );
 
 // Key commands share one `keys` group: others (master key rotation and migration, the inventory) add theirs to it.
@@ -111,21 +113,21 @@ keys
   .option('--wait', 're-encrypt here and return once done (a progress bar on a terminal), instead of leaving it to the running server')
   .option('--json', 'print one JSON object: {"rotations": [{"id","owner","toVersion","state","valuesTotal","valuesDone","percent",…}]}')
   .action((options: { tenant?: string; allTenants?: boolean; system?: boolean; wait?: boolean; json?: boolean }) =>
-    import('./keys-command.js').then(({ keysRotateCommand }) => keysRotateCommand(options)).then((code) => process.exit(code), fail),
+    import('./keys-command.js').then(({ keysRotateCommand }) => keysRotateCommand(options)).then(exitAfterOutput, fail),
   );
 keys
   .command('status')
   .description('the crypto inventory: master key provider and fingerprint, blind-index and signing keys, tenant key store, TLS profile and certificate, every owner’s data key versions with the values each protects and what is due, and the re-encryption jobs running, with progress')
   .option('--json', 'print one JSON object: {"masterKey","blindIndexKey","signingKeys","tenantKeyStore","tls","dataKeys","owners": [{"owner","versions": [...],"ageDays","due","dueReasons","rotation"}], "running": [...]} (docs/keys.md, Inventory)')
   .action((options: { json?: boolean }) =>
-    import('./keys-command.js').then(({ keysStatusCommand }) => keysStatusCommand(options)).then((code) => process.exit(code), fail),
+    import('./keys-command.js').then(({ keysStatusCommand }) => keysStatusCommand(options)).then(exitAfterOutput, fail),
   );
 keys
   .command('rotate-master')
   .description('replace the master key with a new one from the same provider (a new key file beside it, or a new key label on the token) and re-wrap every key under it; stop `confide serve` first (docs/keys.md)')
   .option('--json', 'print one JSON object: {"from","to","keys","settings"}')
   .action((options: { json?: boolean }) =>
-    import('./keys-master-command.js').then(({ rotateMasterCommand }) => rotateMasterCommand(options)).then((code) => process.exit(code), fail),
+    import('./keys-master-command.js').then(({ rotateMasterCommand }) => rotateMasterCommand(options)).then(exitAfterOutput, fail),
   );
 keys
   .command('migrate-master')
@@ -133,7 +135,7 @@ keys
   .requiredOption('--to <provider>', 'file or pkcs11')
   .option('--json', 'print one JSON object: {"from","to","keys","settings"}')
   .action((options: { to: string; json?: boolean }) =>
-    import('./keys-master-command.js').then(({ migrateMasterCommand }) => migrateMasterCommand(options)).then((code) => process.exit(code), fail),
+    import('./keys-master-command.js').then(({ migrateMasterCommand }) => migrateMasterCommand(options)).then(exitAfterOutput, fail),
   );
 keys
   .command('migrate-tenant-keys')
@@ -141,7 +143,7 @@ keys
   .requiredOption('--to <store>', 'pkcs11 or file')
   .option('--json', 'print one JSON object: {"from","to","target","tenants","keys","tombstones","settings"}')
   .action((options: { to: string; json?: boolean }) =>
-    import('./keys-tenant-keys-command.js').then(({ migrateTenantKeysCommand }) => migrateTenantKeysCommand(options)).then((code) => process.exit(code), fail),
+    import('./keys-tenant-keys-command.js').then(({ migrateTenantKeysCommand }) => migrateTenantKeysCommand(options)).then(exitAfterOutput, fail),
   );
 
 const backup = program.command('backup').description('encrypted backups at CONFIDE_BACKUP_TARGET: make, list, verify, restore (docs/backups.md)');
@@ -150,14 +152,14 @@ backup
   .description('make a backup now (a server may be serving on the same data meanwhile)')
   .option('--json', 'print one JSON object: {"id","manifest"}')
   .action((options: { json?: boolean }) =>
-    import('./backup-command.js').then(({ backupCreateCommand }) => backupCreateCommand(options)).then((code) => process.exit(code), fail),
+    import('./backup-command.js').then(({ backupCreateCommand }) => backupCreateCommand(options)).then(exitAfterOutput, fail),
   );
 backup
   .command('list')
   .description('list the backups at the target, oldest first: id, time, size, tenants, whether verified')
   .option('--json', 'print one JSON object: {"backups": [{"id","createdAt","bytes","tenants","verified","problem"?}]}')
   .action((options: { json?: boolean }) =>
-    import('./backup-command.js').then(({ backupListCommand }) => backupListCommand(options)).then((code) => process.exit(code), fail),
+    import('./backup-command.js').then(({ backupListCommand }) => backupListCommand(options)).then(exitAfterOutput, fail),
   );
 backup
   .command('verify')
@@ -166,7 +168,7 @@ backup
   .option('--json', 'print one JSON object: {"id","ok","checks": [{"name","ok","detail"?}],"problems": [...]}')
   .addHelpText('after', '\nExit status: 0 the backup verifies; 1 it does not (the first problem is named on stderr).')
   .action((options: { id?: string; json?: boolean }) =>
-    import('./backup-command.js').then(({ backupVerifyCommand }) => backupVerifyCommand(options)).then((code) => process.exit(code), fail),
+    import('./backup-command.js').then(({ backupVerifyCommand }) => backupVerifyCommand(options)).then(exitAfterOutput, fail),
   );
 backup
   .command('restore')
@@ -176,7 +178,7 @@ backup
   .option('--force', 'empty the configured database, tenant key directory and file store first')
   .option('--json', 'print one JSON object: {"id","tables","rows","files","tenants": {"restored","deleted": [...]}}')
   .action((options: { id?: string; latest?: boolean; force?: boolean; json?: boolean }) =>
-    import('./backup-command.js').then(({ backupRestoreCommand }) => backupRestoreCommand(options)).then((code) => process.exit(code), fail),
+    import('./backup-command.js').then(({ backupRestoreCommand }) => backupRestoreCommand(options)).then(exitAfterOutput, fail),
   );
 
 const tenants = program.command('tenants').description('tenants');
@@ -187,7 +189,7 @@ tenants
   .option('--yes', 'do not ask to type the id back (for scripts)')
   .option('--json', 'print one JSON object: {"tenantId","deletedAt","shredded","finalCheckpoint","usersRemoved"}')
   .action((options: { tenant: string; yes?: boolean; json?: boolean }) =>
-    import('./tenants-command.js').then(({ tenantsDeleteCommand }) => tenantsDeleteCommand(options)).then((code) => process.exit(code), fail),
+    import('./tenants-command.js').then(({ tenantsDeleteCommand }) => tenantsDeleteCommand(options)).then(exitAfterOutput, fail),
   );
 
 const staff = program.command('staff').description('staff accounts (they sign in on the admin listener)');
@@ -198,14 +200,14 @@ staff
   .requiredOption('--role <role>', 'support or security-admin')
   .option('--json', 'print one JSON object: {"id","email","role","enrolmentToken","expiresAt"}')
   .action((options: { email: string; role: string; json?: boolean }) =>
-    import('./staff-command.js').then(({ staffAddCommand }) => staffAddCommand(options)).then((code) => process.exit(code), fail),
+    import('./staff-command.js').then(({ staffAddCommand }) => staffAddCommand(options)).then(exitAfterOutput, fail),
   );
 staff
   .command('list')
   .description('list staff members: id, role, state (enrolment pending, active, disabled), e-mail')
   .option('--json', 'print one JSON object: {"staff": [{"id","email","role","createdAt","enrolledAt","disabledAt"}]}')
   .action((options: { json?: boolean }) =>
-    import('./staff-command.js').then(({ staffListCommand }) => staffListCommand(options)).then((code) => process.exit(code), fail),
+    import('./staff-command.js').then(({ staffListCommand }) => staffListCommand(options)).then(exitAfterOutput, fail),
   );
 staff
   .command('disable')
@@ -213,7 +215,7 @@ staff
   .requiredOption('--email <address>', 'their e-mail address')
   .option('--json', 'print the disabled staff member as one JSON object')
   .action((options: { email: string; json?: boolean }) =>
-    import('./staff-command.js').then(({ staffDisableCommand }) => staffDisableCommand(options)).then((code) => process.exit(code), fail),
+    import('./staff-command.js').then(({ staffDisableCommand }) => staffDisableCommand(options)).then(exitAfterOutput, fail),
   );
 
 program.parseAsync(process.argv).catch(fail);

@@ -32,7 +32,9 @@ async function listen(server: FastifyInstance, variable: string, address: { host
 export async function serveCommand(): Promise<void> {
   const config = loadConfig();
   // Only `serve` may set up a new deployment (database and master key) where there is none yet.
-  const app = await createApp(config, { createIfMissing: true });
+  // The workers start once both listeners listen: start-up never waits behind their first runs
+  // (the monitor's access-log self-check, for one), and they begin while the node serves.
+  const app = await createApp(config, { createIfMissing: true, startWorkers: false });
   // The admin listener first: the public listener's line below is the one readiness signal, so
   // when it is written both listen (and a busy admin port stops the start before anyone waits).
   const adminPort = await listen(app.adminServer, 'CONFIDE_ADMIN_LISTEN', config.adminListen, (at) => `Confide admin listener is listening on ${at}`);
@@ -45,6 +47,7 @@ export async function serveCommand(): Promise<void> {
   if (!app.logger.isLevelEnabled('info') && config.logLevel !== 'silent') {
     app.logger.child({}, { level: 'info' }).info(listening(url(host, port)));
   }
+  app.startWorkers();
   app.logger.info(
     {
       publicListen: `${host}:${port}`,

@@ -1,0 +1,109 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { AccessLogTable, DB } from '../db/schema.js';
+import type { Cipher } from '../keys/cipher.js';
+import { rowToEntry } from './access-log-rows.js';
+import { checkAgainstCheckpoint } from './checkpoint-check.js';
+import type { Checkpoint } from './checkpoint-signature.js';
+import { entryHash, genesisHash } from './hash-chain.js';
+import type { ProblemKind, VerificationProblem, VerificationReport } from './verify-access-log.js';
+
+const MAX_PROBLEMS = 100;
+
+/** A tenant's recorded chain head (access_log_heads), undefined when it has none. */
+export type RecordedHead = { seq: number; hash: string } | undefined;
+
+/** The recorded head, read after the last page walked: see AccessLogChainWalk.isBehind. */
+export async function readRecordedHead(db: Kysely<DB>, tenantId: string): Promise<RecordedHead> {
+  const head = await db.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId).executeTakeFirst();
+  return head ? { seq: Number(head.seq), hash: head.hash } : undefined;
+}
+
+/**
+ * The checks of verifyAccessLog, one entry at a time in seq order, with the walk's state kept
+ * between entries: a caller can stop after any entry and go on later with the rows after
+ * `lastSeq` (the monitor's self-check walks a long chain over several runs, a slice at a time).
+ * For every entry: its seq follows the previous one (no deletion or reordering), its encrypted
+ * fields authenticate, its stored hash is the hash of its content, and it links to the previous
+ * entry's hash. At the end the last entry must be the recorded head (a cut tail shows), and the
+ * chain is held against the latest signed checkpoint given at the start (checkAgainstCheckpoint).
+ */
+export class AccessLogChainWalk {
+  private readonly problems: VerificationProblem[] = [];
+  private expectedSeq = 1;
+  private previousHash: string;
+  private hashAtCheckpoint: string | undefined;
+  private headSeen: number | undefined;
+  /** Entries walked so far. */
+  entries = 0;
+  /** The seq of the last entry walked (0 before the first): the next rows to give are those after it. */
+  lastSeq = 0;
+
+  constructor(
+    readonly tenantId: string,
+    /** The tenant's latest signed checkpoint when the walk began (null: none yet; undefined: not held against one). */
+    readonly checkpoint?: Checkpoint | null,
+  ) {
+    this.previousHash = genesisHash(tenantId);
+  }
+
+  /** Checks the next entry; `cipher` opens its encrypted fields (the tenant's, with every key version it has). */
+  add(row: Selectable<AccessLogTable>, cipher: Cipher): void {
+    const seq = Number(row.seq);
+    this.entries += 1;
+    this.lastSeq = seq;
+    if (seq !== this.expectedSeq) this.report(this.expectedSeq, 'missing', `entry ${this.expectedSeq} is missing (next present entry is ${seq})`);
+    if (row.prev_hash !== this.previousHash) this.report(seq, 'chain_broken', `entry ${seq} does not link to the entry before it`);
+    try {
+      if (entryHash(this.tenantId, rowToEntry(row, cipher)) !== row.hash) {
+        this.report(seq, 'hash_mismatch', `entry ${seq} does not match its hash (it was changed)`);
+      }
+    } catch {
+      this.report(seq, 'unreadable', `entry ${seq} has fields that do not authenticate (they were changed or moved)`);
+    }
+    this.previousHash = row.hash;
+    this.expectedSeq = seq + 1;
+    if (seq === this.checkpoint?.seq) this.hashAtCheckpoint = row.hash;
+  }
+
+  /**
+   * True when the recorded head is past the last entry walked and has moved since the walk last
+   * asked: entries were appended while the walk went on (an append writes its entry and moves the
+   * head in one transaction), and the rows after `lastSeq` are to be walked before the chain is
+   * held against the head. A head that stays past the last entry while no rows follow is a cut
+   * tail, which `finish` reports.
+   */
+  isBehind(head: RecordedHead): boolean {
+    const headSeq = head?.seq ?? 0;
+    if (headSeq <= this.lastSeq || headSeq === this.headSeen) return false;
+    this.headSeen = headSeq;
+    return true;
+  }
+
+  /** The report: the head read after the last page, and the deployment's authentic signing keys (keyId → raw key) when held against a checkpoint. */
+  finish(head: RecordedHead, publicKeys?: ReadonlyMap<string, Buffer>): VerificationReport {
+    const problems = [...this.problems];
+    const add = (seq: number, kind: ProblemKind, message: string) => {
+      if (problems.length < MAX_PROBLEMS) problems.push({ seq, kind, message });
+    };
+    const headSeq = head?.seq ?? 0;
+    if (!head || headSeq !== this.lastSeq || head.hash !== this.previousHash) {
+      add(Math.min(this.lastSeq, headSeq) + 1, 'head_mismatch', `the log ends at entry ${this.lastSeq} but its head records entry ${headSeq}`);
+    }
+    const latest = this.checkpoint;
+    const checkpointProblem = latest ? checkAgainstCheckpoint({ lastSeq: this.lastSeq, hashAtCheckpoint: this.hashAtCheckpoint }, latest, publicKeys ?? new Map()) : null;
+    if (checkpointProblem) add(checkpointProblem.seq, checkpointProblem.kind, checkpointProblem.message);
+    problems.sort((a, b) => a.seq - b.seq);
+    return {
+      ok: problems.length === 0,
+      entries: this.entries,
+      head: this.previousHash,
+      firstBadSeq: problems[0]?.seq ?? null,
+      problems,
+      ...(latest !== undefined ? { checkpoint: latest ? { seq: latest.seq, at: latest.at, keyId: latest.keyId } : null } : {}),
+    };
+  }
+
+  private report(seq: number, kind: ProblemKind, message: string): void {
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ seq, kind, message });
+  }
+}
