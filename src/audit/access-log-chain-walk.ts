@@ -1,5 +1,6 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { AccessLogTable, DB } from '../db/schema.js';
+import type { Selectable } from 'kysely';
+import type { AccessLogTable } from '../db/schema.js';
+import type { ChainHead } from './access-log.js';
 import type { Cipher } from '../keys/cipher.js';
 import { rowToEntry } from './access-log-rows.js';
 import { checkAgainstCheckpoint } from './checkpoint-check.js';
@@ -9,14 +10,8 @@ import type { ProblemKind, VerificationProblem, VerificationReport } from './ver
 
 const MAX_PROBLEMS = 100;
 
-/** A tenant's recorded chain head (access_log_heads), undefined when it has none. */
-export type RecordedHead = { seq: number; hash: string } | undefined;
-
-/** The recorded head, read after the last page walked: see AccessLogChainWalk.isBehind. */
-export async function readRecordedHead(db: Kysely<DB>, tenantId: string): Promise<RecordedHead> {
-  const head = await db.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId).executeTakeFirst();
-  return head ? { seq: Number(head.seq), hash: head.hash } : undefined;
-}
+/** A tenant's recorded chain head (access_log_heads, read with readChainHead), undefined when it has none. */
+export type RecordedHead = ChainHead | undefined;
 
 /**
  * The checks of verifyAccessLog, one entry at a time in seq order, with the walk's state kept

@@ -4,6 +4,7 @@ import type { DB } from '../db/schema.js';
 import type { Clock } from '../lib/time.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import { signCheckpoint, type Checkpoint } from './checkpoint-signature.js';
+import { readChainHead } from './access-log.js';
 
 /** When a tenant's head is signed: once `entries` entries wait unsigned, or the oldest has waited `seconds`. */
 export interface CheckpointPolicy {
@@ -29,9 +30,9 @@ export class AccessLogCheckpoints {
 
   /** Signs the tenant's head now (unless it is already signed); null while its log is empty. */
   async checkpointNow(tenantId: string): Promise<Checkpoint | null> {
-    const head = await this.db.selectFrom('access_log_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId).executeTakeFirst();
-    if (!head || Number(head.seq) === 0) return null;
-    return this.sign(tenantId, Number(head.seq), head.hash);
+    const head = await readChainHead(this.db, tenantId);
+    if (!head || head.seq === 0) return null;
+    return this.sign(tenantId, head.seq, head.hash);
   }
 
   /** Signs the head of every tenant that is due under the policy; returns how many were signed. */

@@ -42,9 +42,16 @@ const insertEntry = preparedQuery(
   ACCESS_LOG_COLUMNS.length,
 );
 
-interface ChainHead {
+/** A tenant's chain head: the seq and hash of its last entry (seq 0 and the genesis hash before the first). */
+export interface ChainHead {
   seq: number;
   hash: string;
+}
+
+/** The tenant's recorded chain head (access_log_heads), undefined when it has none (a deleted tenant). */
+export async function readChainHead(db: Kysely<DB>, tenantId: string): Promise<ChainHead | undefined> {
+  const [head] = await readHead(db, tenantId);
+  return head ? { seq: Number(head.seq), hash: head.hash } : undefined;
 }
 
 /**
@@ -133,9 +140,9 @@ export class AccessLog {
       if ((await moveKnownHead(trx, entry.seq, entry.hash, tenantId, known.seq, known.hash)) === 1) return this.insert(trx, tenantId, cipher, entry);
       this.knownHeads.delete(tenantId);
     }
-    const [head] = await readHead(trx, tenantId);
+    const head = await readChainHead(trx, tenantId);
     if (!head) throw new Error('the tenant has no access-log head');
-    return this.appendAfter(trx, tenantId, cipher, event, { seq: Number(head.seq), hash: head.hash });
+    return this.appendAfter(trx, tenantId, cipher, event, head);
   }
 
   private async appendAfter(trx: Kysely<DB>, tenantId: string, cipher: Cipher, event: AccessEvent, head: ChainHead): Promise<AccessLogEntry> {
@@ -149,10 +156,11 @@ export class AccessLog {
     return { ...unhashed, hash: entryHash(tenantId, unhashed) };
   }
 
+  /** SQLite: writes the entry (its head already moved) and remembers that head for the next append. */
   private async insert(trx: Kysely<DB>, tenantId: string, cipher: Cipher, entry: AccessLogEntry): Promise<AccessLogEntry> {
     const row = entryToRow(tenantId, entry, cipher);
     await insertEntry(trx, ...ACCESS_LOG_COLUMNS.map((column) => row[column]));
-    if (!this.dialect.locksRowsForUpdate) this.knownHeads.set(tenantId, { seq: entry.seq, hash: entry.hash });
+    this.knownHeads.set(tenantId, { seq: entry.seq, hash: entry.hash });
     return entry;
   }
 

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { preparedQuery } from '../db/prepared-query.js';
 import type { Cipher } from '../keys/cipher.js';
-import { AccessLogChainWalk, readRecordedHead } from './access-log-chain-walk.js';
+import { AccessLogChainWalk } from './access-log-chain-walk.js';
+import { readChainHead } from './access-log.js';
 import type { CheckpointProblemKind } from './checkpoint-check.js';
 import type { Checkpoint } from './checkpoint-signature.js';
 
@@ -54,7 +55,7 @@ export async function verifyAccessLog(db: Kysely<DB>, tenantId: string, cipher: 
     for (const row of rows) walk.add(row, cipher);
     if (rows.length === PAGE) continue;
     // Entries appended while the walk went on are walked too before the chain is held against its head.
-    const head = await readRecordedHead(db, tenantId);
+    const head = await readChainHead(db, tenantId);
     if (walk.isBehind(head)) continue;
     return walk.finish(head, anchor?.publicKeys);
   }

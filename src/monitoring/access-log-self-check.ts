@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { AccessLogChainWalk, readRecordedHead } from '../audit/access-log-chain-walk.js';
+import { AccessLogChainWalk } from '../audit/access-log-chain-walk.js';
+import { readChainHead } from '../audit/access-log.js';
 import type { VerificationReport } from '../audit/verify-access-log.js';
 import { EventLoopSlices } from '../lib/event-loop-slices.js';
 import { tenantExists } from '../tenants/tenant-repository.js';
@@ -172,7 +173,7 @@ export class AccessLogSelfCheck {
         this.walk = walk;
         return 'paused';
       }
-      const head = await readRecordedHead(db, walk.tenantId);
+      const head = await readChainHead(db, walk.tenantId);
       if (walk.isBehind(head)) continue;
       const report = walk.finish(head, run.publicKeys);
       // A checkpoint signed by a key made since this run read the keys (a signing-key rotation) is no tampering: read them again once.
