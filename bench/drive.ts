@@ -25,6 +25,16 @@ export interface Target {
 
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** One server's figures over several runs: the median of each (req/s rounded). */
+export const medianFigures = (runs: readonly Figures[]): Figures => ({
+  rps: Math.round(median(runs.map((run) => run.rps))),
+  p50: median(runs.map((run) => run.p50)),
+  p99: median(runs.map((run) => run.p99)),
+});
+
+/** a/b in req/s, to three places: the ratios every bench prints. */
+export const ratio = (a: Figures, b: Figures): number => Number((a.rps / b.rps).toFixed(3));
+
 /** Confide's records API (and the floors', which answer the same paths) with a session token. */
 export const recordsApi = (port: number, token: string): Target => ({
   url: `https://127.0.0.1:${port}`,

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchPostgres } from './bench-postgres.js';
-import { createRequest, drive, driveTwo, median, readRequest, type Figures } from './drive.js';
+import { createRequest, drive, driveTwo, medianFigures, ratio, readRequest, type Figures } from './drive.js';
 import { startPostgresServers, type PostgresTargets, type Started } from './postgres-servers.js';
 
 export interface PostgresBenchOptions {
@@ -69,13 +69,7 @@ function summarise(samples: Samples, connections: number, options: PostgresBench
   say(`\nPostgreSQL, ${connections} connections, ${options.tenants} tenant(s), ${options.duration} s per phase, median of ${options.runs} runs, 1 KiB JSON bodies, keep-alive HTTPS`);
   say('phase    server                 req/s     p50 ms   p99 ms');
   for (const phase of ['create', 'read'] as const) {
-    const figure = (side: Side): Figures => ({
-      rps: Math.round(median(samples[phase][side].map((s) => s.rps))),
-      p50: median(samples[phase][side].map((s) => s.p50)),
-      p99: median(samples[phase][side].map((s) => s.p99)),
-    });
-    const sides = Object.fromEntries(SIDES.map((side) => [side, figure(side)])) as Record<Side, Figures>;
-    const ratio = (a: Figures, b: Figures) => Number((a.rps / b.rps).toFixed(3));
+    const sides = Object.fromEntries(SIDES.map((side) => [side, medianFigures(samples[phase][side])])) as Record<Side, Figures>;
     out[phase] = { ...sides, ratioFloor: ratio(sides.confide, sides.floor), ratioBaseline: ratio(sides.confide, sides.baseline), ratioTwoNodes: ratio(sides.confideTwoNodes, sides.confide) };
     for (const side of SIDES) {
       const f = sides[side];

@@ -22,7 +22,7 @@ import { generateSelfSignedCertificate } from '../src/http/certificate.js';
 import { httpsJson } from '../test/harness/server-process.js';
 import { freePort } from '../test/harness/free-port.js';
 import { ROOT, signUpAndIn, startProcess } from './bench-process.js';
-import { BODY, drive as driveFor, median, recordsApi, type Figures, type Target } from './drive.js';
+import { BODY, drive as driveFor, medianFigures, ratio, recordsApi, type Figures, type Target } from './drive.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -141,13 +141,8 @@ function summarise(samples: Samples, connections: number): Record<'create' | 're
   say(`\n${connections} connections, ${DURATION} s per phase, median of ${RUNS} runs, 1 KiB JSON bodies, keep-alive HTTPS`);
   say('phase    server                 req/s     p50 ms   p99 ms');
   for (const phase of ['create', 'read'] as const) {
-    const figure = (side: Side): Figures => ({
-      rps: Math.round(median(samples[phase][side].map((s) => s.rps))),
-      p50: median(samples[phase][side].map((s) => s.p50)),
-      p99: median(samples[phase][side].map((s) => s.p99)),
-    });
+    const figure = (side: Side): Figures => medianFigures(samples[phase][side]);
     const [confide, floor, baseline, rateLimitsOff] = [figure('confide'), figure('floor'), figure('baseline'), figure('unlimited')];
-    const ratio = (a: Figures, b: Figures) => Number((a.rps / b.rps).toFixed(3));
     out[phase] = { confide, floor, baseline, rateLimitsOff, ratioFloor: ratio(confide, floor), ratioBaseline: ratio(confide, baseline), ratioRateLimits: ratio(confide, rateLimitsOff) };
     for (const [name, f] of [['confide', confide], ['confide, no rate limits', rateLimitsOff], ['floor', floor], ['baseline', baseline]] as const) {
       say(`${phase.padEnd(8)} ${name.padEnd(22)} ${String(f.rps).padStart(8)} ${String(f.p50).padStart(9)} ${String(f.p99).padStart(8)}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { residentBytes, startScaleServer, stopScaleServer } from './scale-server.js';
-import { median } from './scale-load.js';
+import { median } from './drive.js';
 import { seedEnv } from './seed.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,12 +1,7 @@
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
+import { drive, type Figures } from './drive.js';
 import type { SignedInTenant } from './scale-server.js';
 import { seedData } from './seed-tenant.js';
-
-export interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-}
 
 export type Phase = 'read' | 'create' | 'list';
 export const PHASES: readonly Phase[] = ['read', 'create', 'list'];
@@ -35,20 +30,5 @@ function requestFor(phase: Phase, tenants: readonly SignedInTenant[]): autocanno
 
 /** Drives one phase over keep-alive HTTPS, each request for a random tenant of the sample; any non-2xx answer fails the bench. */
 export async function drivePhase(port: number, phase: Phase, tenants: readonly SignedInTenant[], connections: number, duration: number): Promise<Figures> {
-  return drive(port, [requestFor(phase, tenants)], connections, duration);
+  return drive(`https://127.0.0.1:${port}`, [requestFor(phase, tenants)], connections, duration);
 }
-
-export async function drive(port: number, requests: autocannon.Request[], connections: number, duration: number): Promise<Figures> {
-  let sample = '';
-  const observed = requests.map((request) => ({
-    ...request,
-    onResponse: (status: number, body: string) => {
-      if (status >= 300 && !sample) sample = `${status} ${body.slice(0, 200)}`;
-    },
-  }));
-  const result = await autocannon({ url: `https://127.0.0.1:${port}`, connections, duration, requests: observed, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors (first: ${sample})`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
-}
-
-export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

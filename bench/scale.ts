@@ -20,7 +20,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportThroughput, residentDuring, startupSeconds, verifyThroughput } from './scale-figures.js';
-import { drive, drivePhase, median, PHASES, type Figures, type Phase } from './scale-load.js';
+import { drivePhase, PHASES, type Phase } from './scale-load.js';
+import { drive, medianFigures, ratio, type Figures } from './drive.js';
 import { sampleTenants, signIn, startScaleServer, stopScaleServer, type ScaleServer, type SignedInTenant } from './scale-server.js';
 import { databaseBytes, readManifest, seedDatabase } from './seed.js';
 
@@ -87,7 +88,7 @@ async function bigTenantFigures(side: Side) {
   const [big] = await signIn(side.server, side.root, [readManifest(side.root).tenants[0]!]);
   const path = `/v1/collections/${big!.ids[0]![0]}/records?limit=200`;
   const headers = { authorization: `Bearer ${big!.token}` };
-  const largestPage = await residentDuring(side.server.child.pid!, () => drive(side.server.port, [{ method: 'GET', path, headers }], CONNECTIONS, DURATION));
+  const largestPage = await residentDuring(side.server.child.pid!, () => drive(`https://127.0.0.1:${side.server.port}`, [{ method: 'GET', path, headers }], CONNECTIONS, DURATION));
   const exported = await exportThroughput(side.server.port, big!.token);
   return { largestPage, exported, bigTenantRecords: big!.records };
 }
@@ -97,9 +98,9 @@ function summarise(samples: Record<Phase, Record<Size, Figures[]>>) {
   say(`\n${CONNECTIONS} connections, ${DURATION} s per phase, median of ${RUNS} runs, ${SAMPLE} random tenants per side`);
   say('phase    database   req/s     p50 ms   p99 ms');
   for (const phase of PHASES) {
-    const figure = (size: Size): Figures => ({ rps: Math.round(median(samples[phase][size].map((s) => s.rps))), p50: median(samples[phase][size].map((s) => s.p50)), p99: median(samples[phase][size].map((s) => s.p99)) });
+    const figure = (size: Size): Figures => medianFigures(samples[phase][size]);
     const [large, small] = [figure('large'), figure('small')];
-    out[phase] = { large, small, ratio: Number((large.rps / small.rps).toFixed(3)) };
+    out[phase] = { large, small, ratio: ratio(large, small) };
     for (const [name, f] of [['large', large], ['small', small]] as const) say(`${phase.padEnd(8)} ${name.padEnd(8)} ${String(f.rps).padStart(8)} ${String(f.p50).padStart(9)} ${String(f.p99).padStart(8)}`);
     say(`${phase.padEnd(8)} large/small ${out[phase].ratio} (target ≥ 0.85)`);
   }
