@@ -1,5 +1,5 @@
 import Sqlite from 'better-sqlite3-multiple-ciphers';
-import { WrongDatabaseKeyError } from '../db/open-encrypted-sqlite.js';
+import { unlockSqlCipher } from '../db/open-encrypted-sqlite.js';
 import { databasePageKey } from '../keys/database-key.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { primaryKeyOf, quoteIdentifier, type SnapshotColumn, type SnapshotReader } from './snapshot-reader.js';
@@ -24,14 +24,7 @@ import { primaryKeyOf, quoteIdentifier, type SnapshotColumn, type SnapshotReader
 export function openSqliteSnapshotReader(file: string, pageKey: Buffer): Sqlite.Database {
   const db = new Sqlite(file, { readonly: true, fileMustExist: true });
   try {
-    db.pragma(`cipher='sqlcipher'`);
-    db.pragma('legacy=4');
-    db.pragma(`key="x'${pageKey.toString('hex')}'"`);
-    try {
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
-    } catch {
-      throw new WrongDatabaseKeyError();
-    }
+    unlockSqlCipher(db, pageKey);
     db.pragma('busy_timeout=5000');
     db.defaultSafeIntegers(true);
     return db;

@@ -28,15 +28,7 @@ export function openEncryptedSqlite(file: string, rawKey: Buffer): Database.Data
   for (const suffix of ['-wal', '-shm', '-journal']) restrictToOwner(`${file}${suffix}`);
   const db = new Database(file);
   try {
-    db.pragma(`cipher='sqlcipher'`);
-    db.pragma('legacy=4');
-    // The key must be the first statement after choosing the cipher.
-    db.pragma(`key="x'${rawKey.toString('hex')}'"`);
-    try {
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
-    } catch {
-      throw new WrongDatabaseKeyError();
-    }
+    unlockSqlCipher(db, rawKey);
     db.pragma('journal_mode=WAL');
     db.pragma('synchronous=FULL');
     db.pragma('foreign_keys=ON');
@@ -45,5 +37,22 @@ export function openEncryptedSqlite(file: string, rawKey: Buffer): Database.Data
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/**
+ * Keys a freshly opened handle in SQLCipher v4 mode with the raw 256-bit page key, and proves the
+ * key by reading the schema: a wrong key fails here with WrongDatabaseKeyError, not later with
+ * "file is not a database". For the server's handle and for read-only ones (a backup's snapshot).
+ */
+export function unlockSqlCipher(db: Database.Database, rawKey: Buffer): void {
+  db.pragma(`cipher='sqlcipher'`);
+  db.pragma('legacy=4');
+  // The key must be the first statement after choosing the cipher.
+  db.pragma(`key="x'${rawKey.toString('hex')}'"`);
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch {
+    throw new WrongDatabaseKeyError();
   }
 }
