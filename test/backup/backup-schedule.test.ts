@@ -268,6 +268,9 @@ function withoutTarget(env: Record<string, string>): Record<string, string> {
   return rest;
 }
 
+// Mounting the small filesystem needs root: a developer without it skips this, with the reason
+// cannotMount() gives. CI runs as root, and test/integration/disk-full.test.ts fails the run there
+// if the same cannotMount() says no, so CI never skips it silently.
 describe.skipIf(cannotMount())('a full disk under the backup target', () => {
   let disk: SmallFilesystem | undefined;
   afterEach(() => disk?.unmount());
