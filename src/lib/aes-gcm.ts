@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomNonce } from './random-nonce.js';
 
 const NONCE_BYTES = 12; // 96-bit random nonce, as NIST SP 800-38D recommends for GCM.
 const TAG_BYTES = 16;
@@ -15,7 +16,7 @@ export class DecryptionError extends Error {
 /** Seals `plaintext` with AES-256-GCM; the result is nonce ‖ ciphertext ‖ tag. */
 export function sealAes256Gcm(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   assertKey(key);
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = randomNonce(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

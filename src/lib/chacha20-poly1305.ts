@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomNonce } from './random-nonce.js';
 import { DecryptionError } from './aes-gcm.js';
 
 // RFC 8439: a 256-bit key, a 96-bit nonce that must never repeat under one key, a 128-bit tag.
@@ -15,7 +16,7 @@ const KEY_BYTES = 32;
  */
 export function sealChaCha20Poly1305(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   assertKey(key);
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = randomNonce(NONCE_BYTES);
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad, { plaintextLength: plaintext.length }); // required by Node's types for this mode, unused by it
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
