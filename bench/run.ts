@@ -1,15 +1,18 @@
 /**
- * npm run bench [-- --runs 3 --duration 5 --connections 10,32,64 --json]
- * (`--postgres`: the same on PostgreSQL, bench/postgres-bench.ts; `--reencrypt`: bench/reencrypt.ts.)
+ * npm run bench [-- --runs 3 --duration 5 --connections 10,32,64 --json --skip-build]
+ * (`--postgres`: the same on PostgreSQL, bench/postgres-bench.ts; `--reencrypt`: bench/reencrypt.ts;
+ * `--skip-build`: measure the dist/ already built instead of building it first.)
  *
  * Starts, as separate processes: Confide (built, embedded SQLite, default settings but warn-level
  * logs, rate limits counting but never refusing), the same Confide with rate limits off, the floor
- * (bench/floor-server.ts: only the mandatory work of each promise) and the baseline
- * (bench/baseline-server.ts: no authentication, encryption or log). Then drives each over
- * keep-alive HTTPS with autocannon at each connection count: creating 1 KiB JSON records, then
- * reading them by id. The order of the servers rotates by run, and each figure is the median over
- * the runs, so all meet the same noise. Prints req/s, p50 and p99 of each, Confide/floor and
- * Confide/baseline; `--json` prints one object with every figure as its last line.
+ * (bench/floor-server.ts: only the mandatory work of each promise), floor+ (the same file with
+ * FLOOR_PROMISES=all, bench/floor-plus.ts: the floor keeping every other per-request promise
+ * Confide keeps) and the baseline (bench/baseline-server.ts: no authentication, encryption or
+ * log). Then drives each over keep-alive HTTPS with autocannon at each connection count: creating
+ * 1 KiB JSON records, then reading them by id. The order of the servers rotates by run, and each
+ * figure is the median over the runs, so all meet the same noise. Prints req/s, p50 and p99 of
+ * each, Confide/floor, Confide/floor+, floor+/floor and Confide/baseline; `--json` prints one
+ * object with every figure as its last line.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +42,8 @@ const { values: args } = parseArgs({
     postgres: { type: 'boolean', default: false },
     // --postgres only: bench tenants per server, requests spread over them round-robin (each tenant's log is one chain).
     tenants: { type: 'string', default: '1' },
+    // Measure the dist/ already built (someone's measurement build) rather than building it first.
+    'skip-build': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(args.runs);
@@ -53,15 +58,15 @@ const say = (line: string) => {
 
 const drive = (url: string, requests: autocannon.Request[], connections: number) => driveFor(url, requests, connections, DURATION);
 
-/** The servers driven: Confide (rate limits counting), Confide with them off, the floor, and the baseline. */
-type Side = 'confide' | 'unlimited' | 'floor' | 'baseline';
-const SIDES: readonly Side[] = ['confide', 'unlimited', 'floor', 'baseline'];
+/** The servers driven: Confide (rate limits counting), Confide with them off, the floor, floor+ and the baseline. */
+type Side = 'confide' | 'unlimited' | 'floor' | 'floorPlus' | 'baseline';
+const SIDES: readonly Side[] = ['confide', 'unlimited', 'floor', 'floorPlus', 'baseline'];
 
 async function startServers(root: string, children: ChildProcess[]): Promise<Record<Side, Target>> {
   const credentials = await generateSelfSignedCertificate(['localhost'], ['127.0.0.1']);
   writeFileSync(join(root, 'cert.pem'), credentials.cert);
   writeFileSync(join(root, 'key.pem'), credentials.key, { mode: 0o600 });
-  const [confidePort, adminPort, unlimitedPort, unlimitedAdminPort, floorPort, baselinePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [confidePort, adminPort, unlimitedPort, unlimitedAdminPort, floorPort, floorPlusPort, baselinePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const confideEnv = {
     CONFIDE_DATA_DIR: join(root, 'confide-data'),
     CONFIDE_MASTER_KEY: randomBytes(32).toString('base64'),
@@ -81,11 +86,14 @@ async function startServers(root: string, children: ChildProcess[]): Promise<Rec
   children.push(await startProcess(['dist/cli/main.js', 'serve'], confideEnv, 'Confide is listening'));
   children.push(await startProcess(['dist/cli/main.js', 'serve'], unlimitedEnv, 'Confide is listening'));
   children.push(await startProcess(['--import', 'tsx', 'bench/floor-server.ts', root, String(floorPort), ...tlsArgs], {}, 'floor listening'));
+  // Floor+: its limits as Confide's above, counting but never refusing (its defaults).
+  children.push(await startProcess(['--import', 'tsx', 'bench/floor-server.ts', root, String(floorPlusPort), ...tlsArgs], { FLOOR_PROMISES: 'all' }, 'floor+ listening'));
   children.push(await startProcess(['--import', 'tsx', 'bench/baseline-server.ts', root, String(baselinePort), ...tlsArgs], {}, 'baseline listening'));
   const targets: Record<Side, Target> = {
     confide: recordsApi(confidePort, (await signUpAndIn(confidePort, confideEnv)).token),
     unlimited: recordsApi(unlimitedPort, (await signUpAndIn(unlimitedPort, unlimitedEnv)).token),
     floor: recordsApi(floorPort, (await httpsJson(floorPort, 'POST', '/setup', {})).body.token as string),
+    floorPlus: recordsApi(floorPlusPort, (await httpsJson(floorPlusPort, 'POST', '/setup', {})).body.token as string),
     baseline: { url: `https://127.0.0.1:${baselinePort}`, createPath: '/records', readPath: (id) => `/records/${id}`, headers: { 'content-type': 'application/json' }, ids: [] },
   };
   // Records to read back, the same number on each side.
@@ -103,7 +111,8 @@ type Samples = Record<'create' | 'read', Record<Side, Figures[]>>;
 
 /** RUNS rounds at one connection count; every side gets the same phases, in an order that rotates by run. */
 async function measureAt(connections: number, targets: Record<Side, Target>): Promise<Samples> {
-  const samples: Samples = { create: { confide: [], unlimited: [], floor: [], baseline: [] }, read: { confide: [], unlimited: [], floor: [], baseline: [] } };
+  const none = () => Object.fromEntries(SIDES.map((side) => [side, []])) as unknown as Record<Side, Figures[]>;
+  const samples: Samples = { create: none(), read: none() };
   const create = (side: Side) => async () => {
     const target = targets[side];
     samples.create[side].push(await drive(target.url, [{ method: 'POST', path: target.createPath, headers: target.headers, body: BODY }], connections));
@@ -128,10 +137,13 @@ async function measureAt(connections: number, targets: Record<Side, Target>): Pr
 interface PhaseSummary {
   confide: Figures;
   floor: Figures;
+  floorPlus: Figures;
   baseline: Figures;
   rateLimitsOff: Figures;
-  /** Confide/floor and Confide/baseline in req/s, and rate limits on/off. */
+  /** Confide/floor, Confide/floor+, floor+/floor and Confide/baseline in req/s, and rate limits on/off. */
   ratioFloor: number;
+  ratioFloorPlus: number;
+  ratioFloorPlusFloor: number;
   ratioBaseline: number;
   ratioRateLimits: number;
 }
@@ -142,20 +154,30 @@ function summarise(samples: Samples, connections: number): Record<'create' | 're
   say('phase    server                 req/s     p50 ms   p99 ms');
   for (const phase of ['create', 'read'] as const) {
     const figure = (side: Side): Figures => medianFigures(samples[phase][side]);
-    const [confide, floor, baseline, rateLimitsOff] = [figure('confide'), figure('floor'), figure('baseline'), figure('unlimited')];
-    out[phase] = { confide, floor, baseline, rateLimitsOff, ratioFloor: ratio(confide, floor), ratioBaseline: ratio(confide, baseline), ratioRateLimits: ratio(confide, rateLimitsOff) };
-    for (const [name, f] of [['confide', confide], ['confide, no rate limits', rateLimitsOff], ['floor', floor], ['baseline', baseline]] as const) {
+    const [confide, floor, floorPlus, baseline, rateLimitsOff] = [figure('confide'), figure('floor'), figure('floorPlus'), figure('baseline'), figure('unlimited')];
+    out[phase] = {
+      confide, floor, floorPlus, baseline, rateLimitsOff,
+      ratioFloor: ratio(confide, floor), ratioFloorPlus: ratio(confide, floorPlus), ratioFloorPlusFloor: ratio(floorPlus, floor),
+      ratioBaseline: ratio(confide, baseline), ratioRateLimits: ratio(confide, rateLimitsOff),
+    };
+    for (const [name, f] of [['confide', confide], ['confide, no rate limits', rateLimitsOff], ['floor', floor], ['floor+', floorPlus], ['baseline', baseline]] as const) {
       say(`${phase.padEnd(8)} ${name.padEnd(22)} ${String(f.rps).padStart(8)} ${String(f.p50).padStart(9)} ${String(f.p99).padStart(8)}`);
     }
-    say(`${phase.padEnd(8)} ratios: confide/floor ${out[phase].ratioFloor} (target ≥ 0.9), confide/baseline ${out[phase].ratioBaseline}, rate limits on/off ${out[phase].ratioRateLimits} (target ≥ 0.95)`);
+    say(`${phase.padEnd(8)} ratios: confide/floor ${out[phase].ratioFloor} (target ≥ 0.9), confide/floor+ ${out[phase].ratioFloorPlus}, floor+/floor ${out[phase].ratioFloorPlusFloor}, confide/baseline ${out[phase].ratioBaseline}, rate limits on/off ${out[phase].ratioRateLimits} (target ≥ 0.95)`);
   }
   return out;
 }
 
-async function main(): Promise<void> {
+/** Builds Confide into dist/ (unless `--skip-build`: then the build already there is measured). */
+function buildConfide(): void {
+  if (args['skip-build']) return say('measuring the dist/ already built (--skip-build)');
   say('building Confide…');
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+}
+
+async function main(): Promise<void> {
+  buildConfide();
   const root = mkdtempSync(join(tmpdir(), 'confide-bench-'));
   const children: ChildProcess[] = [];
   try {
@@ -176,9 +198,7 @@ async function main(): Promise<void> {
 async function reencryptMain(): Promise<void> {
   const dialects = args.dialects.split(',').map((d) => d.trim());
   if (dialects.some((d) => d !== 'sqlite' && d !== 'postgres')) throw new Error(`--dialects: sqlite and/or postgres, not ${args.dialects}`);
-  say('building Confide…');
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  buildConfide();
   const { reencryptBench } = await import('./reencrypt.js');
   const { startBenchPostgres } = await import('./bench-postgres.js');
   const postgres = dialects.includes('postgres') ? await startBenchPostgres(process.env.CONFIDE_BENCH_DATABASE_URL) : undefined;
@@ -196,9 +216,7 @@ async function reencryptMain(): Promise<void> {
  * {"create": {"confide", "confideTwoNodes", "floor", "baseline", "ratioFloor", "ratioBaseline", "ratioTwoNodes"}, "read": {…}}}}}`.
  */
 async function postgresMain(): Promise<void> {
-  say('building Confide…');
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  buildConfide();
   const { postgresBench } = await import('./postgres-bench.js');
   const { startBenchPostgres } = await import('./bench-postgres.js');
   const tenants = Number(args.tenants);
