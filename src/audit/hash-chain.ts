@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson } from '../lib/canonical-json.js';
+import { sha256Hex } from '../lib/sha256.js';
 import type { AccessLogEntry } from './access-event.js';
-
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Each tenant's chain starts from its own anchor, so entries cannot be moved between tenants' chains. */
 export function genesisHash(tenantId: string): string {

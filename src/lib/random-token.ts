@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /**
  * An opaque bearer secret of 256 CSPRNG bits (ASVS 7.2.3 asks for at least 128),
@@ -10,5 +11,5 @@ export function newBearerToken(prefix: string): string {
 
 /** Tokens carry 256 bits of entropy, so a fast hash is enough to store them safely. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sha256Hex(token);
 }
