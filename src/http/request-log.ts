@@ -11,6 +11,9 @@ import type { ListenerMetrics } from './listener-metrics.js';
  * errors) stay as they are. The same moment feeds the request metrics, so both listeners count
  * every answer in this one place.
  */
+/** The levels at which an info line is written. */
+const LOGS_INFO = new Set(['trace', 'debug', 'info']);
+
 export class RequestLog extends LogController {
   constructor(
     private readonly listener: string,
@@ -24,6 +27,8 @@ export class RequestLog extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? '(no route)';
     this.metrics?.requestCompleted(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // Above info (warn, a busy deployment's usual level) the line would be dropped: not built either.
+    if (!error && !LOGS_INFO.has(reply.log.level)) return;
     const durationMs = Math.round(reply.elapsedTime * 10) / 10;
     const line = { listener: this.listener, method: request.method, route, statusCode: reply.statusCode, durationMs };
     const message = `${request.method} ${route} ${reply.statusCode} ${durationMs} ms`;

@@ -1,10 +1,5 @@
+import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-
-/** An IPv4 address as Node reports a peer (`socket.remoteAddress`): four decimal octets, no leading zeros. */
-function isCanonicalIpv4(ip: string): boolean {
-  const octets = ip.split('.');
-  return octets.length === 4 && octets.every((octet) => octet.length > 0 && octet.length <= 3 && String(Number(octet)) === octet && Number(octet) <= 255);
-}
 
 /**
  * The unit a client is counted as (by the sign-in throttle, the rate limits, the connection caps
@@ -15,7 +10,9 @@ function isCanonicalIpv4(ip: string): boolean {
  * would then be blocked together. IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
  */
 export function clientSource(ip: string): string {
-  if (isCanonicalIpv4(ip)) return ip; // most clients, on every request's path: no parse needed
+  // Most clients, on every request's path: no parse needed. Node's isIPv4 takes exactly the dotted
+  // form it reports peers in (four decimal octets, no leading zeros, no spaces).
+  if (isIPv4(ip)) return ip;
   if (!ipaddr.isValid(ip)) return ip; // not an address (a test transport): count it as given
   const address = ipaddr.process(ip);
   if (address.kind() === 'ipv4') return address.toString();
