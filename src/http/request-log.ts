@@ -1,6 +1,9 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ListenerMetrics } from './listener-metrics.js';
 
+/** The levels at which an info line is written. */
+const LOGS_INFO = new Set(['trace', 'debug', 'info']);
+
 /**
  * One log line per request, once the answer is sent, instead of Fastify's "incoming request" and
  * "request completed" pair: method, route, status, duration in ms, and the request id (reqId, the
@@ -11,9 +14,6 @@ import type { ListenerMetrics } from './listener-metrics.js';
  * errors) stay as they are. The same moment feeds the request metrics, so both listeners count
  * every answer in this one place.
  */
-/** The levels at which an info line is written. */
-const LOGS_INFO = new Set(['trace', 'debug', 'info']);
-
 export class RequestLog extends LogController {
   constructor(
     private readonly listener: string,
