@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
-import type { AccessLogTable } from '../db/schema.js';
+import type { Kysely, Selectable } from 'kysely';
+import { preparedQuery } from '../db/prepared-query.js';
+import type { AccessLogTable, DB } from '../db/schema.js';
 import type { ChainHead } from './access-log.js';
 import type { Cipher } from '../keys/cipher.js';
 import { rowToEntry } from './access-log-rows.js';
@@ -9,6 +10,24 @@ import { entryHash, genesisHash } from './hash-chain.js';
 import type { ProblemKind, VerificationProblem, VerificationReport } from './verify-access-log.js';
 
 const MAX_PROBLEMS = 100;
+
+// Every walk reads its chain through this (`confide audit verify`, the monitor's self-check): compiled once.
+const selectChainPage = preparedQuery(
+  (db: Kysely<DB>, tenantId: string, afterSeq: string, limit: string) =>
+    db
+      .selectFrom('access_log')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('seq', '>', afterSeq as unknown as number)
+      .orderBy('seq', 'asc')
+      .limit(limit as unknown as number),
+  3,
+);
+
+/** The next `limit` entries of the tenant's chain after `afterSeq` (a walk's lastSeq), in seq order. */
+export function readChainPage(db: Kysely<DB>, tenantId: string, afterSeq: number, limit: number): Promise<Array<Selectable<AccessLogTable>>> {
+  return selectChainPage(db, tenantId, afterSeq, limit);
+}
 
 /** A tenant's recorded chain head (access_log_heads, read with readChainHead), undefined when it has none. */
 export type RecordedHead = ChainHead | undefined;
@@ -77,9 +96,7 @@ export class AccessLogChainWalk {
   /** The report: the head read after the last page, and the deployment's authentic signing keys (keyId → raw key) when held against a checkpoint. */
   finish(head: RecordedHead, publicKeys?: ReadonlyMap<string, Buffer>): VerificationReport {
     const problems = [...this.problems];
-    const add = (seq: number, kind: ProblemKind, message: string) => {
-      if (problems.length < MAX_PROBLEMS) problems.push({ seq, kind, message });
-    };
+    const add = (seq: number, kind: ProblemKind, message: string) => keep(problems, { seq, kind, message });
     const headSeq = head?.seq ?? 0;
     if (!head || headSeq !== this.lastSeq || head.hash !== this.previousHash) {
       add(Math.min(this.lastSeq, headSeq) + 1, 'head_mismatch', `the log ends at entry ${this.lastSeq} but its head records entry ${headSeq}`);
@@ -99,6 +116,11 @@ export class AccessLogChainWalk {
   }
 
   private report(seq: number, kind: ProblemKind, message: string): void {
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ seq, kind, message });
+    keep(this.problems, { seq, kind, message });
   }
+}
+
+/** A report names at most MAX_PROBLEMS problems: a chain broken throughout still gives a short one. */
+function keep(problems: VerificationProblem[], problem: VerificationProblem): void {
+  if (problems.length < MAX_PROBLEMS) problems.push(problem);
 }

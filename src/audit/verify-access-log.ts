@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { preparedQuery } from '../db/prepared-query.js';
 import type { Cipher } from '../keys/cipher.js';
-import { AccessLogChainWalk } from './access-log-chain-walk.js';
+import { AccessLogChainWalk, readChainPage } from './access-log-chain-walk.js';
 import { readChainHead } from './access-log.js';
 import type { CheckpointProblemKind } from './checkpoint-check.js';
 import type { Checkpoint } from './checkpoint-signature.js';
@@ -33,13 +32,6 @@ export interface CheckpointAnchor {
 
 const PAGE = 1000;
 
-// A whole deployment's verification runs this once per thousand entries of every tenant: compiled once.
-const selectPage = preparedQuery(
-  (db: Kysely<DB>, tenantId: string, afterSeq: string) =>
-    db.selectFrom('access_log').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', afterSeq as unknown as number).orderBy('seq', 'asc').limit(PAGE),
-  2,
-);
-
 /**
  * Walks a tenant's chain from the first entry and checks, for every entry: its seq follows the
  * previous one (no deletion or reordering), its encrypted fields authenticate, its stored hash is
@@ -51,7 +43,7 @@ const selectPage = preparedQuery(
 export async function verifyAccessLog(db: Kysely<DB>, tenantId: string, cipher: Cipher, anchor?: CheckpointAnchor): Promise<VerificationReport> {
   const walk = new AccessLogChainWalk(tenantId, anchor ? anchor.checkpoint : undefined);
   for (;;) {
-    const rows = await selectPage(db, tenantId, walk.lastSeq);
+    const rows = await readChainPage(db, tenantId, walk.lastSeq, PAGE);
     for (const row of rows) walk.add(row, cipher);
     if (rows.length === PAGE) continue;
     // Entries appended while the walk went on are walked too before the chain is held against its head.

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { AccessLogChainWalk } from '../audit/access-log-chain-walk.js';
+import { AccessLogChainWalk, readChainPage } from '../audit/access-log-chain-walk.js';
 import { readChainHead } from '../audit/access-log.js';
 import type { VerificationReport } from '../audit/verify-access-log.js';
 import { EventLoopSlices } from '../lib/event-loop-slices.js';
@@ -163,7 +163,7 @@ export class AccessLogSelfCheck {
     // Fetched again on each run: the tenant's key may have rotated since the walk began.
     const cipher = await keyRing.cipherFor(walk.tenantId);
     for (;;) {
-      const rows = await db.selectFrom('access_log').selectAll().where('tenant_id', '=', walk.tenantId).where('seq', '>', walk.lastSeq).orderBy('seq', 'asc').limit(this.entriesPerPage).execute();
+      const rows = await readChainPage(db, walk.tenantId, walk.lastSeq, this.entriesPerPage);
       for (const row of rows) {
         walk.add(row, cipher);
         if (run.slices.due()) await run.slices.yield();
