@@ -1,7 +1,8 @@
 /**
  * The floors' share of Confide's cryptography (bench/floor-server.ts on SQLite and
  * bench/floor-postgres-server.ts): AES-256-GCM with a random 96-bit nonce (iv ‖ ciphertext ‖ tag)
- * and SHA-256 in hex. One copy, so both floors seal and chain exactly alike.
+ * and SHA-256 in hex, and the access-log entry both chain. One copy, so both floors seal and chain
+ * exactly alike.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
@@ -19,3 +20,20 @@ export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
 }
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** What one request appends to its tenant's access log, as both floors log it. */
+export interface FloorEntry {
+  tenantId: string;
+  actorId: string;
+  action: 'create' | 'read';
+  collection: string;
+  resourceId: string;
+  ip: string;
+}
+
+/** The entry at `seq` after `prevHash`: its address sealed under the tenant's key, and its chain hash. */
+export function chainEntry(key: Buffer, entry: FloorEntry, seq: number, at: string, prevHash: string): { ipEnc: Buffer; hash: string } {
+  const ipEnc = seal(key, Buffer.from(entry.ip), `${entry.tenantId}|access_log|${seq}|ip`);
+  const hash = sha256(JSON.stringify([entry.tenantId, seq, at, entry.actorId, entry.action, entry.collection, entry.resourceId, entry.ip, prevHash]));
+  return { ipEnc, hash };
+}

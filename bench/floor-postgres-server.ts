@@ -24,7 +24,7 @@ import Fastify from 'fastify';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { tlsOptionsFor } from '../src/http/tls-profile.js';
-import { open, seal, sha256 } from './floor-crypto.js';
+import { chainEntry, open, seal, sha256, type FloorEntry } from './floor-crypto.js';
 
 const [port, certFile, keyFile] = process.argv.slice(2);
 const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -56,15 +56,6 @@ const APPEND_ENTRY = {
 /** Each tenant's data key, made at set-up (Confide keeps its unwrapped keys in memory the same way). */
 const tenantKeys = new Map<string, Buffer>();
 
-interface Entry {
-  tenantId: string;
-  actorId: string;
-  action: 'create' | 'read';
-  collection: string;
-  resourceId: string;
-  ip: string;
-}
-
 /** Runs `work` in one transaction on one pooled client; resolves once the commit is durable. */
 async function inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
   const client = await pool.connect();
@@ -81,13 +72,12 @@ async function inTransaction(work: (client: pg.PoolClient) => Promise<void>): Pr
 }
 
 /** Appends the entry (chained, its address sealed) in the client's transaction, the head locked until its commit. */
-async function appendEntry(client: pg.PoolClient, entry: Entry): Promise<void> {
+async function appendEntry(client: pg.PoolClient, entry: FloorEntry): Promise<void> {
   const { rows } = await client.query<{ seq: string; hash: string }>({ ...LOCK_HEAD, values: [entry.tenantId] });
   const head = rows[0]!;
   const seq = Number(head.seq) + 1;
   const at = new Date().toISOString();
-  const ipEnc = seal(tenantKeys.get(entry.tenantId)!, Buffer.from(entry.ip), `${entry.tenantId}|access_log|${seq}|ip`);
-  const hash = sha256(JSON.stringify([entry.tenantId, seq, at, entry.actorId, entry.action, entry.collection, entry.resourceId, entry.ip, head.hash]));
+  const { ipEnc, hash } = chainEntry(tenantKeys.get(entry.tenantId)!, entry, seq, at, head.hash);
   await client.query({ ...APPEND_ENTRY, values: [entry.tenantId, seq, at, entry.actorId, entry.action, entry.collection, entry.resourceId, ipEnc, head.hash, hash] });
 }
 

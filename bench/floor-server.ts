@@ -28,7 +28,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import Fastify from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { tlsOptionsFor } from '../src/http/tls-profile.js';
-import { open, seal, sha256 } from './floor-crypto.js';
+import { chainEntry, open, seal, sha256, type FloorEntry } from './floor-crypto.js';
 
 const [dir, port, certFile, keyFile] = process.argv.slice(2);
 if (!dir || !port || !certFile || !keyFile) throw new Error('usage: floor-server DIR PORT CERT KEY');
@@ -59,15 +59,6 @@ if (process.env.FLOOR_PROMISES === 'all') {
   /** Each tenant's chain head: the next seq and the previous hash (Confide keeps it in a row; here the process is the only writer). */
   const heads = new Map<string, { seq: number; hash: string }>();
 
-  interface Entry {
-    tenantId: string;
-    actorId: string;
-    action: 'create' | 'read';
-    collection: string;
-    resourceId: string;
-    ip: string;
-  }
-
   /** One unit of a group commit: its statements (run inside the batch's transaction), and who waits for the commit. */
   interface Unit {
     run: () => void;
@@ -79,13 +70,11 @@ if (process.env.FLOOR_PROMISES === 'all') {
   let scheduled = false;
 
   /** Appends the entry (chained, its address sealed) in the current transaction. */
-  function appendEntry(entry: Entry): void {
-    const key = tenantKeys.get(entry.tenantId)!;
+  function appendEntry(entry: FloorEntry): void {
     const head = heads.get(entry.tenantId)!;
     const at = new Date().toISOString();
     const seq = head.seq;
-    const ipEnc = seal(key, Buffer.from(entry.ip), `${entry.tenantId}|access_log|${seq}|ip`);
-    const hash = sha256(JSON.stringify([entry.tenantId, seq, at, entry.actorId, entry.action, entry.collection, entry.resourceId, entry.ip, head.hash]));
+    const { ipEnc, hash } = chainEntry(tenantKeys.get(entry.tenantId)!, entry, seq, at, head.hash);
     insertEntry.run(entry.tenantId, seq, at, entry.actorId, entry.action, entry.collection, entry.resourceId, ipEnc, head.hash, hash);
     heads.set(entry.tenantId, { seq: seq + 1, hash });
   }
