@@ -20,6 +20,8 @@ import { httpsJson } from '../harness/server-process.js';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const NOTE = 'plain-text-that-must-not-be-stored';
 
+// Skipped only where the run is narrowed to SQLite (CONFIDE_TEST_DIALECTS=sqlite, a machine without
+// PostgreSQL: global-setup says so); `.ci/run` installs PostgreSQL and runs it.
 describe.skipIf(!DIALECTS.includes('postgres'))('the PostgreSQL floor', () => {
   let root: string;
   let schema: PostgresSchema;
