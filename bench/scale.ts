@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -141,10 +141,12 @@ async function main(): Promise<void> {
       export: { ...big.exported, bigTenantRecords: big.bigTenantRecords },
     };
     report(scale);
-    say('confide audit verify on the whole large deployment…');
-    const verify = await verifyThroughput(largeRoot);
-    say(`confide audit verify: ${verify.entries} entries of ${verify.tenants} tenants in ${verify.seconds} s (process start to exit), ${verify.entriesPerSecond} entries/s (target ≥ 200000)`);
-    if (args.json) process.stdout.write(`${JSON.stringify({ scale: { ...scale, verify } })}\n`);
+    say('confide audit verify on the whole large deployment, one process, then one per CPU…');
+    const verify = await verifyThroughput(largeRoot, '1');
+    say(`confide audit verify --jobs 1: ${verify.entries} entries of ${verify.tenants} tenants in ${verify.seconds} s (process start to exit), ${verify.entriesPerSecond} entries/s on one core (target ≥ 200000)`);
+    const verifyEveryCpu = await verifyThroughput(largeRoot, 'auto');
+    say(`confide audit verify --jobs auto (${availableParallelism()} CPUs): ${verifyEveryCpu.seconds} s, ${verifyEveryCpu.entriesPerSecond} entries/s, ${(verifyEveryCpu.entriesPerSecond / verify.entriesPerSecond).toFixed(2)}× one process`);
+    if (args.json) process.stdout.write(`${JSON.stringify({ scale: { ...scale, verify, verifyEveryCpu } })}\n`);
   } finally {
     rmSync(join(smallRoot, '..'), { recursive: true, force: true });
   }
