@@ -1,4 +1,4 @@
-import type { Kysely, SqliteStatement } from 'kysely';
+import type { Kysely } from 'kysely';
 import type Database from 'better-sqlite3-multiple-ciphers';
 
 /** What one statement gave: its rows (a query), or how many rows it changed (a command). */
@@ -23,11 +23,11 @@ export interface DirectSqlite {
 }
 
 /** `prepare` is the statement cache Kysely's driver uses too (statement-cache.ts): one compiled statement per SQL text. */
-export function directSqlite(handle: Database.Database, prepare: (sql: string) => SqliteStatement): DirectSqlite {
+export function directSqlite(handle: Database.Database, prepare: (sql: string) => Database.Statement): DirectSqlite {
   return {
     run<Row>(sql: string, parameters: readonly unknown[]): StatementResult<Row> {
       const statement = prepare(sql);
-      if (statement.reader) return { rows: statement.all(parameters) as Row[], changes: 0 };
+      if (statement.reader) return { rows: readRows<Row>(statement, parameters), changes: 0 };
       return { rows: [], changes: Number(statement.run(parameters).changes) };
     },
     exec: (sql) => void handle.exec(sql),
@@ -35,6 +35,38 @@ export function directSqlite(handle: Database.Database, prepare: (sql: string) =
       return handle.inTransaction;
     },
   };
+}
+
+// Each statement's column names, read once: a statement's columns stay as they were prepared.
+const columnNames = new WeakMap<Database.Statement, readonly string[]>();
+
+/**
+ * The statement's rows as objects keyed by column name, as `all()` gives them, built here from
+ * the raw values: better-sqlite3 builds each object natively a property at a time, which costs
+ * more than the row (6.5 µs against 4.9 µs for an access-log row of 15 columns). A later column
+ * of the same name wins, as in `all()`. The statement is shared with Kysely's driver, which
+ * expects objects: it is raw only for this synchronous call.
+ */
+function readRows<Row>(statement: Database.Statement, parameters: readonly unknown[]): Row[] {
+  let names = columnNames.get(statement);
+  if (!names) {
+    names = statement.columns().map((column) => column.name);
+    columnNames.set(statement, names);
+  }
+  let values: unknown[][];
+  try {
+    values = statement.raw(true).all(parameters) as unknown[][];
+  } finally {
+    statement.raw(false);
+  }
+  const rows = new Array<Row>(values.length);
+  for (let r = 0; r < values.length; r += 1) {
+    const row = values[r]!;
+    const object: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c += 1) object[names[c]!] = row[c];
+    rows[r] = object as Row;
+  }
+  return rows;
 }
 
 /** A Kysely database or transaction, whatever its tables. */

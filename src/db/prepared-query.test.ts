@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { preparedCommand, preparedQuery } from './prepared-query.js';
@@ -79,6 +79,24 @@ describe('preparedQuery', () => {
       expect(await setValue(direct, '9', 'nobody')).toBe(0);
       expect(prepared).toBe(3);
       expect(await byKeys(direct, 'a', 'zzz')).toEqual([{ key: 'a', value: '9' }]);
+    });
+
+    it('gives rows as better-sqlite3 would, and leaves the shared statement giving objects to Kysely', async () => {
+      // The direct path reads raw values and builds the objects itself: the same keys, values and
+      // types as all(), a later column of the same name winning, and the statement back out of raw mode.
+      const build = (kysely: Kysely<DB>, key: string) =>
+        kysely.selectFrom('system_meta').select(['key', 'value', sql<number>`length(value)`.as('n'), sql<null>`null`.as('value')]).where('key', '=', key);
+      const both = preparedQuery(build, 1);
+      const statementSql = build(direct, 'a').compile().sql; // the text, and so the cached statement, both share
+      const expected = [{ key: 'a', value: null, n: 1 }];
+      const rows = await both(direct, 'a');
+      expect(rows).toEqual(expected);
+      expect(Object.keys(rows[0]!)).toEqual(['key', 'value', 'n']);
+      expect((await direct.executeQuery(CompiledQuery.raw(statementSql, ['a']))).rows).toEqual(expected);
+      // A direct read that fails (a value SQLite cannot bind) leaves the statement out of raw mode too.
+      await expect(both(direct, { not: 'bindable' })).rejects.toThrow();
+      expect((await direct.executeQuery(CompiledQuery.raw(statementSql, ['a']))).rows).toEqual(expected);
+      await expect(both(direct, 'a')).resolves.toEqual(expected);
     });
 
     it('runs in the open transaction through it, and waits for it through the database', async () => {

@@ -1,4 +1,4 @@
-import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import type { SqliteDatabase } from 'kysely';
 import type Database from 'better-sqlite3-multiple-ciphers';
 
 const CAPACITY = 500;
@@ -9,11 +9,16 @@ const CAPACITY = 500;
  * small LRU of prepared statements serves nearly every call. Safe because better-sqlite3 runs a
  * statement to completion synchronously: no two uses of one statement overlap.
  */
-export function withStatementCache(db: Database.Database): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
+/** Kysely's SQLite database, its statements better-sqlite3's own (direct-sqlite.ts reads them raw). */
+export interface StatementCache extends SqliteDatabase {
+  prepare(sql: string): Database.Statement;
+}
+
+export function withStatementCache(db: Database.Database): StatementCache {
+  const cache = new Map<string, Database.Statement>();
   return {
     close: () => db.close(),
-    prepare(sql: string): SqliteStatement {
+    prepare(sql: string): Database.Statement {
       let statement = cache.get(sql);
       if (statement) {
         cache.delete(sql);
