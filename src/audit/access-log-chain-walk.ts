@@ -33,6 +33,24 @@ export function readChainPage(db: Kysely<DB>, tenantId: string, afterSeq: number
 export type RecordedHead = ChainHead | undefined;
 
 /**
+ * What a walk over one stretch of a chain (a segment: `confide audit verify --jobs` gives each
+ * verifier process its own) found, for the walk of the whole chain to take in order
+ * (AccessLogChainWalk.addSegment). Its first entry's seq and link are reported unchecked: only the
+ * walk that knows the entry before can check them.
+ */
+export interface SegmentSummary {
+  entries: number;
+  /** The segment's first entry: its seq and the hash it links to. Null: no entry in the stretch. */
+  first: { seq: number; prevHash: string } | null;
+  lastSeq: number;
+  lastHash: string | null;
+  /** At most MAX_PROBLEMS, in walk order. */
+  problems: VerificationProblem[];
+  /** The hash of the entry at the checkpoint's seq, when it lies in the stretch. */
+  hashAtCheckpoint: string | null;
+}
+
+/**
  * The checks of verifyAccessLog, one entry at a time in seq order, with the walk's state kept
  * between entries: a caller can stop after any entry and go on later with the rows after
  * `lastSeq` (the monitor's self-check walks a long chain over several runs, a slice at a time).
@@ -40,13 +58,18 @@ export type RecordedHead = ChainHead | undefined;
  * fields authenticate, its stored hash is the hash of its content, and it links to the previous
  * entry's hash. At the end the last entry must be the recorded head (a cut tail shows), and the
  * chain is held against the latest signed checkpoint given at the start (checkAgainstCheckpoint).
+ * Stretches walked elsewhere (segment(), summary()) are taken in with addSegment, which makes
+ * at their seams the checks a single walk would: the reports are the same.
  */
 export class AccessLogChainWalk {
   private readonly problems: VerificationProblem[] = [];
-  private expectedSeq = 1;
-  private previousHash: string;
+  // Undefined only in a segment's walk before its first entry: nothing known to check it against.
+  private expectedSeq: number | undefined = 1;
+  private previousHash: string | undefined;
   private hashAtCheckpoint: string | undefined;
   private headSeen: number | undefined;
+  private first: SegmentSummary['first'] = null;
+  private checkpointSeq: number | undefined;
   /** Entries walked so far. */
   entries = 0;
   /** The seq of the last entry walked (0 before the first): the next rows to give are those after it. */
@@ -58,15 +81,29 @@ export class AccessLogChainWalk {
     readonly checkpoint?: Checkpoint | null,
   ) {
     this.previousHash = genesisHash(tenantId);
+    this.checkpointSeq = checkpoint?.seq;
+  }
+
+  /**
+   * A walk over the entries from `fromSeq` on, for summary(): its first entry is not checked
+   * against the one before (another walk has it), and `checkpointSeq` is the seq of the checkpoint
+   * the whole chain is held against (the hash there is noted), if any.
+   */
+  static segment(tenantId: string, fromSeq: number, checkpointSeq: number | undefined): AccessLogChainWalk {
+    const walk = new AccessLogChainWalk(tenantId);
+    walk.expectedSeq = undefined;
+    walk.previousHash = undefined;
+    walk.lastSeq = fromSeq - 1;
+    walk.checkpointSeq = checkpointSeq;
+    return walk;
   }
 
   /** Checks the next entry; `cipher` opens its encrypted fields (the tenant's, with every key version it has). */
   add(row: Selectable<AccessLogTable>, cipher: Cipher): void {
     const seq = Number(row.seq);
     this.entries += 1;
-    this.lastSeq = seq;
-    if (seq !== this.expectedSeq) this.report(this.expectedSeq, 'missing', `entry ${this.expectedSeq} is missing (next present entry is ${seq})`);
-    if (row.prev_hash !== this.previousHash) this.report(seq, 'chain_broken', `entry ${seq} does not link to the entry before it`);
+    this.first ??= { seq, prevHash: row.prev_hash };
+    this.checkSeam(seq, row.prev_hash);
     try {
       if (entryHash(this.tenantId, rowToEntry(row, cipher)) !== row.hash) {
         this.report(seq, 'hash_mismatch', `entry ${seq} does not match its hash (it was changed)`);
@@ -75,8 +112,40 @@ export class AccessLogChainWalk {
       this.report(seq, 'unreadable', `entry ${seq} has fields that do not authenticate (they were changed or moved)`);
     }
     this.previousHash = row.hash;
+    this.lastSeq = seq;
     this.expectedSeq = seq + 1;
-    if (seq === this.checkpoint?.seq) this.hashAtCheckpoint = row.hash;
+    if (seq === this.checkpointSeq) this.hashAtCheckpoint = row.hash;
+  }
+
+  /** What this segment's walk found, for the walk of the whole chain (addSegment). */
+  summary(): SegmentSummary {
+    const walked = this.first !== null;
+    return {
+      entries: this.entries,
+      first: this.first,
+      lastSeq: this.lastSeq,
+      lastHash: walked ? (this.previousHash ?? null) : null,
+      problems: [...this.problems],
+      hashAtCheckpoint: this.hashAtCheckpoint ?? null,
+    };
+  }
+
+  /** Takes in the next stretch of the chain, walked elsewhere, as if its entries had been added here. */
+  addSegment(segment: SegmentSummary): void {
+    if (!segment.first || segment.lastHash === null) return; // an empty stretch: the next entry shows the gap
+    this.checkSeam(segment.first.seq, segment.first.prevHash);
+    for (const problem of segment.problems) keep(this.problems, problem);
+    this.entries += segment.entries;
+    this.previousHash = segment.lastHash;
+    this.lastSeq = segment.lastSeq;
+    this.expectedSeq = segment.lastSeq + 1;
+    if (segment.hashAtCheckpoint !== null) this.hashAtCheckpoint = segment.hashAtCheckpoint;
+  }
+
+  /** The entry at `seq` follows the one before (no deletion or reordering) and links to its hash. */
+  private checkSeam(seq: number, prevHash: string): void {
+    if (this.expectedSeq !== undefined && seq !== this.expectedSeq) this.report(this.expectedSeq, 'missing', `entry ${this.expectedSeq} is missing (next present entry is ${seq})`);
+    if (this.previousHash !== undefined && prevHash !== this.previousHash) this.report(seq, 'chain_broken', `entry ${seq} does not link to the entry before it`);
   }
 
   /**
@@ -108,7 +177,7 @@ export class AccessLogChainWalk {
     return {
       ok: problems.length === 0,
       entries: this.entries,
-      head: this.previousHash,
+      head: this.previousHash ?? '',
       firstBadSeq: problems[0]?.seq ?? null,
       problems,
       ...(latest !== undefined ? { checkpoint: latest ? { seq: latest.seq, at: latest.at, keyId: latest.keyId } : null } : {}),

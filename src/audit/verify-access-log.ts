@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
-import { AccessLogChainWalk, readChainPage } from './access-log-chain-walk.js';
+import { AccessLogChainWalk, readChainPage, type SegmentSummary } from './access-log-chain-walk.js';
 import { readChainHead } from './access-log.js';
 import type { CheckpointProblemKind } from './checkpoint-check.js';
 import type { Checkpoint } from './checkpoint-signature.js';
@@ -41,14 +41,38 @@ const PAGE = 1000;
  * the tail and rewrote the head to match, or restored an older copy of the log.
  */
 export async function verifyAccessLog(db: Kysely<DB>, tenantId: string, cipher: Cipher, anchor?: CheckpointAnchor): Promise<VerificationReport> {
-  const walk = new AccessLogChainWalk(tenantId, anchor ? anchor.checkpoint : undefined);
+  return walkToTheHead(db, new AccessLogChainWalk(tenantId, anchor ? anchor.checkpoint : undefined), cipher, anchor?.publicKeys);
+}
+
+/**
+ * Walks on from the walk's last entry to the recorded head, and reports: what verifyAccessLog does
+ * after its first entry, and what `confide audit verify --jobs` does after taking in the segments
+ * its verifier processes walked (AccessLogChainWalk.addSegment).
+ */
+export async function walkToTheHead(db: Kysely<DB>, walk: AccessLogChainWalk, cipher: Cipher, publicKeys?: ReadonlyMap<string, Buffer>): Promise<VerificationReport> {
   for (;;) {
-    const rows = await readChainPage(db, tenantId, walk.lastSeq, PAGE);
+    const rows = await readChainPage(db, walk.tenantId, walk.lastSeq, PAGE);
     for (const row of rows) walk.add(row, cipher);
     if (rows.length === PAGE) continue;
     // Entries appended while the walk went on are walked too before the chain is held against its head.
-    const head = await readChainHead(db, tenantId);
+    const head = await readChainHead(db, walk.tenantId);
     if (walk.isBehind(head)) continue;
-    return walk.finish(head, anchor?.publicKeys);
+    return walk.finish(head, publicKeys);
+  }
+}
+
+/**
+ * Walks the tenant's entries from `fromSeq` to `toSeq` alone (AccessLogChainWalk.segment), noting
+ * the hash at `checkpointSeq`: one verifier process's share of a long chain.
+ */
+export async function verifySegment(db: Kysely<DB>, tenantId: string, cipher: Cipher, fromSeq: number, toSeq: number, checkpointSeq: number | undefined): Promise<SegmentSummary> {
+  const walk = AccessLogChainWalk.segment(tenantId, fromSeq, checkpointSeq);
+  for (;;) {
+    const rows = await readChainPage(db, tenantId, walk.lastSeq, Math.min(PAGE, toSeq - walk.lastSeq));
+    for (const row of rows) {
+      if (Number(row.seq) > toSeq) return walk.summary();
+      walk.add(row, cipher);
+    }
+    if (rows.length === 0 || walk.lastSeq >= toSeq) return walk.summary();
   }
 }

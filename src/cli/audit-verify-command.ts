@@ -2,11 +2,13 @@ import { availableParallelism } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { withServices } from './with-services.js';
-import { verifyAccessLog } from '../audit/verify-access-log.js';
+import { AccessLogChainWalk } from '../audit/access-log-chain-walk.js';
+import { verifyAccessLog, verifySegment, walkToTheHead } from '../audit/verify-access-log.js';
+import type { Checkpoint } from '../audit/checkpoint-signature.js';
 import { chainLengths } from '../audit/chain-lengths.js';
 import { listTenantIds } from '../tenants/tenant-repository.js';
-import { verifyInProcesses, type TenantReport } from './audit-verify-jobs.js';
-import { verifyShards } from './verify-shards.js';
+import { parseItemLine, verifyInProcesses, type PlannedItem, type SegmentReport, type TenantReport } from './audit-verify-jobs.js';
+import { verifyItems, verifyShards } from './verify-shards.js';
 import type { Services } from '../app/services.js';
 
 export interface AuditVerifyOptions {
@@ -31,26 +33,27 @@ const MAX_JOBS = 64;
  * the database, and holds each against its latest signed checkpoint, with only the signing keys
  * whose private half this master key unwraps (a key pair an intruder inserted signs nothing here).
  * Exits non-zero when any chain is broken, naming the first bad entry, or what the checkpoint
- * shows (a cut tail). Several tenants are divided between verifier processes by chain length
- * (--jobs): one process walks about 50,000 entries a second on one core.
+ * shows (a cut tail). The work is divided between verifier processes (--jobs): whole tenants, and
+ * long chains in stretches; one process walks about 50,000 entries a second on one core.
  */
 export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<number> {
   if (options.tenant && options.tenantsFrom) throw new Error('give --tenant or --tenants-from, not both');
   const jobs = parseJobs(options.jobs);
-  const listed = options.tenantsFrom ? await readTenantList(options.tenantsFrom) : options.tenant ? [options.tenant] : undefined;
+  const listed = options.tenantsFrom ? await readItems(options.tenantsFrom) : options.tenant ? [{ tenantId: options.tenant }] : undefined;
   return withServices(async (services) => {
     const everyTenant = await listTenantIds(services.db);
     const known = new Set(everyTenant);
-    const unknown = listed?.find((tenantId) => !known.has(tenantId));
-    if (unknown !== undefined) throw new Error(`no tenant ${unknown}`);
-    const tenantIds = listed ?? everyTenant;
+    const unknown = listed?.find((item) => !known.has(item.tenantId));
+    if (unknown !== undefined) throw new Error(`no tenant ${unknown.tenantId}`);
+    const items: PlannedItem[] = listed ?? everyTenant.map((tenantId) => ({ tenantId }));
+    // Stretches are a verifier process's share of the work, walked here whatever --jobs says.
+    const stretches = items.some((item) => item.segment);
     const lengths = await chainLengths(services.db);
-    const processes = jobs === 'auto' ? autoJobs(tenantIds, lengths) : jobs;
-    const shards = verifyShards(tenantIds, lengths, processes);
-    const results = shards.length > 1 ? inGivenOrder(tenantIds, await verifyInProcesses(shards)) : await verifyHere(services, tenantIds);
-    const ok = results.every((result) => result.ok);
+    const processes = stretches ? 1 : jobs === 'auto' ? autoJobs(items, lengths) : jobs;
+    const { tenants: results, segments } = processes > 1 ? await verifyInParallel(services, items, lengths, processes) : await verifyHere(services, items);
+    const ok = results.every((result) => result.ok) && segments.every((segment) => segment.problems.length === 0);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ok, tenants: results })}\n`);
+      process.stdout.write(`${JSON.stringify({ ok, tenants: results, ...(stretches ? { segments } : {}) })}\n`);
     } else {
       for (const result of results) {
         const status = result.ok ? 'ok' : `BROKEN at entry ${result.firstBadSeq}`;
@@ -58,26 +61,81 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
         process.stdout.write(`${result.tenantId}  ${result.entries} entries  ${signed}  ${status}\n`);
         for (const problem of result.problems) process.stdout.write(`  seq ${problem.seq}: ${problem.message}\n`);
       }
-      process.stdout.write(ok ? `all ${results.length} access logs verify\n` : 'access log verification FAILED\n');
+      for (const segment of segments) {
+        const status = segment.problems.length === 0 ? 'ok' : `BROKEN at entry ${segment.problems[0]!.seq}`;
+        process.stdout.write(`${segment.tenantId}  entries ${segment.fromSeq}–${segment.toSeq}: ${segment.entries} walked  ${status}\n`);
+        for (const problem of segment.problems) process.stdout.write(`  seq ${problem.seq}: ${problem.message}\n`);
+      }
+      process.stdout.write(ok ? `all ${results.length + segments.length} access logs verify\n` : 'access log verification FAILED\n');
     }
     return ok ? 0 : 1;
   });
 }
 
-async function verifyHere(services: Services, tenantIds: readonly string[]): Promise<TenantReport[]> {
-  const results: TenantReport[] = [];
+interface Reports {
+  tenants: TenantReport[];
+  segments: SegmentReport[];
+}
+
+async function verifyHere(services: Services, items: readonly PlannedItem[]): Promise<Reports> {
+  const reports: Reports = { tenants: [], segments: [] };
   const publicKeys = await services.signingKeys.authenticPublicKeys();
-  for (const tenantId of tenantIds) {
-    const anchor = { checkpoint: await services.checkpoints.latest(tenantId), publicKeys };
-    const report = await verifyAccessLog(services.db, tenantId, await services.keyRing.cipherFor(tenantId), anchor);
-    results.push({ tenantId, ...report });
+  for (const { tenantId, segment } of items) {
+    const cipher = await services.keyRing.cipherFor(tenantId);
+    if (segment) {
+      const { fromSeq, toSeq, checkpointSeq } = segment;
+      reports.segments.push({ tenantId, fromSeq, toSeq, ...(await verifySegment(services.db, tenantId, cipher, fromSeq, toSeq, checkpointSeq ?? undefined)) });
+    } else {
+      const anchor = { checkpoint: await services.checkpoints.latest(tenantId), publicKeys };
+      reports.tenants.push({ tenantId, ...(await verifyAccessLog(services.db, tenantId, cipher, anchor)) });
+    }
   }
-  return results;
+  return reports;
+}
+
+/**
+ * The tenants divided between `processes` verifier processes (verifyInProcesses), long chains in
+ * stretches. A chain walked in stretches is finished here: its stretches taken in order
+ * (addSegment, which checks the seams), then the entries appended since, the head and the
+ * checkpoint, as one walk would. The reports come in the order the tenants were listed.
+ */
+async function verifyInParallel(services: Services, items: readonly PlannedItem[], lengths: ReadonlyMap<string, number>, processes: number): Promise<Reports> {
+  const tenantIds = items.map((item) => item.tenantId);
+  const split = new Map<string, Checkpoint | null>();
+  const planned: PlannedItem[] = [];
+  for (const item of verifyItems(tenantIds, lengths, processes)) {
+    if (!item.segment) {
+      planned.push({ tenantId: item.tenantId });
+      continue;
+    }
+    if (!split.has(item.tenantId)) split.set(item.tenantId, await services.checkpoints.latest(item.tenantId));
+    planned.push({ tenantId: item.tenantId, segment: { ...item.segment, checkpointSeq: split.get(item.tenantId)?.seq ?? null } });
+  }
+  const shards = verifyShards(planned, lengths, processes);
+  if (shards.length < 2) return verifyHere(services, items);
+  const { tenants, segments } = await verifyInProcesses(shards);
+  const byTenant = new Map(tenants.map((report) => [report.tenantId, report]));
+  const publicKeys = await services.signingKeys.authenticPublicKeys();
+  for (const [tenantId, checkpoint] of split) {
+    const stretches = segments.filter((segment) => segment.tenantId === tenantId).sort((a, b) => a.fromSeq - b.fromSeq);
+    const expected = planned.filter((item) => item.tenantId === tenantId).length;
+    if (stretches.length !== expected) throw new Error(`the verifier processes gave ${stretches.length} of the ${expected} stretches of tenant ${tenantId}`);
+    const walk = new AccessLogChainWalk(tenantId, checkpoint);
+    for (const stretch of stretches) walk.addSegment(stretch);
+    byTenant.set(tenantId, { tenantId, ...(await walkToTheHead(services.db, walk, await services.keyRing.cipherFor(tenantId), publicKeys)) });
+  }
+  return { tenants: tenantIds.map((tenantId) => reportFor(byTenant, tenantId)), segments: [] };
+}
+
+function reportFor(reports: ReadonlyMap<string, TenantReport>, tenantId: string): TenantReport {
+  const report = reports.get(tenantId);
+  if (!report) throw new Error(`a verifier process gave no report for tenant ${tenantId}`);
+  return report;
 }
 
 /** Every CPU when the chains are long enough to gain from it (PARALLEL_FROM_ENTRIES), else this process alone. */
-function autoJobs(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>): number {
-  const entries = tenantIds.reduce((sum, tenantId) => sum + (lengths.get(tenantId) ?? 0), 0);
+function autoJobs(items: readonly PlannedItem[], lengths: ReadonlyMap<string, number>): number {
+  const entries = items.reduce((sum, item) => sum + (lengths.get(item.tenantId) ?? 0), 0);
   return entries >= PARALLEL_FROM_ENTRIES ? Math.min(availableParallelism(), MAX_JOBS) : 1;
 }
 
@@ -88,20 +146,10 @@ function parseJobs(value: string | undefined): number | 'auto' {
   return jobs;
 }
 
-/** Tenant ids one per line (blank lines skipped, each id once), from a file or, for `-`, stdin. */
-async function readTenantList(from: string): Promise<string[]> {
+/** Tenant ids one per line (blank lines skipped, each line once), from a file or, for `-`, stdin. */
+async function readItems(from: string): Promise<PlannedItem[]> {
   const content = from === '-' ? await text(process.stdin) : await readFile(from, 'utf8');
-  const ids = [...new Set(content.split('\n').map((line) => line.trim()).filter((line) => line !== ''))];
-  if (ids.length === 0) throw new Error(`--tenants-from ${from} lists no tenant`);
-  return ids;
-}
-
-/** The processes' reports, in the order the tenants were listed (as one process gives them). */
-function inGivenOrder(tenantIds: readonly string[], reports: readonly TenantReport[]): TenantReport[] {
-  const byTenant = new Map(reports.map((report) => [report.tenantId, report]));
-  return tenantIds.map((tenantId) => {
-    const report = byTenant.get(tenantId);
-    if (!report) throw new Error(`a verifier process gave no report for tenant ${tenantId}`);
-    return report;
-  });
+  const lines = [...new Set(content.split('\n').map((line) => line.trim()).filter((line) => line !== ''))];
+  if (lines.length === 0) throw new Error(`--tenants-from ${from} lists no tenant`);
+  return lines.map(parseItemLine);
 }

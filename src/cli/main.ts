@@ -51,7 +51,7 @@ audit
   .description('verify the hash chain of every tenant’s access log (or one tenant’s), and hold it against its latest signed checkpoint')
   .option('--tenant <id>', 'verify only this tenant')
   .option('--tenants-from <file>', 'verify only the tenants listed in this file, one id per line (- for stdin)')
-  .option('--jobs <n>', 'verifier processes to run at once, each taking whole tenants: a number, or auto (every CPU once the chains hold 50,000 entries in all)', 'auto')
+  .option('--jobs <n>', 'verifier processes to run at once (whole tenants, and a long chain in stretches): a number, or auto (every CPU once the chains hold 50,000 entries in all)', 'auto')
   .option('--json', 'print one JSON object')
   .action((options: { tenant?: string; tenantsFrom?: string; jobs?: string; json?: boolean }) =>
     import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then(exitAfterOutput, fail),

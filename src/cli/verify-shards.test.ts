@@ -1,34 +1,63 @@
 import { describe, expect, it } from 'vitest';
-import { verifyShards } from './verify-shards.js';
+import { MIN_SEGMENT_ENTRIES, verifyItems, verifyShards, type VerifyItem } from './verify-shards.js';
+
+describe('verifyItems', () => {
+  it('keeps each tenant whole for one process, or when no chain is longer than a fair share', () => {
+    const lengths = new Map([['a', 20_000], ['b', 20_000], ['c', 5]]); // a fair share of two: 20,003
+    expect(verifyItems(['a', 'b', 'c'], lengths, 1)).toEqual([{ tenantId: 'a' }, { tenantId: 'b' }, { tenantId: 'c' }]);
+    expect(verifyItems(['a', 'b', 'c'], lengths, 2)).toEqual([{ tenantId: 'a' }, { tenantId: 'b' }, { tenantId: 'c' }]);
+  });
+
+  it('cuts a chain longer than a fair share into stretches that cover it exactly, once', () => {
+    const lengths = new Map([['big', 100_001], ['small', 10]]);
+    const items = verifyItems(['small', 'big'], lengths, 3);
+    expect(items[0]).toEqual({ tenantId: 'small' });
+    const stretches = items.slice(1).map((item) => item.segment!);
+    expect(stretches.length).toBe(3);
+    expect(stretches[0]!.fromSeq).toBe(1);
+    expect(stretches.at(-1)!.toSeq).toBe(100_001);
+    for (let i = 1; i < stretches.length; i++) expect(stretches[i]!.fromSeq).toBe(stretches[i - 1]!.toSeq + 1);
+    expect(items.slice(1).every((item) => item.tenantId === 'big')).toBe(true);
+  });
+
+  it('never cuts a stretch shorter than MIN_SEGMENT_ENTRIES', () => {
+    const lengths = new Map([['mid', MIN_SEGMENT_ENTRIES + 5]]);
+    expect(verifyItems(['mid'], lengths, 8)).toEqual([{ tenantId: 'mid' }]);
+    const pieces = verifyItems(['mid'], new Map([['mid', 3 * MIN_SEGMENT_ENTRIES]]), 8);
+    expect(pieces).toHaveLength(3);
+  });
+});
 
 describe('verifyShards', () => {
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-  const lengths = new Map([
-    ['a', 100],
-    ['b', 10],
-    ['c', 60],
-    ['d', 40],
-    ['e', 0],
-  ]); // f has no entry yet
+  const items: VerifyItem[] = ids.map((tenantId) => ({ tenantId }));
+  const lengths = new Map([['a', 100], ['b', 10], ['c', 60], ['d', 40], ['e', 0]]); // f has no entry yet
+  const names = (shards: VerifyItem[][]) => shards.map((shard) => shard.map((item) => item.tenantId));
 
-  it('puts every tenant in exactly one shard, each shard in the order given', () => {
+  it('puts every item in exactly one shard, each shard in the order given', () => {
     for (const count of [1, 2, 3, 4, 6, 10]) {
-      const shards = verifyShards(ids, lengths, count);
-      expect(shards.flat().sort()).toEqual(ids);
-      for (const shard of shards) expect(shard).toEqual(ids.filter((id) => shard.includes(id)));
+      const shards = verifyShards(items, lengths, count);
+      expect(shards.flat().map((item) => item.tenantId).sort()).toEqual(ids);
+      for (const shard of shards) expect(shard).toEqual(items.filter((item) => shard.includes(item)));
     }
   });
 
-  it('balances by chain length: the longest chain alone, the rest together', () => {
-    expect(verifyShards(ids, lengths, 2)).toEqual([['a', 'b'], ['c', 'd', 'e', 'f']]);
-    const work = (shard: string[]) => shard.reduce((sum, id) => sum + (lengths.get(id) ?? 0) + 1, 0);
-    const three = verifyShards(ids, lengths, 3).map(work);
-    expect(Math.max(...three)).toBe(101); // nothing better than the longest chain alone is possible
+  it('balances by entries: the longest chain alone, the rest together', () => {
+    expect(names(verifyShards(items, lengths, 2))).toEqual([['a', 'b'], ['c', 'd', 'e', 'f']]);
+    const work = (shard: VerifyItem[]) => shard.reduce((sum, item) => sum + (lengths.get(item.tenantId) ?? 0) + 1, 0);
+    expect(Math.max(...verifyShards(items, lengths, 3).map(work))).toBe(101); // nothing better than the longest chain alone is possible
   });
 
-  it('makes no more shards than tenants, and none empty', () => {
-    expect(verifyShards(['a', 'b'], lengths, 8)).toEqual([['a'], ['b']]);
-    expect(verifyShards(['a'], lengths, 4)).toEqual([['a']]);
+  it('weighs a stretch by its own entries, not its chain’s', () => {
+    const long = new Map([['x', 90_000], ['y', 30_000]]);
+    const stretches: VerifyItem[] = [1, 2, 3].map((i) => ({ tenantId: 'x', segment: { fromSeq: (i - 1) * 30_000 + 1, toSeq: i * 30_000 } }));
+    const shards = verifyShards([...stretches, { tenantId: 'y' }], long, 4);
+    expect(shards).toHaveLength(4);
+    expect(shards.every((shard) => shard.length === 1)).toBe(true);
+  });
+
+  it('makes no more shards than items, and none empty', () => {
+    expect(names(verifyShards(items.slice(0, 2), lengths, 8))).toEqual([['a'], ['b']]);
     expect(verifyShards([], lengths, 4)).toEqual([]);
   });
 });

@@ -1,16 +1,50 @@
+/** One verifier process's piece of work: a tenant's whole chain, or one stretch of a long chain. */
+export interface VerifyItem {
+  tenantId: string;
+  /** Entries fromSeq..toSeq only (both included); absent: the whole chain, to its head. */
+  segment?: { fromSeq: number; toSeq: number };
+}
+
+/** Below this, a stretch of a chain is not worth a share of its own: about 0.3 s of walking. */
+export const MIN_SEGMENT_ENTRIES = 10_000;
+
 /**
- * Splits tenants into `count` shards of about equal work, by chain length: the longest first, each
- * to the shard with the least so far (longest-processing-time first, within 4/3 of the best split).
- * A tenant longer than a fair share gets a shard of its own: one chain is walked in order by one
- * verifier. Shards keep no empty ones, and each lists its tenants in the order they were given.
+ * The work of verifying `tenantIds`, for `count` processes: each tenant whole, except a chain
+ * longer than a fair share (all entries / count, and at least MIN_SEGMENT_ENTRIES), which is cut
+ * into stretches of about a fair share each (none shorter than MIN_SEGMENT_ENTRIES), so one long
+ * chain does not leave the other processes idle. Stretches run to the head's seq at planning; what is appended later is walked by the
+ * command itself as it finishes the chain.
  */
-export function verifyShards(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>, count: number): string[][] {
-  const shards = Array.from({ length: Math.max(1, Math.min(count, tenantIds.length)) }, () => ({ work: 0, tenants: new Set<string>() }));
-  const byLength = [...tenantIds].sort((a, b) => (lengths.get(b) ?? 0) - (lengths.get(a) ?? 0));
-  for (const tenantId of byLength) {
+export function verifyItems(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>, count: number): VerifyItem[] {
+  const total = tenantIds.reduce((sum, tenantId) => sum + (lengths.get(tenantId) ?? 0), 0);
+  const fairShare = Math.max(MIN_SEGMENT_ENTRIES, Math.ceil(total / Math.max(1, count)));
+  return tenantIds.flatMap((tenantId): VerifyItem[] => {
+    const length = lengths.get(tenantId) ?? 0;
+    const pieces = Math.min(Math.ceil(length / fairShare), Math.floor(length / MIN_SEGMENT_ENTRIES));
+    if (count <= 1 || pieces < 2) return [{ tenantId }];
+    const size = Math.ceil(length / pieces);
+    return Array.from({ length: pieces }, (_, i) => ({ tenantId, segment: { fromSeq: i * size + 1, toSeq: Math.min(length, (i + 1) * size) } }));
+  });
+}
+
+/** The entries an item covers (+1: an empty chain still costs a look). */
+function weight(item: VerifyItem, lengths: ReadonlyMap<string, number>): number {
+  const entries = item.segment ? item.segment.toSeq - item.segment.fromSeq + 1 : (lengths.get(item.tenantId) ?? 0);
+  return entries + 1;
+}
+
+/**
+ * Splits items into `count` shards of about equal work: the heaviest first, each to the shard with
+ * the least so far (longest-processing-time first, within 4/3 of the best split). No shard is
+ * empty, and each lists its items in the order they were given.
+ */
+export function verifyShards<Item extends VerifyItem>(items: readonly Item[], lengths: ReadonlyMap<string, number>, count: number): Item[][] {
+  const shards = Array.from({ length: Math.max(1, Math.min(count, items.length)) }, () => ({ work: 0, items: new Set<Item>() }));
+  const heaviestFirst = [...items].sort((a, b) => weight(b, lengths) - weight(a, lengths));
+  for (const item of heaviestFirst) {
     const lightest = shards.reduce((least, shard) => (shard.work < least.work ? shard : least));
-    lightest.work += (lengths.get(tenantId) ?? 0) + 1; // +1: an empty chain still costs a look
-    lightest.tenants.add(tenantId);
+    lightest.work += weight(item, lengths);
+    lightest.items.add(item);
   }
-  return shards.filter((shard) => shard.tenants.size > 0).map((shard) => tenantIds.filter((id) => shard.tenants.has(id)));
+  return shards.filter((shard) => shard.items.size > 0).map((shard) => items.filter((item) => shard.items.has(item)));
 }

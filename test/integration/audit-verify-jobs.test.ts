@@ -6,6 +6,7 @@ import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
 import { runCli } from '../harness/run-cli.js';
+import { MIN_SEGMENT_ENTRIES } from '../../src/cli/verify-shards.js';
 
 // `confide audit verify --jobs N`: tenants divided between verifier processes, the reports merged.
 describe.each(DIALECTS)('confide audit verify in several processes on %s', (dialect) => {
@@ -94,6 +95,57 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
       expect(result.stdout).toBe('');
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(result.stderr.trim()).toMatch(message);
+    }
+  });
+
+  // On the embedded database only: PostgreSQL appends one tenant's entries one at a time (its head
+  // is locked per append), and 20,500 take half a minute there. The stretches' walk and seams are
+  // held to one walk's report on both stores by access-log-segments.test.ts.
+  it.runIf(dialect === 'sqlite')('walks a long chain in stretches, one per process, and reports it as one walk does', async () => {
+    const long = await buildTenant(t);
+    const cipher = await t.app.services.keyRing.cipherFor(long.tenantId);
+    const entries = 2 * MIN_SEGMENT_ENTRIES + 500; // two stretches: 1–10,250 and 10,251–20,500
+    for (let done = 0; done < entries; done += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, entries - done) }, (_, i) =>
+          t.app.services.accessLog.appendDurably(long.tenantId, cipher, { actor: { type: 'member', id: long.userId }, action: 'read', resource: { type: 'record', collection: 'c', id: `r${done + i}` }, ip: '127.0.0.1' }),
+        ),
+      );
+    }
+    await t.app.services.checkpoints.checkpointNow(long.tenantId);
+    const stretchSpy = processSpy();
+    const one = verify(['--tenant', long.tenantId, '--jobs', '1']);
+    const two = verify(['--tenant', long.tenantId, '--jobs', '2'], stretchSpy.env);
+    expect(two.stderr).toBe('');
+    expect(two.status).toBe(0);
+    expect(JSON.parse(two.stdout)).toEqual(JSON.parse(one.stdout));
+    expect(JSON.parse(two.stdout).tenants).toMatchObject([{ tenantId: long.tenantId, ok: true, entries, checkpoint: { seq: entries } }]);
+    expect(stretchSpy.processes().filter((argv) => argv.includes('--tenants-from'))).toHaveLength(2);
+
+    // Broken just after the seam: the process with the second stretch finds it, the command names it.
+    const seam = entries / 2 + 1;
+    await t.app.services.db.updateTable('access_log').set({ prev_hash: '0'.repeat(64) }).where('tenant_id', '=', long.tenantId).where('seq', '=', seam).execute();
+    const brokenOne = verify(['--tenant', long.tenantId, '--jobs', '1']);
+    const brokenTwo = verify(['--tenant', long.tenantId, '--jobs', '2']);
+    expect(brokenTwo.status).toBe(1);
+    expect(JSON.parse(brokenTwo.stdout)).toEqual(JSON.parse(brokenOne.stdout));
+    expect(JSON.parse(brokenTwo.stdout).tenants[0]).toMatchObject({ ok: false, firstBadSeq: seam });
+  }, 180_000);
+
+  it('walks a stretch it is given, and refuses a line that is neither a tenant nor a stretch', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confide-tenants-'));
+    const [id] = [tenants[1]!.tenantId];
+    writeFileSync(join(dir, 'stretch.txt'), `${id} 2 4 -\n`);
+    const stretch = verify(['--tenants-from', join(dir, 'stretch.txt')]);
+    expect(stretch.stderr).toBe('');
+    expect(stretch.status).toBe(0);
+    expect(JSON.parse(stretch.stdout)).toMatchObject({ ok: true, tenants: [], segments: [{ tenantId: id, fromSeq: 2, toSeq: 4, entries: 3, first: { seq: 2 }, lastSeq: 4, problems: [] }] });
+    for (const line of [`${id} 4 2 -`, `${id} 1 2`, `${id} 0 2 -`, `${id} 1 2 x`]) {
+      writeFileSync(join(dir, 'bad.txt'), `${line}\n`);
+      const bad = verify(['--tenants-from', join(dir, 'bad.txt')]);
+      expect(bad.status, line).toBe(1);
+      expect(bad.stdout).toBe('');
+      expect(bad.stderr.trim()).toBe(`confide: --tenants-from: ${JSON.stringify(line)} is neither a tenant id nor a stretch of a chain`);
     }
   });
 
