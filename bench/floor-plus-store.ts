@@ -58,6 +58,8 @@ export function floorPlusStore(db: Database.Database) {
       LEFT JOIN tenant_settings ts ON ts.tenant_id = s.tenant_id LEFT JOIN totp_factors t ON t.user_id = s.user_id AND t.confirmed_at IS NOT NULL
       WHERE s.token_hash = ?`),
     touchSession: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?'),
+    // FLOOR_PLUS_WITHOUT=session: the floor's lookup, no checks.
+    sessionOnly: db.prepare('SELECT user_id AS userId, tenant_id AS tenantId FROM sessions WHERE token_hash = ?'),
     collection: db.prepare('SELECT 1 FROM collections WHERE tenant_id = ? AND name = ?').pluck(),
     countCollections: db.prepare('SELECT count(*) FROM collections WHERE tenant_id = ?').pluck(),
     insertCollection: db.prepare('INSERT INTO collections (tenant_id, name, created_at) VALUES (?, ?, ?)'),

@@ -9,6 +9,11 @@
  * each is in bench/floor-plus-promises.ts). Left out as operations convenience only: the request
  * log (Confide logs at warn), KeySync's multi-node key check, OpenAPI.
  *
+ * To price each promise: FLOOR_PLUS_WITHOUT=ratelimits,headers,session,validation,metrics,deadline
+ * (any of them) leaves those out: `session` then looks the token's hash up as the floor does, with
+ * none of the checks; `headers` drops the security headers and the UUIDv7 request id (Fastify's
+ * counter instead). bench/README.md ("The price of each promise") has what each cost.
+ *
  * For tests: FLOOR_RATE_LIMIT_PER_IP, _PER_ACCOUNT, _PER_TENANT size the limits (default 10⁹, as
  * bench/run.ts sets Confide's: counting, never refusing); FLOOR_PLUS_WRITE_KEYS=1 writes the
  * database's key and the tenants' data keys to DIR/floor-plus-keys.json (mode 0600, at each set-up)
@@ -33,6 +38,11 @@ const LIMITS = { perIp: limitOf('PER_IP'), perAccount: limitOf('PER_ACCOUNT'), p
 const BODY_LIMIT_BYTES = 1_048_576;
 const REQUEST_TIMEOUT_MS = 30_000;
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
+const PROMISES = ['ratelimits', 'headers', 'session', 'validation', 'metrics', 'deadline'] as const;
+const WITHOUT = new Set((process.env.FLOOR_PLUS_WITHOUT ?? '').split(',').filter((name) => name !== ''));
+for (const name of WITHOUT) if (!(PROMISES as readonly string[]).includes(name)) throw new Error(`FLOOR_PLUS_WITHOUT: no promise ${name} (${PROMISES.join(', ')})`);
+/** Whether floor+ keeps this promise (all, unless FLOOR_PLUS_WITHOUT names it). */
+const keeps = (promise: (typeof PROMISES)[number]) => !WITHOUT.has(promise);
 
 interface Principal {
   tenantId: string;
@@ -72,7 +82,7 @@ export async function serveFloorPlus(options: FloorPlusOptions): Promise<void> {
   const app = Fastify({
     https: tlsOptionsFor('intermediate', { cert: readFileSync(options.certFile, 'utf8'), key: readFileSync(options.keyFile, 'utf8') }),
     logger: false,
-    genReqId: () => uuidv7(), // request ids: a UUIDv7 per request (src/http/build-listener.ts genReqId)
+    ...(keeps('headers') ? { genReqId: () => uuidv7() } : {}), // request ids: a UUIDv7 per request (src/http/build-listener.ts genReqId)
     bodyLimit: BODY_LIMIT_BYTES, // 413 beyond Confide's body limit (src/http/build-listener.ts bodyLimit)
     routerOptions: { maxParamLength: 200 },
   });
@@ -85,10 +95,12 @@ export async function serveFloorPlus(options: FloorPlusOptions): Promise<void> {
   );
   app.addHook('onRequest', everyRequest(store, metrics));
   // Metrics: each answer counted by route and status, its duration in the histogram (src/http/request-log.ts requestCompleted).
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.requestCompleted(request.method, request.routeOptions.url ?? '(no route)', reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
+  if (keeps('metrics')) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.requestCompleted(request.method, request.routeOptions.url ?? '(no route)', reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   recordRoutes(app, store, metrics, process.env.FLOOR_PLUS_WRITE_KEYS === '1' ? writeKeys : () => undefined);
   await app.listen({ host: '127.0.0.1', port: options.port });
   process.stdout.write('floor+ listening\n');
@@ -96,7 +108,7 @@ export async function serveFloorPlus(options: FloorPlusOptions): Promise<void> {
 
 /** An error answer in Confide's shape (src/http/error-response.ts sendError), counted (src/metrics errorAnswered). */
 function refuse(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, status: number, code: string): FastifyReply {
-  metrics.errorAnswered(code);
+  if (keeps('metrics')) metrics.errorAnswered(code);
   if (code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer');
   return reply.code(status).send({ error: { code, requestId: request.id } });
 }
@@ -108,24 +120,36 @@ function everyRequest(store: Store, metrics: Metrics) {
   const limits = new RateLimits();
   return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     // Security headers, no-store and the request id on every answer (src/http/security-headers.ts, listener-plumbing.ts onSend).
-    reply.headers(SECURITY_HEADERS);
-    reply.header('x-request-id', request.id);
+    if (keeps('headers')) {
+      reply.headers(SECURITY_HEADERS);
+      reply.header('x-request-id', request.id);
+    }
     if (request.routeOptions.url === '/setup') return done();
     // Rate limit per client address, before authentication (src/http/rate-limits.ts onRequest).
-    const byAddress = limits.count([{ key: `ip:${request.ip}`, max: LIMITS.perIp }]);
-    if (byAddress.refused) return void tooMany(request, reply, metrics, byAddress.resetSeconds, byAddress.limit);
-    bodyDeadline(request);
-    // The session, checked as Confide's (src/identity/session-store.ts resolve, src/http/authenticate.ts).
+    const byAddress = keeps('ratelimits') ? limits.count([{ key: `ip:${request.ip}`, max: LIMITS.perIp }]) : undefined;
+    if (byAddress?.refused) return void tooMany(request, reply, metrics, byAddress.resetSeconds, byAddress.limit);
+    if (keeps('deadline')) bodyDeadline(request);
     const match = BEARER.exec(request.headers.authorization ?? '');
     const token = match?.[1];
-    const row = token?.startsWith(TOKEN_PREFIX) ? (store.statements.session.get(sha256(token)) as SessionRow | undefined) : undefined;
-    const now = new Date();
-    const verdict = checkSession(row, now);
-    if (verdict.refused) return void refuse(request, reply, metrics, STATUS[verdict.refused]!, verdict.refused);
-    if (verdict.touch) store.statements.touchSession.run(now.toISOString(), row!.sessionId);
-    request.floorPrincipal = { tenantId: row!.tenantId, userId: row!.userId };
+    let principal: Principal;
+    if (keeps('session')) {
+      // The session, checked as Confide's (src/identity/session-store.ts resolve, src/http/authenticate.ts).
+      const row = token?.startsWith(TOKEN_PREFIX) ? (store.statements.session.get(sha256(token)) as SessionRow | undefined) : undefined;
+      const now = new Date();
+      const verdict = checkSession(row, now);
+      if (verdict.refused) return void refuse(request, reply, metrics, STATUS[verdict.refused]!, verdict.refused);
+      if (verdict.touch) store.statements.touchSession.run(now.toISOString(), row!.sessionId);
+      principal = { tenantId: row!.tenantId, userId: row!.userId };
+    } else {
+      // The floor's session: the token's hash looked up, nothing checked.
+      const found = token ? (store.statements.sessionOnly.get(sha256(token)) as Principal | undefined) : undefined;
+      if (!found) return void refuse(request, reply, metrics, 401, 'UNAUTHENTICATED');
+      principal = found;
+    }
+    request.floorPrincipal = principal;
+    if (!byAddress) return done();
     // Rate limits per account and per tenant (data routes), before the body is read (src/http/rate-limits.ts preParsing).
-    const own = limits.count([{ key: `user:${row!.userId}`, max: LIMITS.perAccount }, { key: `tenant:${row!.tenantId}`, max: LIMITS.perTenant }]);
+    const own = limits.count([{ key: `user:${principal.userId}`, max: LIMITS.perAccount }, { key: `tenant:${principal.tenantId}`, max: LIMITS.perTenant }]);
     if (own.refused) return void tooMany(request, reply, metrics, own.resetSeconds, own.limit);
     const shown = own.remaining < byAddress.remaining ? own : byAddress;
     reply.header('ratelimit-limit', shown.limit).header('ratelimit-remaining', shown.remaining).header('ratelimit-reset', shown.resetSeconds);
@@ -167,7 +191,7 @@ function recordRoutes(app: FastifyInstance<Server>, store: Store, metrics: Metri
     const { tenantId, userId } = request.floorPrincipal!;
     const { collection } = request.params;
     // Input validation: the collection name and a JSON object body (src/records/routes.ts schemas, src/http/json-body-parser.ts).
-    if (!validCollection(collection) || !validBody(request.body)) return refuse(request, reply, metrics, 400, 'VALIDATION_FAILED');
+    if (keeps('validation') && (!validCollection(collection) || !validBody(request.body))) return refuse(request, reply, metrics, 400, 'VALIDATION_FAILED');
     const data = request.body;
     const id = uuidv7();
     const now = new Date().toISOString();
@@ -188,7 +212,7 @@ function recordRoutes(app: FastifyInstance<Server>, store: Store, metrics: Metri
   app.get<{ Params: { collection: string; id: string } }>('/v1/collections/:collection/records/:id', async (request, reply) => {
     const { tenantId, userId } = request.floorPrincipal!;
     const { collection, id } = request.params;
-    if (!validCollection(collection) || !validId(id)) return refuse(request, reply, metrics, 400, 'VALIDATION_FAILED');
+    if (keeps('validation') && (!validCollection(collection) || !validId(id))) return refuse(request, reply, metrics, 400, 'VALIDATION_FAILED');
     const row = store.statements.selectRecord.get(tenantId, collection, id) as { data_enc: string; version: number; created_at: string; updated_at: string } | undefined;
     if (!row) return refuse(request, reply, metrics, 404, 'NOT_FOUND');
     // The read is served only once its log entry is durable: fail closed, as Confide does.
