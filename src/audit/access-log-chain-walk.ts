@@ -11,12 +11,17 @@ import type { ProblemKind, VerificationProblem, VerificationReport } from './ver
 
 const MAX_PROBLEMS = 100;
 
+const CHAIN_COLUMNS = [
+  'tenant_id', 'seq', 'at', 'actor_type', 'actor_id', 'action', 'resource_type', 'resource_collection', 'resource_id',
+  'grant_id', 'justification', 'ip_enc', 'details_enc', 'prev_hash', 'hash',
+] as const satisfies ReadonlyArray<keyof AccessLogTable>;
+
 // Every walk reads its chain through this (`confide audit verify`, the monitor's self-check): compiled once.
 const selectChainPage = preparedQuery(
   (db: Kysely<DB>, tenantId: string, afterSeq: string, limit: string) =>
     db
       .selectFrom('access_log')
-      .selectAll()
+      .select(CHAIN_COLUMNS) // named, not *: direct-sqlite.ts reads named columns faster
       .where('tenant_id', '=', tenantId)
       .where('seq', '>', afterSeq as unknown as number)
       .orderBy('seq', 'asc')
@@ -33,20 +38,20 @@ export function readChainPage(db: Kysely<DB>, tenantId: string, afterSeq: number
 export type RecordedHead = ChainHead | undefined;
 
 /**
- * What a walk over one stretch of a chain (a segment: `confide audit verify --jobs` gives each
+ * What a walk over one segment of a chain (`confide audit verify --jobs` gives each
  * verifier process its own) found, for the walk of the whole chain to take in order
  * (AccessLogChainWalk.addSegment). Its first entry's seq and link are reported unchecked: only the
  * walk that knows the entry before can check them.
  */
 export interface SegmentSummary {
   entries: number;
-  /** The segment's first entry: its seq and the hash it links to. Null: no entry in the stretch. */
+  /** The segment's first entry: its seq and the hash it links to. Null: no entry in the segment. */
   first: { seq: number; prevHash: string } | null;
   lastSeq: number;
   lastHash: string | null;
   /** At most MAX_PROBLEMS, in walk order. */
   problems: VerificationProblem[];
-  /** The hash of the entry at the checkpoint's seq, when it lies in the stretch. */
+  /** The hash of the entry at the checkpoint's seq, when it lies in the segment. */
   hashAtCheckpoint: string | null;
 }
 
@@ -58,7 +63,7 @@ export interface SegmentSummary {
  * fields authenticate, its stored hash is the hash of its content, and it links to the previous
  * entry's hash. At the end the last entry must be the recorded head (a cut tail shows), and the
  * chain is held against the latest signed checkpoint given at the start (checkAgainstCheckpoint).
- * Stretches walked elsewhere (segment(), summary()) are taken in with addSegment, which makes
+ * Segments walked elsewhere (segment(), summary()) are taken in with addSegment, which makes
  * at their seams the checks a single walk would: the reports are the same.
  */
 export class AccessLogChainWalk {
@@ -130,9 +135,9 @@ export class AccessLogChainWalk {
     };
   }
 
-  /** Takes in the next stretch of the chain, walked elsewhere, as if its entries had been added here. */
+  /** Takes in the next segment of the chain, walked elsewhere, as if its entries had been added here. */
   addSegment(segment: SegmentSummary): void {
-    if (!segment.first || segment.lastHash === null) return; // an empty stretch: the next entry shows the gap
+    if (!segment.first || segment.lastHash === null) return; // an empty segment: the next entry shows the gap
     this.checkSeam(segment.first.seq, segment.first.prevHash);
     for (const problem of segment.problems) keep(this.problems, problem);
     this.entries += segment.entries;

@@ -7,8 +7,9 @@ import { verifyAccessLog, verifySegment, walkToTheHead } from '../audit/verify-a
 import type { Checkpoint } from '../audit/checkpoint-signature.js';
 import { chainLengths } from '../audit/chain-lengths.js';
 import { listTenantIds } from '../tenants/tenant-repository.js';
-import { parseItemLine, verifyInProcesses, type PlannedItem, type SegmentReport, type TenantReport } from './audit-verify-jobs.js';
-import { verifyItems, verifyShards } from './verify-shards.js';
+import { verifyInProcesses } from './audit-verify-jobs.js';
+import { parseWorkLine, VERIFIER_PROTOCOL, type TenantReport, type VerifierReport, type WorkItem } from './verify-work.js';
+import { planVerification, verifyShards } from './verify-shards.js';
 import type { Services } from '../app/services.js';
 
 export interface AuditVerifyOptions {
@@ -18,6 +19,8 @@ export interface AuditVerifyOptions {
   /** How many verifier processes: a positive integer, or `auto` (the default). */
   jobs?: string;
   json?: boolean;
+  /** Hidden: this is a verifier process of `--jobs`, speaking this protocol version, its work on stdin (verify-work.ts). */
+  verifierWork?: string;
 }
 
 /**
@@ -27,6 +30,8 @@ export interface AuditVerifyOptions {
  */
 const PARALLEL_FROM_ENTRIES = 50_000;
 const MAX_JOBS = 64;
+/** `auto` takes every CPU up to this many: each process holds a database connection, and a server may share the host. */
+const MAX_AUTO_JOBS = 8;
 
 /**
  * Verifies the access-log chain of one tenant, of listed tenants or of every tenant, straight from
@@ -34,26 +39,25 @@ const MAX_JOBS = 64;
  * whose private half this master key unwraps (a key pair an intruder inserted signs nothing here).
  * Exits non-zero when any chain is broken, naming the first bad entry, or what the checkpoint
  * shows (a cut tail). The work is divided between verifier processes (--jobs): whole tenants, and
- * long chains in stretches; one process walks about 50,000 entries a second on one core.
+ * long chains in segments; one process walks about 50,000 entries a second on one core.
  */
 export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<number> {
+  if (options.verifierWork !== undefined) return verifierProcess(options.verifierWork);
   if (options.tenant && options.tenantsFrom) throw new Error('give --tenant or --tenants-from, not both');
   const jobs = parseJobs(options.jobs);
-  const listed = options.tenantsFrom ? await readItems(options.tenantsFrom) : options.tenant ? [{ tenantId: options.tenant }] : undefined;
+  const listed = options.tenantsFrom ? await readTenantList(options.tenantsFrom) : options.tenant ? [options.tenant] : undefined;
   return withServices(async (services) => {
     const everyTenant = await listTenantIds(services.db);
     const known = new Set(everyTenant);
-    const unknown = listed?.find((item) => !known.has(item.tenantId));
-    if (unknown !== undefined) throw new Error(`no tenant ${unknown.tenantId}`);
-    const items: PlannedItem[] = listed ?? everyTenant.map((tenantId) => ({ tenantId }));
-    // Stretches are a verifier process's share of the work, walked here whatever --jobs says.
-    const stretches = items.some((item) => item.segment);
+    const unknown = listed?.find((tenantId) => !known.has(tenantId));
+    if (unknown !== undefined) throw new Error(`no tenant ${unknown}`);
+    const tenantIds = listed ?? everyTenant;
     const lengths = await chainLengths(services.db);
-    const processes = stretches ? 1 : jobs === 'auto' ? autoJobs(items, lengths) : jobs;
-    const { tenants: results, segments } = processes > 1 ? await verifyInParallel(services, items, lengths, processes) : await verifyHere(services, items);
-    const ok = results.every((result) => result.ok) && segments.every((segment) => segment.problems.length === 0);
+    const processes = jobs === 'auto' ? autoJobs(tenantIds, lengths) : jobs;
+    const results = processes > 1 ? await verifyInParallel(services, tenantIds, lengths, processes) : (await verifyHere(services, tenantIds.map((tenantId) => ({ tenantId })))).tenants;
+    const ok = results.every((result) => result.ok);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ok, tenants: results, ...(stretches ? { segments } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ok, tenants: results })}\n`);
     } else {
       for (const result of results) {
         const status = result.ok ? 'ok' : `BROKEN at entry ${result.firstBadSeq}`;
@@ -61,24 +65,34 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
         process.stdout.write(`${result.tenantId}  ${result.entries} entries  ${signed}  ${status}\n`);
         for (const problem of result.problems) process.stdout.write(`  seq ${problem.seq}: ${problem.message}\n`);
       }
-      for (const segment of segments) {
-        const status = segment.problems.length === 0 ? 'ok' : `BROKEN at entry ${segment.problems[0]!.seq}`;
-        process.stdout.write(`${segment.tenantId}  entries ${segment.fromSeq}–${segment.toSeq}: ${segment.entries} walked  ${status}\n`);
-        for (const problem of segment.problems) process.stdout.write(`  seq ${problem.seq}: ${problem.message}\n`);
-      }
-      process.stdout.write(ok ? `all ${results.length + segments.length} access logs verify\n` : 'access log verification FAILED\n');
+      process.stdout.write(ok ? `all ${results.length} access logs verify\n` : 'access log verification FAILED\n');
     }
     return ok ? 0 : 1;
   });
 }
 
-interface Reports {
-  tenants: TenantReport[];
-  segments: SegmentReport[];
+/**
+ * A verifier process of `--jobs`: walks the whole tenants and the segments it is told on stdin and
+ * prints what it found, for the command that started it to merge. A segment's report is not a
+ * verdict on any chain (its start, the head and the checkpoint are the command's to check), which
+ * is why this is no option of the command's own.
+ */
+async function verifierProcess(protocol: string): Promise<number> {
+  if (protocol !== VERIFIER_PROTOCOL) throw new Error(`this confide speaks verifier protocol ${VERIFIER_PROTOCOL}, not ${JSON.stringify(protocol)}`);
+  const items = (await text(process.stdin)).split('\n').filter((line) => line.trim() !== '').map((line) => parseWorkLine(line.trim()));
+  return withServices(async (services) => {
+    const known = new Set(await listTenantIds(services.db));
+    const unknown = items.find((item) => !known.has(item.tenantId));
+    if (unknown) throw new Error(`no tenant ${unknown.tenantId}`);
+    const report = await verifyHere(services, items);
+    const ok = report.tenants.every((result) => result.ok) && report.segments.every((segment) => segment.problems.length === 0);
+    process.stdout.write(`${JSON.stringify({ ok, ...report })}\n`);
+    return ok ? 0 : 1;
+  });
 }
 
-async function verifyHere(services: Services, items: readonly PlannedItem[]): Promise<Reports> {
-  const reports: Reports = { tenants: [], segments: [] };
+async function verifyHere(services: Services, items: readonly WorkItem[]): Promise<VerifierReport> {
+  const reports: VerifierReport = { tenants: [], segments: [] };
   const publicKeys = await services.signingKeys.authenticPublicKeys();
   for (const { tenantId, segment } of items) {
     const cipher = await services.keyRing.cipherFor(tenantId);
@@ -95,36 +109,32 @@ async function verifyHere(services: Services, items: readonly PlannedItem[]): Pr
 
 /**
  * The tenants divided between `processes` verifier processes (verifyInProcesses), long chains in
- * stretches. A chain walked in stretches is finished here: its stretches taken in order
+ * segments. A chain walked in segments is finished here: its segments taken in order
  * (addSegment, which checks the seams), then the entries appended since, the head and the
  * checkpoint, as one walk would. The reports come in the order the tenants were listed.
  */
-async function verifyInParallel(services: Services, items: readonly PlannedItem[], lengths: ReadonlyMap<string, number>, processes: number): Promise<Reports> {
-  const tenantIds = items.map((item) => item.tenantId);
+async function verifyInParallel(services: Services, tenantIds: readonly string[], lengths: ReadonlyMap<string, number>, processes: number): Promise<TenantReport[]> {
   const split = new Map<string, Checkpoint | null>();
-  const planned: PlannedItem[] = [];
-  for (const item of verifyItems(tenantIds, lengths, processes)) {
-    if (!item.segment) {
-      planned.push({ tenantId: item.tenantId });
+  const planned: WorkItem[] = [];
+  for (const { tenantId, segment } of planVerification(tenantIds, lengths, processes)) {
+    if (!segment) {
+      planned.push({ tenantId });
       continue;
     }
-    if (!split.has(item.tenantId)) split.set(item.tenantId, await services.checkpoints.latest(item.tenantId));
-    planned.push({ tenantId: item.tenantId, segment: { ...item.segment, checkpointSeq: split.get(item.tenantId)?.seq ?? null } });
+    if (!split.has(tenantId)) split.set(tenantId, await services.checkpoints.latest(tenantId));
+    planned.push({ tenantId, segment: { ...segment, checkpointSeq: split.get(tenantId)?.seq ?? null } });
   }
   const shards = verifyShards(planned, lengths, processes);
-  if (shards.length < 2) return verifyHere(services, items);
+  if (shards.length < 2) return (await verifyHere(services, tenantIds.map((tenantId) => ({ tenantId })))).tenants;
   const { tenants, segments } = await verifyInProcesses(shards);
   const byTenant = new Map(tenants.map((report) => [report.tenantId, report]));
   const publicKeys = await services.signingKeys.authenticPublicKeys();
   for (const [tenantId, checkpoint] of split) {
-    const stretches = segments.filter((segment) => segment.tenantId === tenantId).sort((a, b) => a.fromSeq - b.fromSeq);
-    const expected = planned.filter((item) => item.tenantId === tenantId).length;
-    if (stretches.length !== expected) throw new Error(`the verifier processes gave ${stretches.length} of the ${expected} stretches of tenant ${tenantId}`);
     const walk = new AccessLogChainWalk(tenantId, checkpoint);
-    for (const stretch of stretches) walk.addSegment(stretch);
+    for (const segment of segments.filter((each) => each.tenantId === tenantId).sort((a, b) => a.fromSeq - b.fromSeq)) walk.addSegment(segment);
     byTenant.set(tenantId, { tenantId, ...(await walkToTheHead(services.db, walk, await services.keyRing.cipherFor(tenantId), publicKeys)) });
   }
-  return { tenants: tenantIds.map((tenantId) => reportFor(byTenant, tenantId)), segments: [] };
+  return tenantIds.map((tenantId) => reportFor(byTenant, tenantId));
 }
 
 function reportFor(reports: ReadonlyMap<string, TenantReport>, tenantId: string): TenantReport {
@@ -133,10 +143,10 @@ function reportFor(reports: ReadonlyMap<string, TenantReport>, tenantId: string)
   return report;
 }
 
-/** Every CPU when the chains are long enough to gain from it (PARALLEL_FROM_ENTRIES), else this process alone. */
-function autoJobs(items: readonly PlannedItem[], lengths: ReadonlyMap<string, number>): number {
-  const entries = items.reduce((sum, item) => sum + (lengths.get(item.tenantId) ?? 0), 0);
-  return entries >= PARALLEL_FROM_ENTRIES ? Math.min(availableParallelism(), MAX_JOBS) : 1;
+/** Every CPU (up to MAX_AUTO_JOBS) when the chains are long enough to gain from it (PARALLEL_FROM_ENTRIES), else this process alone. */
+function autoJobs(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>): number {
+  const entries = tenantIds.reduce((sum, tenantId) => sum + (lengths.get(tenantId) ?? 0), 0);
+  return entries >= PARALLEL_FROM_ENTRIES ? Math.min(availableParallelism(), MAX_AUTO_JOBS) : 1;
 }
 
 function parseJobs(value: string | undefined): number | 'auto' {
@@ -146,10 +156,12 @@ function parseJobs(value: string | undefined): number | 'auto' {
   return jobs;
 }
 
-/** Tenant ids one per line (blank lines skipped, each line once), from a file or, for `-`, stdin. */
-async function readItems(from: string): Promise<PlannedItem[]> {
+/** Tenant ids one per line (blank lines skipped, each id once), from a file or, for `-`, stdin. */
+async function readTenantList(from: string): Promise<string[]> {
   const content = from === '-' ? await text(process.stdin) : await readFile(from, 'utf8');
-  const lines = [...new Set(content.split('\n').map((line) => line.trim()).filter((line) => line !== ''))];
-  if (lines.length === 0) throw new Error(`--tenants-from ${from} lists no tenant`);
-  return lines.map(parseItemLine);
+  const ids = [...new Set(content.split('\n').map((line) => line.trim()).filter((line) => line !== ''))];
+  if (ids.length === 0) throw new Error(`--tenants-from ${from} lists no tenant`);
+  const notAnId = ids.find((id) => /\s/.test(id));
+  if (notAnId !== undefined) throw new Error(`--tenants-from ${from}: ${JSON.stringify(notAnId.slice(0, 200))} is not a tenant id`);
+  return ids;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load-config.js';
 import { MasterKeyError } from '../keys/master-key-provider.js';
 import { DatabaseKeyError } from '../keys/database-key.js';
@@ -51,9 +51,10 @@ audit
   .description('verify the hash chain of every tenant’s access log (or one tenant’s), and hold it against its latest signed checkpoint')
   .option('--tenant <id>', 'verify only this tenant')
   .option('--tenants-from <file>', 'verify only the tenants listed in this file, one id per line (- for stdin)')
-  .option('--jobs <n>', 'verifier processes to run at once (whole tenants, and a long chain in stretches): a number, or auto (every CPU once the chains hold 50,000 entries in all)', 'auto')
+  .option('--jobs <n>', 'verifier processes to run at once, at most 64 (whole tenants, and a long chain in segments): a number, or auto (every CPU, at most 8, once the chains hold 50,000 entries in all)', 'auto')
   .option('--json', 'print one JSON object')
-  .action((options: { tenant?: string; tenantsFrom?: string; jobs?: string; json?: boolean }) =>
+  .addOption(new Option('--verifier-work <protocol>', 'internal: a verifier process of --jobs, its work on stdin').hideHelp())
+  .action((options: { tenant?: string; tenantsFrom?: string; jobs?: string; json?: boolean; verifierWork?: string }) =>
     import('./audit-verify-command.js').then(({ auditVerifyCommand }) => auditVerifyCommand(options)).then(exitAfterOutput, fail),
   );
 audit

@@ -1,29 +1,38 @@
-/** One verifier process's piece of work: a tenant's whole chain, or one stretch of a long chain. */
+/** One verifier process's piece of work: a tenant's whole chain, or one segment of a long chain. */
 export interface VerifyItem {
   tenantId: string;
   /** Entries fromSeq..toSeq only (both included); absent: the whole chain, to its head. */
   segment?: { fromSeq: number; toSeq: number };
 }
 
-/** Below this, a stretch of a chain is not worth a share of its own: about 0.3 s of walking. */
+/** Below this, a segment of a chain is not worth a process of its own: about 0.3 s of walking. */
 export const MIN_SEGMENT_ENTRIES = 10_000;
 
 /**
- * The work of verifying `tenantIds`, for `count` processes: each tenant whole, except a chain
- * longer than a fair share (all entries / count, and at least MIN_SEGMENT_ENTRIES), which is cut
- * into stretches of about a fair share each (none shorter than MIN_SEGMENT_ENTRIES), so one long
- * chain does not leave the other processes idle. Stretches run to the head's seq at planning; what is appended later is walked by the
- * command itself as it finishes the chain.
+ * A chain longer than this is left whole: no deployment writes 10^15 entries, so such a head was
+ * written by hand, and the one walk that reports it (head_mismatch) is the right answer.
  */
-export function verifyItems(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>, count: number): VerifyItem[] {
+const MAX_PLANNED_SEQ = 1e15;
+
+/**
+ * How to share out verifying `tenantIds` between `count` processes: each tenant whole, except a
+ * chain longer than a fair share (all entries / count, and at least MIN_SEGMENT_ENTRIES), which is
+ * cut into segments of about a fair share each, none shorter than MIN_SEGMENT_ENTRIES, so one long
+ * chain does not leave the other processes idle. Segments run to the head's seq at planning; what
+ * is appended later is walked by the command itself as it finishes the chain.
+ */
+export function planVerification(tenantIds: readonly string[], lengths: ReadonlyMap<string, number>, count: number): VerifyItem[] {
   const total = tenantIds.reduce((sum, tenantId) => sum + (lengths.get(tenantId) ?? 0), 0);
   const fairShare = Math.max(MIN_SEGMENT_ENTRIES, Math.ceil(total / Math.max(1, count)));
   return tenantIds.flatMap((tenantId): VerifyItem[] => {
     const length = lengths.get(tenantId) ?? 0;
     const pieces = Math.min(Math.ceil(length / fairShare), Math.floor(length / MIN_SEGMENT_ENTRIES));
-    if (count <= 1 || pieces < 2) return [{ tenantId }];
-    const size = Math.ceil(length / pieces);
-    return Array.from({ length: pieces }, (_, i) => ({ tenantId, segment: { fromSeq: i * size + 1, toSeq: Math.min(length, (i + 1) * size) } }));
+    if (count <= 1 || pieces < 2 || length > MAX_PLANNED_SEQ) return [{ tenantId }];
+    // floor(length / pieces) each, the first `longer` one entry more: none below MIN_SEGMENT_ENTRIES.
+    const size = Math.floor(length / pieces);
+    const longer = length - size * pieces;
+    const start = (i: number) => i * size + Math.min(i, longer) + 1;
+    return Array.from({ length: pieces }, (_, i) => ({ tenantId, segment: { fromSeq: start(i), toSeq: start(i + 1) - 1 } }));
   });
 }
 

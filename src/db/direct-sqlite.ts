@@ -37,17 +37,21 @@ export function directSqlite(handle: Database.Database, prepare: (sql: string) =
   };
 }
 
-// Each statement's column names, read once: a statement's columns stay as they were prepared.
+// Each statement's column names, read once (columns() costs more than a page of rows).
 const columnNames = new WeakMap<Database.Statement, readonly string[]>();
 
 /**
  * The statement's rows as objects keyed by column name, as `all()` gives them, built here from
  * the raw values: better-sqlite3 builds each object natively a property at a time, which costs
  * more than the row (6.5 µs against 4.9 µs for an access-log row of 15 columns). A later column
- * of the same name wins, as in `all()`. The statement is shared with Kysely's driver, which
+ * of the same name wins, as in `all()`. Only for a statement that names its columns: SQLite
+ * prepares a statement again after a schema change (a migration by a newer release's command),
+ * and a `*` could then stand for other columns than the names read once; named columns cannot
+ * change without the statement failing. The statement is shared with Kysely's driver, which
  * expects objects: it is raw only for this synchronous call.
  */
 function readRows<Row>(statement: Database.Statement, parameters: readonly unknown[]): Row[] {
+  if (statement.source.includes('*')) return statement.all(parameters) as Row[];
   let names = columnNames.get(statement);
   if (!names) {
     names = statement.columns().map((column) => column.name);

@@ -6,11 +6,11 @@ import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildTenant, type TestTenant } from '../harness/builders.js';
 
 /**
- * A chain walked in stretches (`confide audit verify --jobs`: each verifier process walks one,
+ * A chain walked in segments (`confide audit verify --jobs`: each verifier process walks one,
  * AccessLogChainWalk.addSegment takes them in) must give the report one walk gives, whatever was
- * done to the chain, above all at the seams between stretches.
+ * done to the chain, above all at the seams between segments.
  */
-describe.each(DIALECTS)('an access-log chain walked in stretches on %s', (dialect) => {
+describe.each(DIALECTS)('an access-log chain walked in segments on %s', (dialect) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -35,8 +35,8 @@ describe.each(DIALECTS)('an access-log chain walked in stretches on %s', (dialec
     return verifyAccessLog(db(), tenantId, await t.app.services.keyRing.cipherFor(tenantId), anchor);
   }
 
-  /** The same walk, cut at `cuts` (each the first seq of a stretch after the first): the stretches walked alone, then taken in. */
-  async function inStretches(tenantId: string, cuts: number[], toSeq: number): Promise<VerificationReport> {
+  /** The same walk, cut at `cuts` (each the first seq of a segment after the first): the segments walked alone, then taken in. */
+  async function inSegments(tenantId: string, cuts: number[], toSeq: number): Promise<VerificationReport> {
     const checkpoint = await t.app.services.checkpoints.latest(tenantId);
     const cipher = await t.app.services.keyRing.cipherFor(tenantId);
     const starts = [1, ...cuts];
@@ -46,11 +46,10 @@ describe.each(DIALECTS)('an access-log chain walked in stretches on %s', (dialec
     return walkToTheHead(db(), walk, cipher, await t.app.services.signingKeys.authenticPublicKeys());
   }
 
-
   async function expectSameReports(tenantId: string, toSeq: number, expectOk: boolean): Promise<VerificationReport> {
     const one = await whole(tenantId);
     expect(one.ok).toBe(expectOk);
-    for (const cuts of [[21], [20, 41], [2, 3, 40], [toSeq]]) expect(await inStretches(tenantId, cuts, toSeq), `cut at ${cuts.join(', ')}`).toEqual(one);
+    for (const cuts of [[21], [20, 41], [2, 3, 40], [30], [31], [toSeq]]) expect(await inSegments(tenantId, cuts, toSeq), `cut at ${cuts.join(', ')}`).toEqual(one);
     return one;
   }
 
@@ -71,7 +70,7 @@ describe.each(DIALECTS)('an access-log chain walked in stretches on %s', (dialec
     expect(report.problems.map((problem) => [problem.seq, problem.kind])).toEqual([[3, 'chain_broken'], [3, 'hash_mismatch'], [21, 'hash_mismatch'], [41, 'missing'], [42, 'chain_broken']]);
   });
 
-  it('reports a whole stretch deleted, and a cut tail, the same', async () => {
+  it('reports a whole segment deleted, and a cut tail, the same', async () => {
     const tenant = await tenantWithEntries(60, 55);
     const id = tenant.tenantId;
     await db().deleteFrom('access_log').where('tenant_id', '=', id).where('seq', '>=', 20).where('seq', '<=', 41).execute();
@@ -80,19 +79,25 @@ describe.each(DIALECTS)('an access-log chain walked in stretches on %s', (dialec
     expect(report.problems.map((problem) => problem.kind)).toEqual(expect.arrayContaining(['missing', 'chain_broken', 'head_mismatch']));
   });
 
-  it('keeps the same first 100 problems when every entry of several stretches is broken', async () => {
+  it('keeps the same first 100 problems when every entry of several segments is broken', async () => {
     const tenant = await tenantWithEntries(130);
     await db().updateTable('access_log').set({ actor_id: 'forged' }).where('tenant_id', '=', tenant.tenantId).execute();
     const report = await expectSameReports(tenant.tenantId, 130, false);
     expect(report.problems).toHaveLength(100);
   });
 
-  it('walks on to entries appended after the stretches were planned', async () => {
+  it('walks on to entries appended after the segments were planned, to a checkpoint past them', async () => {
     const tenant = await tenantWithEntries(45);
     const cipher = await t.app.services.keyRing.cipherFor(tenant.tenantId);
     await t.app.services.accessLog.appendDurably(tenant.tenantId, cipher, { actor: { type: 'member', id: tenant.userId }, action: 'read', resource: { type: 'record', collection: 'c', id: 'late' }, ip: '127.0.0.1' });
-    const report = await inStretches(tenant.tenantId, [21], 45); // planned to seq 45; 46 came later
+    await t.app.services.checkpoints.checkpointNow(tenant.tenantId);
+    const report = await inSegments(tenant.tenantId, [21], 45); // planned to seq 45; 46 and its checkpoint came later
     expect(report).toEqual(await whole(tenant.tenantId));
-    expect(report).toMatchObject({ ok: true, entries: 46 });
+    expect(report).toMatchObject({ ok: true, entries: 46, checkpoint: { seq: 46 } });
+    // Entry 46 changed: the checkpoint past the segments still catches it.
+    await db().updateTable('access_log').set({ resource_id: 'forged' }).where('tenant_id', '=', tenant.tenantId).where('seq', '=', 46).execute();
+    const broken = await inSegments(tenant.tenantId, [21], 45);
+    expect(broken).toEqual(await whole(tenant.tenantId));
+    expect(broken.ok).toBe(false);
   });
 });

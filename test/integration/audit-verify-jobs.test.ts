@@ -25,7 +25,8 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
   });
   afterAll(() => t.close());
 
-  const verify = (args: string[], env: Record<string, string> = {}) => runCli(['audit', 'verify', '--json', ...args], { ...t.env, ...env });
+  const verify = (args: string[], env: Record<string, string> = {}, input?: string) => runCli(['audit', 'verify', '--json', ...args], { ...t.env, ...env }, input);
+  const verifiers = (argvs: string[][]) => argvs.filter((argv) => argv.includes('--verifier-work'));
 
   it('gives, from two processes, the report one process gives, each tenant walked once', async () => {
     const one = verify(['--jobs', '1']);
@@ -39,7 +40,14 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
     // The command, and two verifiers it started, each told its tenants on stdin.
     const started = spy.processes();
     expect(started).toHaveLength(3);
-    expect(started.filter((argv) => argv.includes('--tenants-from'))).toHaveLength(2);
+    expect(verifiers(started)).toHaveLength(2);
+
+    // By default (auto) a deployment this small is walked by the command alone: another process would not pay.
+    const small = processSpy();
+    const auto = verify([], small.env);
+    expect(auto.status).toBe(0);
+    expect(JSON.parse(auto.stdout)).toEqual(JSON.parse(one.stdout));
+    expect(small.processes()).toHaveLength(1);
   });
 
   it('names a broken chain found by one of the processes, and exits 1', async () => {
@@ -70,11 +78,12 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
 
   it('verifies only the tenants listed, from a file or stdin, in the order listed', () => {
     const listed = [tenants[3]!.tenantId, tenants[0]!.tenantId];
+    const list = `${listed[0]}\n\n${listed[1]}\n${listed[0]}\n`;
     const file = join(mkdtempSync(join(tmpdir(), 'confide-tenants-')), 'tenants.txt');
-    writeFileSync(file, `${listed[0]}\n\n${listed[1]}\n${listed[0]}\n`);
-    for (const jobs of ['1', '2']) {
-      const result = verify(['--tenants-from', file, '--jobs', jobs]);
-      expect(result.stderr).toBe('');
+    writeFileSync(file, list);
+    for (const [args, input] of [[['--tenants-from', file, '--jobs', '1']], [['--tenants-from', file, '--jobs', '2']], [['--tenants-from', '-', '--jobs', '2'], list]] as Array<[string[], string?]>) {
+      const result = verify(args, {}, input);
+      expect(result.stderr, args.join(' ')).toBe('');
       expect(result.status).toBe(0);
       expect(JSON.parse(result.stdout).tenants.map((r: { tenantId: string }) => r.tenantId)).toEqual(listed);
     }
@@ -99,12 +108,12 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
   });
 
   // On the embedded database only: PostgreSQL appends one tenant's entries one at a time (its head
-  // is locked per append), and 20,500 take half a minute there. The stretches' walk and seams are
+  // is locked per append), and 20,500 take half a minute there. The segments' walk and seams are
   // held to one walk's report on both stores by access-log-segments.test.ts.
-  it.runIf(dialect === 'sqlite')('walks a long chain in stretches, one per process, and reports it as one walk does', async () => {
+  it.runIf(dialect === 'sqlite')('walks a long chain in segments, one per process, and reports it as one walk does', async () => {
     const long = await buildTenant(t);
     const cipher = await t.app.services.keyRing.cipherFor(long.tenantId);
-    const entries = 2 * MIN_SEGMENT_ENTRIES + 500; // two stretches: 1–10,250 and 10,251–20,500
+    const entries = 2 * MIN_SEGMENT_ENTRIES + 500; // two segments: 1–10,250 and 10,251–20,500
     for (let done = 0; done < entries; done += 500) {
       await Promise.all(
         Array.from({ length: Math.min(500, entries - done) }, (_, i) =>
@@ -113,16 +122,16 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
       );
     }
     await t.app.services.checkpoints.checkpointNow(long.tenantId);
-    const stretchSpy = processSpy();
+    const segmentSpy = processSpy();
     const one = verify(['--tenant', long.tenantId, '--jobs', '1']);
-    const two = verify(['--tenant', long.tenantId, '--jobs', '2'], stretchSpy.env);
+    const two = verify(['--tenant', long.tenantId, '--jobs', '2'], segmentSpy.env);
     expect(two.stderr).toBe('');
     expect(two.status).toBe(0);
     expect(JSON.parse(two.stdout)).toEqual(JSON.parse(one.stdout));
     expect(JSON.parse(two.stdout).tenants).toMatchObject([{ tenantId: long.tenantId, ok: true, entries, checkpoint: { seq: entries } }]);
-    expect(stretchSpy.processes().filter((argv) => argv.includes('--tenants-from'))).toHaveLength(2);
+    expect(verifiers(segmentSpy.processes())).toHaveLength(2);
 
-    // Broken just after the seam: the process with the second stretch finds it, the command names it.
+    // Broken just after the seam: the process with the second segment finds it, the command names it.
     const seam = entries / 2 + 1;
     await t.app.services.db.updateTable('access_log').set({ prev_hash: '0'.repeat(64) }).where('tenant_id', '=', long.tenantId).where('seq', '=', seam).execute();
     const brokenOne = verify(['--tenant', long.tenantId, '--jobs', '1']);
@@ -132,38 +141,58 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
     expect(JSON.parse(brokenTwo.stdout).tenants[0]).toMatchObject({ ok: false, firstBadSeq: seam });
   }, 180_000);
 
-  it('walks a stretch it is given, and refuses a line that is neither a tenant nor a stretch', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'confide-tenants-'));
-    const [id] = [tenants[1]!.tenantId];
-    writeFileSync(join(dir, 'stretch.txt'), `${id} 2 4 -\n`);
-    const stretch = verify(['--tenants-from', join(dir, 'stretch.txt')]);
-    expect(stretch.stderr).toBe('');
-    expect(stretch.status).toBe(0);
-    expect(JSON.parse(stretch.stdout)).toMatchObject({ ok: true, tenants: [], segments: [{ tenantId: id, fromSeq: 2, toSeq: 4, entries: 3, first: { seq: 2 }, lastSeq: 4, problems: [] }] });
-    for (const line of [`${id} 4 2 -`, `${id} 1 2`, `${id} 0 2 -`, `${id} 1 2 x`]) {
-      writeFileSync(join(dir, 'bad.txt'), `${line}\n`);
-      const bad = verify(['--tenants-from', join(dir, 'bad.txt')]);
+  it('as a verifier process, walks the segments it is told on stdin and refuses anything else', () => {
+    const id = tenants[1]!.tenantId;
+    const worker = (input: string, protocol = '1') => runCli(['audit', 'verify', '--json', '--jobs', '1', '--verifier-work', protocol], t.env, input);
+    const segment = worker(`${id} 2 4 -\n${tenants[0]!.tenantId}\n`);
+    expect(segment.stderr).toBe('');
+    expect(segment.status).toBe(0);
+    expect(JSON.parse(segment.stdout)).toMatchObject({
+      ok: true,
+      tenants: [{ tenantId: tenants[0]!.tenantId, ok: true }],
+      segments: [{ tenantId: id, fromSeq: 2, toSeq: 4, entries: 3, first: { seq: 2 }, lastSeq: 4, problems: [] }],
+    });
+    for (const line of [`${id} 4 2 -`, `${id} 1 2`, `${id} 0 2 -`, `${id} 1 2 x`, `${id} 1 99999999999999999 -`]) {
+      const bad = worker(`${line}\n`);
       expect(bad.status, line).toBe(1);
       expect(bad.stdout).toBe('');
-      expect(bad.stderr.trim()).toBe(`confide: --tenants-from: ${JSON.stringify(line)} is neither a tenant id nor a stretch of a chain`);
+      expect(bad.stderr.trim()).toBe(`confide: verifier work: ${JSON.stringify(line)} is neither a tenant id nor a segment of a chain`);
     }
+    const otherRelease = worker(`${id}\n`, '2');
+    expect(otherRelease.status).toBe(1);
+    expect(otherRelease.stderr.trim()).toBe('confide: this confide speaks verifier protocol 1, not "2"');
+    // A segment is no verdict on a chain: --tenants-from, the operator's list, takes tenant ids only.
+    const listed = verify(['--tenants-from', '-'], {}, `${id} 2 4 -\n`);
+    expect(listed.status).toBe(1);
+    expect(listed.stdout).toBe('');
+    expect(listed.stderr.trim()).toBe(`confide: --tenants-from -: ${JSON.stringify(`${id} 2 4 -`)} is not a tenant id`);
   });
 
-  it('fails whole, naming why, when a verifier process cannot verify', () => {
-    // The spy's preload makes every verifier process exit 3 at start (CONFIDE_TEST_BREAK_CHILD): the
+  it('fails whole, naming why, when a verifier process fails or answers less than its whole report', () => {
+    // The spy's preload makes every verifier process misbehave (CONFIDE_TEST_BREAK_VERIFIER): the
     // command reports that, never a report made from what the other processes gave.
-    const result = runCli(['audit', 'verify', '--json', '--jobs', '2'], { ...t.env, ...spy.env, CONFIDE_TEST_BREAK_CHILD: '1' });
-    expect(result.status).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^confide: a verifier process failed \(exit \d+\)/);
+    const cases: Array<[string, RegExp]> = [
+      ['exit', /^confide: a verifier process failed \(exit 3\): broken on purpose$/],
+      ['garbage', /^confide: a verifier process failed \(exit 0\)$/],
+      ['missing', /^confide: a verifier process failed \(exit 0\)$/],
+      ['signal', /^confide: a verifier process failed \(stopped by SIGKILL\)$/],
+    ];
+    for (const [mode, message] of cases) {
+      const result = runCli(['audit', 'verify', '--json', '--jobs', '2'], { ...t.env, ...spy.env, CONFIDE_TEST_BREAK_VERIFIER: mode });
+      expect(result.status, mode).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr.trim()).toMatch(message);
+    }
   });
 });
 
 /**
  * A preload (NODE_OPTIONS, which child processes inherit) that writes each node process's
  * arguments to a file of its own: how the test sees which processes the command started. With
- * CONFIDE_TEST_BREAK_CHILD set, a process started to verify listed tenants exits 3 at once.
+ * CONFIDE_TEST_BREAK_VERIFIER set, a verifier process misbehaves at once: `exit` fails with a
+ * message, `garbage` prints half a report, `missing` a well-formed report of none of its work,
+ * `signal` dies by SIGKILL.
  */
 function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][] } {
   const dir = mkdtempSync(join(tmpdir(), 'confide-spy-'));
@@ -172,7 +201,13 @@ function processSpy(): { dir: string; env: Record<string, string>; processes: ()
     preload,
     `const fs = require('node:fs');
 fs.writeFileSync(${JSON.stringify(dir)} + '/argv-' + process.pid + '.json', JSON.stringify(process.argv.slice(2)));
-if (process.env.CONFIDE_TEST_BREAK_CHILD && process.argv.includes('--tenants-from')) { process.stderr.write('confide: broken on purpose\\n'); process.exit(3); }
+const mode = process.env.CONFIDE_TEST_BREAK_VERIFIER;
+if (mode && process.argv.includes('--verifier-work')) {
+  if (mode === 'exit') { process.stderr.write('(node) Warning: first, and not the reason\\nconfide: broken on purpose\\n'); process.exit(3); }
+  if (mode === 'garbage') { process.stdout.write('{"ok":true,"tenants":['); process.exit(0); }
+  if (mode === 'missing') { process.stdout.write('{"ok":true,"tenants":[],"segments":[]}\\n'); process.exit(0); }
+  if (mode === 'signal') process.kill(process.pid, 'SIGKILL');
+}
 `,
   );
   return {
