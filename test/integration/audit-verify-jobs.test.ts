@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +185,30 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
       expect(result.stderr.trim()).toMatch(message);
     }
   });
+
+  it('stops the other verifiers as soon as one fails', async () => {
+    // One verifier fails at once; the other hangs for 30 s. The command must fail at once and take
+    // the hanging one with it, not wait for it nor leave it running.
+    const hangs = processSpy();
+    const started = Date.now();
+    const result = runCli(['audit', 'verify', '--json', '--jobs', '2'], { ...t.env, ...hangs.env, CONFIDE_TEST_BREAK_VERIFIER: 'one-hangs' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('confide: a verifier process failed (exit 3): broken on purpose');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const hung = hangs.hung();
+    expect(hung).toBeGreaterThan(0);
+    // Signalled as the command failed; gone within moments (no longer running, and reaped).
+    const alive = () => {
+      try {
+        process.kill(hung, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; alive() && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive()).toBe(false);
+  });
 });
 
 /**
@@ -192,9 +216,10 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
  * arguments to a file of its own: how the test sees which processes the command started. With
  * CONFIDE_TEST_BREAK_VERIFIER set, a verifier process misbehaves at once: `exit` fails with a
  * message, `garbage` prints half a report, `missing` a well-formed report of none of its work,
- * `signal` dies by SIGKILL.
+ * `signal` dies by SIGKILL, `one-hangs` fails in the first verifier and hangs for 30 s in the
+ * others (writing its pid to hung.pid).
  */
-function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][] } {
+function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][]; hung: () => number } {
   const dir = mkdtempSync(join(tmpdir(), 'confide-spy-'));
   const preload = join(dir, 'spy.cjs');
   writeFileSync(
@@ -207,6 +232,16 @@ if (mode && process.argv.includes('--verifier-work')) {
   if (mode === 'garbage') { process.stdout.write('{"ok":true,"tenants":['); process.exit(0); }
   if (mode === 'missing') { process.stdout.write('{"ok":true,"tenants":[],"segments":[]}\\n'); process.exit(0); }
   if (mode === 'signal') process.kill(process.pid, 'SIGKILL');
+  if (mode === 'one-hangs') {
+    try {
+      fs.writeFileSync(${JSON.stringify(dir)} + '/first', '', { flag: 'wx' });
+      process.stderr.write('confide: broken on purpose\\n');
+      process.exit(3);
+    } catch {
+      fs.writeFileSync(${JSON.stringify(dir)} + '/hung.pid', String(process.pid));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
+    }
+  }
 }
 `,
   );
@@ -214,5 +249,7 @@ if (mode && process.argv.includes('--verifier-work')) {
     dir,
     env: { NODE_OPTIONS: `--require ${preload}` },
     processes: () => readdirSync(dir).filter((name) => name.startsWith('argv-')).map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as string[]),
+    /** The pid a `one-hangs` verifier wrote (0: none did). */
+    hung: () => Number(existsSync(join(dir, 'hung.pid')) ? readFileSync(join(dir, 'hung.pid'), 'utf8') : 0),
   };
 }
