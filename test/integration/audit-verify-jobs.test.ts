@@ -216,8 +216,8 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
  * arguments to a file of its own: how the test sees which processes the command started. With
  * CONFIDE_TEST_BREAK_VERIFIER set, a verifier process misbehaves at once: `exit` fails with a
  * message, `garbage` prints half a report, `missing` a well-formed report of none of its work,
- * `signal` dies by SIGKILL, `one-hangs` fails in the first verifier and hangs for 30 s in the
- * others (writing its pid to hung.pid).
+ * `signal` dies by SIGKILL, `one-hangs` hangs for 30 s in every verifier but the first (writing
+ * its pid to hung.pid), and fails in the first once one hangs.
  */
 function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][]; hung: () => number } {
   const dir = mkdtempSync(join(tmpdir(), 'confide-spy-'));
@@ -233,11 +233,14 @@ if (mode && process.argv.includes('--verifier-work')) {
   if (mode === 'missing') { process.stdout.write('{"ok":true,"tenants":[],"segments":[]}\\n'); process.exit(0); }
   if (mode === 'signal') process.kill(process.pid, 'SIGKILL');
   if (mode === 'one-hangs') {
-    try {
-      fs.writeFileSync(${JSON.stringify(dir)} + '/first', '', { flag: 'wx' });
+    let first = true;
+    try { fs.writeFileSync(${JSON.stringify(dir)} + '/first', '', { flag: 'wx' }); } catch { first = false; }
+    if (first) {
+      // Fails once another verifier hangs, so that there is one to stop.
+      for (let i = 0; i < 1000 && !fs.existsSync(${JSON.stringify(dir)} + '/hung.pid'); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       process.stderr.write('confide: broken on purpose\\n');
       process.exit(3);
-    } catch {
+    } else {
       fs.writeFileSync(${JSON.stringify(dir)} + '/hung.pid', String(process.pid));
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
     }
