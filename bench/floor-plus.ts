@@ -12,7 +12,7 @@
  * To price each promise: FLOOR_PLUS_WITHOUT=ratelimits,headers,session,validation,metrics,deadline
  * (any of them) leaves those out: `session` then looks the token's hash up as the floor does, with
  * none of the checks; `headers` drops the security headers and the UUIDv7 request id (Fastify's
- * counter instead). bench/README.md ("The price of each promise") has what each cost.
+ * counter instead). bench/README.md ("Fourth: the price of each promise") has what each cost.
  *
  * For tests: FLOOR_RATE_LIMIT_PER_IP, _PER_ACCOUNT, _PER_TENANT size the limits (default 10⁹, as
  * bench/run.ts sets Confide's: counting, never refusing); FLOOR_PLUS_WRITE_KEYS=1 writes the

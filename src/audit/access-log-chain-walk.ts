@@ -124,12 +124,11 @@ export class AccessLogChainWalk {
 
   /** What this segment's walk found, for the walk of the whole chain (addSegment). */
   summary(): SegmentSummary {
-    const walked = this.first !== null;
     return {
       entries: this.entries,
       first: this.first,
       lastSeq: this.lastSeq,
-      lastHash: walked ? (this.previousHash ?? null) : null,
+      lastHash: this.previousHash ?? null, // a segment's walk knows none before its first entry
       problems: [...this.problems],
       hashAtCheckpoint: this.hashAtCheckpoint ?? null,
     };

@@ -79,7 +79,7 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
  */
 async function verifierProcess(protocol: string): Promise<number> {
   if (protocol !== VERIFIER_PROTOCOL) throw new Error(`this confide speaks verifier protocol ${VERIFIER_PROTOCOL}, not ${JSON.stringify(protocol)}`);
-  const items = (await text(process.stdin)).split('\n').filter((line) => line.trim() !== '').map((line) => parseWorkLine(line.trim()));
+  const items = nonBlankLines(await text(process.stdin)).map(parseWorkLine);
   return withServices(async (services) => {
     const known = new Set(await listTenantIds(services.db));
     const unknown = items.find((item) => !known.has(item.tenantId));
@@ -159,9 +159,17 @@ function parseJobs(value: string | undefined): number | 'auto' {
 /** Tenant ids one per line (blank lines skipped, each id once), from a file or, for `-`, stdin. */
 async function readTenantList(from: string): Promise<string[]> {
   const content = from === '-' ? await text(process.stdin) : await readFile(from, 'utf8');
-  const ids = [...new Set(content.split('\n').map((line) => line.trim()).filter((line) => line !== ''))];
+  const ids = [...new Set(nonBlankLines(content))];
   if (ids.length === 0) throw new Error(`--tenants-from ${from} lists no tenant`);
   const notAnId = ids.find((id) => /\s/.test(id));
   if (notAnId !== undefined) throw new Error(`--tenants-from ${from}: ${JSON.stringify(notAnId.slice(0, 200))} is not a tenant id`);
   return ids;
+}
+
+/** The text's lines, trimmed, blank ones left out: how tenant lists and a verifier's work are read. */
+function nonBlankLines(content: string): string[] {
+  return content
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
 }
