@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
 import { runCli } from '../harness/run-cli.js';
+import { confideCommand } from '../harness/confide-command.js';
 import { MIN_SEGMENT_ENTRIES } from '../../src/cli/verify-shards.js';
 
 // `confide audit verify --jobs N`: tenants divided between verifier processes, the reports merged.
@@ -198,18 +201,43 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
     const hung = hangs.hung();
     expect(hung).toBeGreaterThan(0);
     // Signalled as the command failed; gone within moments (no longer running, and reaped).
-    const alive = () => {
-      try {
-        process.kill(hung, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let waited = 0; alive() && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(alive()).toBe(false);
+    for (let waited = 0; alive(hung) && waited < 5_000; waited += 50) await sleep(50);
+    expect(alive(hung)).toBe(false);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('stops every verifier when the command itself is stopped by %s', async (signal) => {
+    // Both verifiers hang for 30 s; the command is signalled once both run. It must end by that
+    // signal (not wait for them) and take both with it.
+    const hangs = processSpy();
+    const command = spawn(process.execPath, [...confideCommand(), 'audit', 'verify', '--json', '--jobs', '2'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env, ...hangs.env, CONFIDE_TEST_BREAK_VERIFIER: 'all-hang' },
+      stdio: 'ignore',
+    });
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => command.once('exit', (code, how) => resolve({ code, signal: how })));
+    for (let waited = 0; hangs.hanging().length < 2 && waited < 30_000; waited += 50) await sleep(50);
+    const hanging = hangs.hanging();
+    expect(hanging).toHaveLength(2);
+    const signalled = Date.now();
+    command.kill(signal);
+    expect(await ended).toEqual({ code: null, signal });
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    for (let waited = 0; hanging.some(alive) && waited < 5_000; waited += 50) await sleep(50);
+    expect(hanging.filter(alive)).toEqual([]);
   });
 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether a process is still running (signal 0 checks without signalling). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * A preload (NODE_OPTIONS, which child processes inherit) that writes each node process's
@@ -217,9 +245,10 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
  * CONFIDE_TEST_BREAK_VERIFIER set, a verifier process misbehaves at once: `exit` fails with a
  * message, `garbage` prints half a report, `missing` a well-formed report of none of its work,
  * `signal` dies by SIGKILL, `one-hangs` hangs for 30 s in every verifier but the first (writing
- * its pid to hung.pid), and fails in the first once one hangs.
+ * its pid to hung.pid), and fails in the first once one hangs; `all-hang` hangs for 30 s in every
+ * verifier (each marked by a file hanging-PID).
  */
-function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][]; hung: () => number } {
+function processSpy(): { dir: string; env: Record<string, string>; processes: () => string[][]; hung: () => number; hanging: () => number[] } {
   const dir = mkdtempSync(join(tmpdir(), 'confide-spy-'));
   const preload = join(dir, 'spy.cjs');
   writeFileSync(
@@ -245,6 +274,10 @@ if (mode && process.argv.includes('--verifier-work')) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
     }
   }
+  if (mode === 'all-hang') {
+    fs.writeFileSync(${JSON.stringify(dir)} + '/hanging-' + process.pid, '');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
+  }
 }
 `,
   );
@@ -254,5 +287,7 @@ if (mode && process.argv.includes('--verifier-work')) {
     processes: () => readdirSync(dir).filter((name) => name.startsWith('argv-')).map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as string[]),
     /** The pid a `one-hangs` verifier wrote (0: none did). */
     hung: () => Number(existsSync(join(dir, 'hung.pid')) ? readFileSync(join(dir, 'hung.pid'), 'utf8') : 0),
+    /** The pids of the `all-hang` verifiers that have started hanging. */
+    hanging: () => readdirSync(dir).filter((name) => name.startsWith('hanging-')).map((name) => Number(name.slice('hanging-'.length))),
   };
 }
