@@ -111,8 +111,8 @@ export function floorPlusStore(db: Database.Database) {
 }
 
 /**
- * Group commit as the floor's: what arrives in one turn of the event loop commits together, one
- * fsync each. As in Confide's (src/db/transaction-runner.ts GroupCommit), each unit of a batch of
+ * Group commit as the floor's and Confide's: what arrives within two turns of the event loop commits
+ * together, one fsync each. As in Confide's (src/db/transaction-runner.ts GroupCommit), each unit of a batch of
  * several runs in its own savepoint, so a unit that fails rolls back alone and the others commit.
  */
 function groupCommit(db: Database.Database): (run: () => void) => Promise<void> {
@@ -147,7 +147,7 @@ function groupCommit(db: Database.Database): (run: () => void) => Promise<void> 
   return (run) =>
     new Promise((resolve, reject) => {
       pending.push({ run, resolve, reject });
-      if (pending.length === 1) setImmediate(flush);
+      if (pending.length === 1) setImmediate(() => setImmediate(flush));
     });
 }
 

@@ -11,7 +11,8 @@
  * - one access-log entry per request (the client's address sealed under the tenant's key, a
  *   SHA-256 chain over the entry and the previous hash) committed with the write, durably (WAL,
  *   synchronous=FULL), before the answer;
- * - group commit: what arrives while one transaction commits goes into the next, one fsync each.
+ * - group commit: what arrives within two turns of the event loop commits together, one fsync each
+ *   (as Confide's src/db/transaction-runner.ts).
  *
  * No framework beyond Fastify, no layers, no validation beyond what answering needs.
  * Usage: floor-server DIR PORT CERT KEY; POST /setup gives a session token for one tenant.
@@ -104,7 +105,7 @@ if (process.env.FLOOR_PROMISES === 'all') {
       pending.push({ run, resolve, reject });
       if (!scheduled) {
         scheduled = true;
-        setImmediate(flush); // what arrives in this turn of the event loop commits together
+        setImmediate(() => setImmediate(flush)); // what arrives in this turn of the event loop and the next commits together (as Confide's GroupCommit)
       }
     });
   }

@@ -51,6 +51,15 @@ describe.each([
     expect(commits).toBeLessThan(20);
   });
 
+  it('takes into a batch what the next turn of the event loop brings (the clients answered last turn)', async () => {
+    const runner = SQLITE.transactionRunner(db);
+    const first = runner.run(put('first'));
+    // Queued by a callback of the next turn, as a request read then would be.
+    const next = new Promise<string>((resolve, reject) => setImmediate(() => void runner.run(put('next')).then(resolve, reject)));
+    await expect(Promise.all([first, next])).resolves.toEqual(['first', 'next']);
+    expect(commits).toBe(1);
+  });
+
   it('rolls back a failing unit alone; the others in its batch commit', async () => {
     const runner = SQLITE.transactionRunner(db);
     const failing = runner.run(async (trx) => {

@@ -28,10 +28,10 @@ interface Pending {
 
 /**
  * Group commit for SQLite, whose single writer makes every commit (and its fsync) wait its turn.
- * Units that arrive while a commit is in progress are run together in the next transaction, each
- * inside its own savepoint: a unit that fails rolls back alone, the others commit together, and
- * nobody's promise resolves before the shared commit is on disk. One fsync then covers many
- * requests, and nothing is acknowledged early.
+ * Units that arrive within two turns of the event loop (afterTheNextTurnsInput), or while a commit
+ * is in progress, run together in one transaction, each inside its own savepoint: a unit that
+ * fails rolls back alone, the others commit together, and nobody's promise resolves before the
+ * shared commit is on disk. One fsync then covers many requests, and nothing is acknowledged early.
  */
 export class GroupCommit implements TransactionRunner {
   private queue: Pending[] = [];
@@ -47,7 +47,7 @@ export class GroupCommit implements TransactionRunner {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushing) {
         this.flushing = true;
-        setImmediate(() => void this.flush());
+        afterTheNextTurnsInput(() => void this.flush());
       }
     });
   }
@@ -108,6 +108,19 @@ export class GroupCommit implements TransactionRunner {
       else pending.reject(outcome.error);
     }
   }
+}
+
+/**
+ * Runs `then` once the event loop has read the input of one more turn. A batch gathers what the
+ * turn that queued its first unit read, and what the next turn reads: the answers of the previous
+ * batch go out just before its commit is scheduled, and their clients' next requests arrive in that
+ * next turn. Committing one turn later so takes them along: measured on the read bench (issue 13,
+ * 10 and 32 connections), batches grew from 5.5 to 8.6 and from 17 to 25 units, and throughput by
+ * 20% and 12%. An idle server loses nothing: with an immediate pending the loop does not wait for
+ * input, so the extra turn takes microseconds.
+ */
+function afterTheNextTurnsInput(then: () => void): void {
+  setImmediate(() => setImmediate(then));
 }
 
 interface UnitSavepoints {
