@@ -1,14 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIALECTS } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, type TestTenant } from '../harness/builders.js';
-import { runCli } from '../harness/run-cli.js';
-import { confideCommand } from '../harness/confide-command.js';
+import { runCli, spawnCli } from '../harness/run-cli.js';
 import { MIN_SEGMENT_ENTRIES } from '../../src/cli/verify-shards.js';
 
 // `confide audit verify --jobs N`: tenants divided between verifier processes, the reports merged.
@@ -201,33 +198,24 @@ describe.each(DIALECTS)('confide audit verify in several processes on %s', (dial
     const hung = hangs.hung();
     expect(hung).toBeGreaterThan(0);
     // Signalled as the command failed; gone within moments (no longer running, and reaped).
-    for (let waited = 0; alive(hung) && waited < 5_000; waited += 50) await sleep(50);
-    expect(alive(hung)).toBe(false);
+    await vi.waitFor(() => expect(alive(hung)).toBe(false), { timeout: 5_000, interval: 50 });
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('stops every verifier when the command itself is stopped by %s', async (signal) => {
     // Both verifiers hang for 30 s; the command is signalled once both run. It must end by that
     // signal (not wait for them) and take both with it.
     const hangs = processSpy();
-    const command = spawn(process.execPath, [...confideCommand(), 'audit', 'verify', '--json', '--jobs', '2'], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env, ...hangs.env, CONFIDE_TEST_BREAK_VERIFIER: 'all-hang' },
-      stdio: 'ignore',
-    });
+    const command = spawnCli(['audit', 'verify', '--json', '--jobs', '2'], { ...t.env, ...hangs.env, CONFIDE_TEST_BREAK_VERIFIER: 'all-hang' }, 'ignore');
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => command.once('exit', (code, how) => resolve({ code, signal: how })));
-    for (let waited = 0; hangs.hanging().length < 2 && waited < 30_000; waited += 50) await sleep(50);
+    await vi.waitFor(() => expect(hangs.hanging()).toHaveLength(2), { timeout: 30_000, interval: 50 });
     const hanging = hangs.hanging();
-    expect(hanging).toHaveLength(2);
     const signalled = Date.now();
     command.kill(signal);
     expect(await ended).toEqual({ code: null, signal });
     expect(Date.now() - signalled).toBeLessThan(10_000);
-    for (let waited = 0; hanging.some(alive) && waited < 5_000; waited += 50) await sleep(50);
-    expect(hanging.filter(alive)).toEqual([]);
+    await vi.waitFor(() => expect(hanging.filter(alive)).toEqual([]), { timeout: 5_000, interval: 50 });
   });
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether a process is still running (signal 0 checks without signalling). */
 function alive(pid: number): boolean {

@@ -1,23 +1,19 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS, freshPostgresSchema, type TestDialect } from '../harness/dialects.js';
 import { freePort } from '../harness/free-port.js';
-import { confideCommand } from '../harness/confide-command.js';
-import { runCli } from '../harness/run-cli.js';
+import { runCli, spawnCli } from '../harness/run-cli.js';
 import { httpsJson, killHard, startServerProcess, verifyEmailThroughOutbox, type ServerProcess } from '../harness/server-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PASSWORD = 'a-long-and-unusual-passphrase';
 
 /** `confide …` without blocking this process: the writers keep writing while it runs. */
 function runCliAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...confideCommand(), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } });
+    const child = spawnCli(args, env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -1,14 +1,10 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildTenant } from '../harness/builders.js';
 import { newId } from '../../src/lib/ids.js';
 import { DIALECTS } from '../harness/dialects.js';
-import { runCli } from '../harness/run-cli.js';
+import { runCli, spawnCli } from '../harness/run-cli.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
-import { confideCommand } from '../harness/confide-command.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
   let t: TestApp | undefined;
@@ -50,10 +46,7 @@ describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
     t = await createTestApp(dialect);
     const tenant = await buildTenant(t);
     await t.app.services.securityEvents.flush();
-    const child = spawn(process.execPath, [...confideCommand(), 'events', 'tail', '--follow', '--json', '--limit', '1'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env },
-    });
+    const child = spawnCli(['events', 'tail', '--follow', '--json', '--limit', '1'], t.env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -78,10 +71,7 @@ describe.each(DIALECTS)('confide events tail on %s', (dialect) => {
     t = await createTestApp(dialect);
     const tenant = await buildTenant(t);
     await t.app.services.securityEvents.flush();
-    const child = spawn(process.execPath, [...confideCommand(), 'events', 'tail', '--follow', '--json', '--limit', '1'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...t.env },
-    });
+    const child = spawnCli(['events', 'tail', '--follow', '--json', '--limit', '1'], t.env);
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
