@@ -48,13 +48,11 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
   const listed = options.tenantsFrom ? await readTenantList(options.tenantsFrom) : options.tenant ? [options.tenant] : undefined;
   return withServices(async (services) => {
     const everyTenant = await listTenantIds(services.db);
-    const known = new Set(everyTenant);
-    const unknown = listed?.find((tenantId) => !known.has(tenantId));
-    if (unknown !== undefined) throw new Error(`no tenant ${unknown}`);
+    if (listed) refuseUnknownTenants(everyTenant, listed);
     const tenantIds = listed ?? everyTenant;
     const lengths = await chainLengths(services.db);
     const processes = jobs === 'auto' ? autoJobs(tenantIds, lengths) : jobs;
-    const results = processes > 1 ? await verifyInParallel(services, tenantIds, lengths, processes) : (await verifyHere(services, tenantIds.map((tenantId) => ({ tenantId })))).tenants;
+    const results = processes > 1 ? await verifyInParallel(services, tenantIds, lengths, processes) : await verifyTenantsHere(services, tenantIds);
     const ok = results.every((result) => result.ok);
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ ok, tenants: results })}\n`);
@@ -81,14 +79,24 @@ async function verifierProcess(protocol: string): Promise<number> {
   if (protocol !== VERIFIER_PROTOCOL) throw new Error(`this confide speaks verifier protocol ${VERIFIER_PROTOCOL}, not ${JSON.stringify(protocol)}`);
   const items = nonBlankLines(await text(process.stdin)).map(parseWorkLine);
   return withServices(async (services) => {
-    const known = new Set(await listTenantIds(services.db));
-    const unknown = items.find((item) => !known.has(item.tenantId));
-    if (unknown) throw new Error(`no tenant ${unknown.tenantId}`);
+    refuseUnknownTenants(await listTenantIds(services.db), items.map((item) => item.tenantId));
     const report = await verifyHere(services, items);
     const ok = report.tenants.every((result) => result.ok) && report.segments.every((segment) => segment.problems.length === 0);
     process.stdout.write(`${JSON.stringify({ ok, ...report })}\n`);
     return ok ? 0 : 1;
   });
+}
+
+/** Refuses, naming it, the first of `tenantIds` that is not a tenant. */
+function refuseUnknownTenants(everyTenant: readonly string[], tenantIds: readonly string[]): void {
+  const known = new Set(everyTenant);
+  const unknown = tenantIds.find((tenantId) => !known.has(tenantId));
+  if (unknown !== undefined) throw new Error(`no tenant ${unknown}`);
+}
+
+/** Each tenant's whole chain, walked in this process. */
+async function verifyTenantsHere(services: Services, tenantIds: readonly string[]): Promise<TenantReport[]> {
+  return (await verifyHere(services, tenantIds.map((tenantId) => ({ tenantId })))).tenants;
 }
 
 async function verifyHere(services: Services, items: readonly WorkItem[]): Promise<VerifierReport> {
@@ -125,7 +133,7 @@ async function verifyInParallel(services: Services, tenantIds: readonly string[]
     planned.push({ tenantId, segment: { ...segment, checkpointSeq: split.get(tenantId)?.seq ?? null } });
   }
   const shards = verifyShards(planned, lengths, processes);
-  if (shards.length < 2) return (await verifyHere(services, tenantIds.map((tenantId) => ({ tenantId })))).tenants;
+  if (shards.length < 2) return verifyTenantsHere(services, tenantIds);
   const { tenants, segments } = await verifyInProcesses(shards);
   const byTenant = new Map(tenants.map((report) => [report.tenantId, report]));
   const publicKeys = await services.signingKeys.authenticPublicKeys();

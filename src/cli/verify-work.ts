@@ -63,14 +63,15 @@ export function parseVerifierReport(text: string, given: readonly WorkItem[]): V
   if (!isRecord(parsed) || !Array.isArray(parsed.tenants) || !Array.isArray(parsed.segments)) return undefined;
   const { tenants, segments } = parsed as { tenants: unknown[]; segments: unknown[] };
   if (!tenants.every(isTenantReport) || !segments.every(isSegmentReport)) return undefined;
-  const expected = given.map(itemKey).sort();
-  const answered = [...tenants.map((report) => report.tenantId), ...segments.map((report) => itemKey({ tenantId: report.tenantId, segment: { ...report, checkpointSeq: null } }))].sort();
+  const expected = given.map((item) => itemKey(item.tenantId, item.segment)).sort();
+  const answered = [...tenants.map((report) => itemKey(report.tenantId)), ...segments.map((report) => itemKey(report.tenantId, report))].sort();
   if (expected.length !== answered.length || expected.some((key, i) => key !== answered[i])) return undefined;
   return { tenants, segments };
 }
 
-function itemKey(item: WorkItem): string {
-  return item.segment ? `${item.tenantId} ${item.segment.fromSeq} ${item.segment.toSeq}` : item.tenantId;
+/** A whole tenant, or one segment of its chain: how a report is matched to the work given. */
+function itemKey(tenantId: string, segment?: { fromSeq: number; toSeq: number }): string {
+  return segment ? `${tenantId} ${segment.fromSeq} ${segment.toSeq}` : tenantId;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
