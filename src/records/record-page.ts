@@ -2,11 +2,11 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Cipher } from '../keys/cipher.js';
-import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import { PageBudget, pageEnvelopeBytes } from '../lib/page-budget.js';
 import { encodeRecordCursor } from './list-cursor.js';
 import { plaintextBytesAtMost, recordHeaderBytesAtMost, recordJsonPieces } from './record-json.js';
 import { findRecordRowsInRange, type RecordRow, type RecordSize } from './record-repository.js';
+import { openRecordDataJson, recordHeaderOf } from './record.js';
 
 /** Every record cursor has the same length: one made from any id is the longest. */
 const ENVELOPE_BYTES = pageEnvelopeBytes(encodeRecordCursor('00000000-0000-7000-8000-000000000000'));
@@ -69,9 +69,7 @@ export async function takeRecordsJson(cipher: Cipher, collection: string, rows: 
       await nextTurn();
       sinceYield = 0;
     }
-    const dataJson = cipher.decrypt(row.data_enc, ENCRYPTED_FIELDS.recordsData.location(row));
-    const header = { id: row.id, version: Number(row.version), createdAt: row.created_at, updatedAt: row.updated_at };
-    items.push(recordJsonPieces(collection, header, dataJson, filesJsonOf(row.id)));
+    items.push(recordJsonPieces(collection, recordHeaderOf(row), openRecordDataJson(cipher, row), filesJsonOf(row.id)));
     sinceYield += row.data_enc.length;
   }
   return items;

@@ -2,6 +2,7 @@ import type { Cipher } from '../keys/cipher.js';
 import { ENCRYPTED_FIELDS } from '../keys/encrypted-fields.js';
 import type { RecordRow } from './record-repository.js';
 import type { FileView } from '../files/file-view.js';
+import type { RecordHeader } from './record-json.js';
 
 export type RecordData = Record<string, unknown>;
 
@@ -12,7 +13,7 @@ export interface CustomerRecord {
   version: number;
   createdAt: string;
   updatedAt: string;
-  /** Files attached to it (src/files/): on reads and writes, not from openRecord alone. */
+  /** Files attached to it (src/files/): a new record has none; an update answers them. */
   files?: FileView[];
 }
 
@@ -21,13 +22,15 @@ export function sealRecordData(cipher: Cipher, collection: string, id: string, d
   return cipher.encrypt(JSON.stringify(data), ENCRYPTED_FIELDS.recordsData.location({ collection, id }));
 }
 
-export function openRecord(cipher: Cipher, row: RecordRow): CustomerRecord {
-  return {
-    id: row.id,
-    collection: row.collection,
-    data: JSON.parse(cipher.decrypt(row.data_enc, ENCRYPTED_FIELDS.recordsData.location(row))) as RecordData,
-    version: Number(row.version),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+/**
+ * The record's data as the JSON text sealRecordData sealed, decrypted (and so authenticated) but
+ * not parsed: answers splice it in as it is (record-json.ts).
+ */
+export function openRecordDataJson(cipher: Cipher, row: RecordRow): string {
+  return cipher.decrypt(row.data_enc, ENCRYPTED_FIELDS.recordsData.location(row));
+}
+
+/** What the record's JSON says of it besides its data and files. */
+export function recordHeaderOf(row: RecordRow): RecordHeader {
+  return { id: row.id, version: Number(row.version), createdAt: row.created_at, updatedAt: row.updated_at };
 }

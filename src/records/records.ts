@@ -6,7 +6,8 @@ import { newId } from '../lib/ids.js';
 import { FILE_JSON_AT_MOST, fileCounts, filesOfRecords } from '../files/file-view.js';
 import { deleteRecordFileRows } from '../files/record-file-repository.js';
 import { decodeCollectionCursor, decodeRecordCursor, encodeCollectionCursor, encodeRecordCursor } from './list-cursor.js';
-import { openRecord, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
+import { openRecordDataJson, recordHeaderOf, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
+import { recordJson } from './record-json.js';
 import { listCollectionSummaries, type CollectionSummary } from './collection-summary-repository.js';
 import { planRecordPage, readPlannedRows, sizeOf, takeRecordsJson } from './record-page.js';
 import {
@@ -27,6 +28,16 @@ export interface RecordPageJson {
   jsonBytes: number;
   ids: string[];
   nextCursor: string | null;
+}
+
+/**
+ * One record as the JSON text the API answers (`RecordSchema`), its data spliced in as stored, as
+ * a list page's records are: a read decrypts the data but does not parse it only to serialise it
+ * again. `version` is for the ETag.
+ */
+export interface RecordJson {
+  json: string;
+  version: number;
 }
 
 /**
@@ -55,7 +66,7 @@ export class Records {
     return { id, collection, data, version: 1, createdAt: now, updatedAt: now, files: [] };
   }
 
-  async read(caller: DataCaller, collection: string, id: string): Promise<CustomerRecord> {
+  async read(caller: DataCaller, collection: string, id: string): Promise<RecordJson> {
     const { db, keyRing, accessLog } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
@@ -66,8 +77,9 @@ export class Records {
       action: 'read',
       resource: { type: 'record', collection, id },
     });
-    const files = found.hasFiles ? ((await filesOfRecords(db, cipher, tenantId, collection, [id])).get(id) ?? []) : [];
-    return { ...openRecord(cipher, found.row), files };
+    const filesJson = found.hasFiles ? JSON.stringify((await filesOfRecords(db, cipher, tenantId, collection, [id])).get(id) ?? []) : '[]';
+    const header = recordHeaderOf(found.row);
+    return { json: recordJson(collection, header, openRecordDataJson(cipher, found.row), filesJson), version: header.version };
   }
 
   /** Replaces the data. With `expectedVersion` (from If-Match) a stale writer gets 409 instead of overwriting. */

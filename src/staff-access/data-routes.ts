@@ -121,7 +121,8 @@ function recordItemRoutes(app: Router, access: StaffDataAccess, hooks: (action: 
     { ...hooks('records.read'), schema: { ...common, summary: 'Read a tenant’s record (scope read)', params: RecordParams, response: { 200: RecordSchema, ...errorResponses(400, 401, 403, 404, 503) } } },
     async (request, reply) => {
       const record = await access.read(grantedCaller(request), request.params.collection, request.params.id);
-      return reply.header('etag', `"${record.version}"`).send(record);
+      // Already JSON, as the customer's own read answers it (records.ts, RecordJson).
+      return reply.type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json as never);
     },
   );
 
