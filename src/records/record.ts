@@ -19,7 +19,12 @@ export interface CustomerRecord {
 
 /** A record's contents are bound to its tenant, collection and id: moved anywhere else, they do not decrypt. */
 export function sealRecordData(cipher: Cipher, collection: string, id: string, data: RecordData): string {
-  return cipher.encrypt(JSON.stringify(data), ENCRYPTED_FIELDS.recordsData.location({ collection, id }));
+  return sealRecordDataJson(cipher, collection, id, JSON.stringify(data));
+}
+
+/** sealRecordData for data already written out by JSON.stringify, when the caller answers with that text too. */
+export function sealRecordDataJson(cipher: Cipher, collection: string, id: string, dataJson: string): string {
+  return cipher.encrypt(dataJson, ENCRYPTED_FIELDS.recordsData.location({ collection, id }));
 }
 
 /**

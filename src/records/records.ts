@@ -6,7 +6,7 @@ import { newId } from '../lib/ids.js';
 import { FILE_JSON_AT_MOST, fileCounts, filesOfRecords } from '../files/file-view.js';
 import { deleteRecordFileRows } from '../files/record-file-repository.js';
 import { decodeCollectionCursor, decodeRecordCursor, encodeCollectionCursor, encodeRecordCursor } from './list-cursor.js';
-import { openRecordDataJson, recordHeaderOf, sealRecordData, type CustomerRecord, type RecordData } from './record.js';
+import { openRecordDataJson, recordHeaderOf, sealRecordData, sealRecordDataJson, type CustomerRecord, type RecordData } from './record.js';
 import { recordJson } from './record-json.js';
 import { listCollectionSummaries, type CollectionSummary } from './collection-summary-repository.js';
 import { planRecordPage, readPlannedRows, sizeOf, takeRecordsJson } from './record-page.js';
@@ -47,13 +47,15 @@ export interface RecordJson {
 export class Records {
   constructor(private readonly services: RecordsDeps) {}
 
-  async create(caller: DataCaller, collection: string, data: RecordData): Promise<CustomerRecord> {
+  /** Answers the new record's JSON, its data written out once: the text sealed is the text answered. */
+  async create(caller: DataCaller, collection: string, data: RecordData): Promise<RecordJson> {
     const { transactions, keyRing, accessLog, clock } = this.services;
     const tenantId = caller.principal.tenantId;
     const cipher = await keyRing.cipherFor(tenantId);
     const now = clock.now().toISOString();
     const id = newId();
-    const row = { tenant_id: tenantId, collection, id, data_enc: sealRecordData(cipher, collection, id, data), version: 1, created_at: now, updated_at: now };
+    const dataJson = JSON.stringify(data);
+    const row = { tenant_id: tenantId, collection, id, data_enc: sealRecordDataJson(cipher, collection, id, dataJson), version: 1, created_at: now, updated_at: now };
     await transactions.run(async (trx) => {
       await ensureCollection(trx, tenantId, collection, now, this.services.config.limits.collectionsPerTenant);
       await insertRecordRow(trx, row);
@@ -63,7 +65,7 @@ export class Records {
         resource: { type: 'record', collection, id },
       });
     });
-    return { id, collection, data, version: 1, createdAt: now, updatedAt: now, files: [] };
+    return { json: recordJson(collection, { id, version: 1, createdAt: now, updatedAt: now }, dataJson), version: 1 };
   }
 
   async read(caller: DataCaller, collection: string, id: string): Promise<RecordJson> {

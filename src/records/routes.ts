@@ -67,7 +67,8 @@ function collectionRoutes(app: Router, records: Records, { reading, writing }: A
     async (request, reply) => {
       const caller = callerOf(request);
       const record = await records.create(caller, request.params.collection, request.body as Record<string, unknown>);
-      return reply.code(201).header('etag', `"${record.version}"`).send(record);
+      // Already JSON, as a read's answer is (below).
+      return reply.code(201).type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json as never);
     },
   );
 
