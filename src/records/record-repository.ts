@@ -59,7 +59,8 @@ const selectRecordForReading = preparedQuery(
   (db: Kysely<DB>, tenantId: string, collection: string, id: string) =>
     db
       .selectFrom('records')
-      .selectAll('records')
+      // Named, not records.*: the direct driver reads named columns as raw values (direct-sqlite.ts).
+      .select(['records.tenant_id', 'records.collection', 'records.id', 'records.data_enc', 'records.version', 'records.created_at', 'records.updated_at'])
       .select((eb) =>
         eb
           .exists(
