@@ -29,6 +29,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { v7 as uuidv7 } from 'uuid';
 import { tlsOptionsFor } from '../src/http/tls-profile.js';
 import { sha256 } from './floor-crypto.js';
+import { JSON_UTF8 } from './floor-answer.js';
 import { checkSession, Metrics, openEnvelope, RateLimits, sealEnvelope, SECURITY_HEADERS, validBody, validCollection, validId, type SessionRow } from './floor-plus-promises.js';
 import { FLOOR_PLUS_SCHEMA, floorPlusStore, Refusal, TOKEN_PREFIX, type Store } from './floor-plus-store.js';
 
@@ -113,6 +114,11 @@ function refuse(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, 
   return reply.code(status).send({ error: { code, requestId: request.id } });
 }
 
+/** A record's JSON as Confide answers it (src/records/record-json.ts), its data text as it is. */
+function recordJson(id: string, collection: string, dataJson: string, version: number, createdAt: string, updatedAt: string): string {
+  return `{"id":${JSON.stringify(id)},"collection":${JSON.stringify(collection)},"data":${dataJson},"version":${version},"createdAt":${JSON.stringify(createdAt)},"updatedAt":${JSON.stringify(updatedAt)},"files":[]}`;
+}
+
 const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, EMAIL_NOT_VERIFIED: 403, MFA_REQUIRED: 403, FORBIDDEN: 403 };
 
 /** Every request's promises before its body is read: headers, rate limits, the body deadline, the session. */
@@ -195,7 +201,8 @@ function recordRoutes(app: FastifyInstance<Server>, store: Store, metrics: Metri
     const data = request.body;
     const id = uuidv7();
     const now = new Date().toISOString();
-    const dataEnc = sealEnvelope(store.tenantKeys.get(tenantId)!.get(1)!, 1, JSON.stringify(data), tenantId, 'records', `${collection}/${id}`, 'data');
+    const dataJson = JSON.stringify(data);
+    const dataEnc = sealEnvelope(store.tenantKeys.get(tenantId)!.get(1)!, 1, dataJson, tenantId, 'records', `${collection}/${id}`, 'data');
     try {
       await store.commit(() => {
         store.ensureCollection(tenantId, collection, now);
@@ -206,7 +213,8 @@ function recordRoutes(app: FastifyInstance<Server>, store: Store, metrics: Metri
       if (error instanceof Refusal) return refuse(request, reply, metrics, 409, error.message);
       throw error;
     }
-    return reply.code(201).header('etag', '"1"').send({ id, collection, data, version: 1, createdAt: now, updatedAt: now, files: [] });
+    // The JSON text sealed is the text answered, as Confide answers (src/records/records.ts create).
+    return reply.code(201).header('etag', '"1"').type(JSON_UTF8).send(recordJson(id, collection, dataJson, 1, now, now));
   });
 
   app.get<{ Params: { collection: string; id: string } }>('/v1/collections/:collection/records/:id', async (request, reply) => {
@@ -217,7 +225,8 @@ function recordRoutes(app: FastifyInstance<Server>, store: Store, metrics: Metri
     if (!row) return refuse(request, reply, metrics, 404, 'NOT_FOUND');
     // The read is served only once its log entry is durable: fail closed, as Confide does.
     await store.commit(() => store.appendEntry({ tenantId, actorType: 'member', actorId: userId, action: 'read', resourceType: 'record', collection, resourceId: id, ip: request.ip }));
-    const data = JSON.parse(openEnvelope(store.tenantKeys.get(tenantId)!, row.data_enc, tenantId, 'records', `${collection}/${id}`, 'data')) as unknown;
-    return reply.header('etag', `"${row.version}"`).send({ id, collection, data, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at, files: [] });
+    // The data spliced in as stored, not parsed to be serialised again, as Confide answers (src/records/records.ts read).
+    const dataJson = openEnvelope(store.tenantKeys.get(tenantId)!, row.data_enc, tenantId, 'records', `${collection}/${id}`, 'data');
+    return reply.header('etag', `"${row.version}"`).type(JSON_UTF8).send(recordJson(id, collection, dataJson, row.version, row.created_at, row.updated_at));
   });
 }

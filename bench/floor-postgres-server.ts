@@ -25,6 +25,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { tlsOptionsFor } from '../src/http/tls-profile.js';
 import { chainEntry, open, seal, sha256, type FloorEntry } from './floor-crypto.js';
+import { floorRecordJson, JSON_UTF8 } from './floor-answer.js';
 
 const [port, certFile, keyFile] = process.argv.slice(2);
 const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -106,13 +107,14 @@ app.post<{ Params: { collection: string } }>('/v1/collections/:collection/record
   const { collection } = request.params;
   const id = uuidv7();
   const createdAt = new Date().toISOString();
-  const sealed = seal(tenantKeys.get(principal.tenantId)!, Buffer.from(JSON.stringify(request.body)), `${principal.tenantId}|records|${collection}/${id}|data`);
+  const data = JSON.stringify(request.body);
+  const sealed = seal(tenantKeys.get(principal.tenantId)!, Buffer.from(data), `${principal.tenantId}|records|${collection}/${id}|data`);
   await inTransaction(async (client) => {
     // The record first, the head last: the tenant's chain stays locked only for the entry and the commit.
     await client.query({ ...INSERT_RECORD, values: [principal.tenantId, collection, id, sealed, createdAt] });
     await appendEntry(client, { tenantId: principal.tenantId, actorId: principal.userId, action: 'create', collection, resourceId: id, ip: request.ip });
   });
-  return reply.code(201).send({ id, data: request.body, version: 1, createdAt });
+  return reply.code(201).type(JSON_UTF8).send(floorRecordJson(id, data, 1, createdAt));
 });
 
 app.get<{ Params: { collection: string; id: string } }>('/v1/collections/:collection/records/:id', async (request, reply) => {
@@ -125,7 +127,7 @@ app.get<{ Params: { collection: string; id: string } }>('/v1/collections/:collec
   const data = open(tenantKeys.get(principal.tenantId)!, row.data_enc, `${principal.tenantId}|records|${collection}/${id}|data`).toString();
   // The read is served only once its log entry is durable: fail closed, as Confide does.
   await inTransaction((client) => appendEntry(client, { tenantId: principal.tenantId, actorId: principal.userId, action: 'read', collection, resourceId: id, ip: request.ip }));
-  return { id, data: JSON.parse(data) as unknown, version: row.version, createdAt: row.created_at };
+  return reply.type(JSON_UTF8).send(floorRecordJson(id, data, row.version, row.created_at));
 });
 
 await app.listen({ host: '127.0.0.1', port: Number(port) });
