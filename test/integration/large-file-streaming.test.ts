@@ -13,11 +13,14 @@ const FILE_BYTES = 50 * MIB;
 /**
  * The most the server's resident memory may rise above its warmed-up level during a 50 MiB
  * transfer either way, per blob store. Measured on this 2-core machine: local 1–4 MiB up and down;
- * S3 34–38 MiB up and 17–24 MiB down (lib-storage assembles each 5 MiB multipart part in a fresh
- * buffer, two in flight, and V8 frees those large buffers lazily: garbage, not a copy of the file).
- * A server that held the file (50 MiB, and as much again sealed) would pass either bound.
+ * S3 34–58.6 MiB up and 17–58.6 MiB down (lib-storage assembles each 5 MiB multipart part in a
+ * fresh buffer, two in flight, and V8 frees those large buffers lazily: garbage, not a copy of the
+ * file). How much such garbage may pile up is V8's to decide: it lets memory outside its heap
+ * (Buffers) grow by its soft limit, 64 MiB (kExternalAllocationSoftLimit in v8-internal.h), before
+ * it collects for it, so the S3 bound sits above that. A server that held the file (50 MiB, and as
+ * much again sealed) would still fail either bound.
  */
-const RSS_RISE_BOUND = { local: 24 * MIB, s3: 56 * MIB };
+const RSS_RISE_BOUND = { local: 24 * MIB, s3: 80 * MIB };
 
 /** The server process's resident set, from /proc (Linux). */
 function rssOf(pid: number): number {
