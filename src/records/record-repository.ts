@@ -54,13 +54,16 @@ export async function findRecordRow(db: Kysely<DB>, tenantId: string, collection
   return row;
 }
 
+/** Every column of a record, in the table's order. */
+const RECORD_COLUMNS = ['tenant_id', 'collection', 'id', 'data_enc', 'version', 'created_at', 'updated_at'] as const satisfies ReadonlyArray<keyof RecordRow>;
+
 /** A record and whether it has files, in one statement: a read lists the files only when there are some. */
 const selectRecordForReading = preparedQuery(
   (db: Kysely<DB>, tenantId: string, collection: string, id: string) =>
     db
       .selectFrom('records')
       // Named, not records.*: the direct driver reads named columns as raw values (direct-sqlite.ts).
-      .select(['records.tenant_id', 'records.collection', 'records.id', 'records.data_enc', 'records.version', 'records.created_at', 'records.updated_at'])
+      .select(RECORD_COLUMNS.map((column) => `records.${column}` as const))
       .select((eb) =>
         eb
           .exists(
@@ -87,7 +90,6 @@ export async function findRecordRowForReading(db: Kysely<DB>, tenantId: string, 
   return { row, hasFiles: Boolean(hasFiles) };
 }
 
-const RECORD_COLUMNS = ['tenant_id', 'collection', 'id', 'data_enc', 'version', 'created_at', 'updated_at'] as const satisfies ReadonlyArray<keyof RecordRow>;
 const insertRecord = preparedQuery(
   (db: Kysely<DB>, ...values: string[]) =>
     db.insertInto('records').values(Object.fromEntries(RECORD_COLUMNS.map((column, i) => [column, values[i]])) as unknown as RecordRow),

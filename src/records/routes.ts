@@ -1,13 +1,23 @@
 import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { callerOf, requireAuthentication, type Authenticator } from '../http/authenticate.js';
 import { AppError } from '../lib/app-error.js';
-import type { Records } from './records.js';
+import type { RecordJson, Records } from './records.js';
 import { FileSchema } from '../files/file-schema.js';
 
 export const COLLECTION_NAME = '^[a-z][a-z0-9_]{0,62}$';
+
+/**
+ * Answers a record's JSON as Records made it (RecordJson), its version as the ETag. Already JSON
+ * (the data spliced in as stored), as a list page is: sent as it is, not serialised again; the
+ * route's schema still describes it, and the OpenAPI document.
+ */
+export function sendRecordJson(reply: FastifyReply, record: RecordJson): FastifyReply {
+  return reply.type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json);
+}
 
 const CollectionParams = Type.Object({ collection: Type.String({ pattern: COLLECTION_NAME }) });
 const RecordParams = Type.Object({
@@ -67,8 +77,7 @@ function collectionRoutes(app: Router, records: Records, { reading, writing }: A
     async (request, reply) => {
       const caller = callerOf(request);
       const record = await records.create(caller, request.params.collection, request.body as Record<string, unknown>);
-      // Already JSON, as a read's answer is (below).
-      return reply.code(201).type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json as never);
+      return sendRecordJson(reply.code(201), record);
     },
   );
 
@@ -112,9 +121,7 @@ function recordItemRoutes(app: Router, records: Records, { reading, writing }: A
     async (request, reply) => {
       const caller = callerOf(request);
       const record = await records.read(caller, request.params.collection, request.params.id);
-      // Already JSON (the data spliced in as stored), as a list page is: sent as it is, not serialised
-      // again (the schema still describes it, and the OpenAPI document); hence the cast.
-      return reply.type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json as never);
+      return sendRecordJson(reply, record);
     },
   );
 

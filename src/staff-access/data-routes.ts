@@ -5,7 +5,7 @@ import type { Router } from '../http/route-types.js';
 import { NoContent, errorResponses } from '../http/error-schema.js';
 import { requireStaffAuthentication, staffOf, type Authenticator } from '../http/authenticate.js';
 import { AppError } from '../lib/app-error.js';
-import { COLLECTION_NAME, ListQuery, RecordBody, RecordPage, RecordSchema, expectedVersion } from '../records/routes.js';
+import { COLLECTION_NAME, ListQuery, RecordBody, RecordPage, RecordSchema, expectedVersion, sendRecordJson } from '../records/routes.js';
 import { addressOf, DOWNLOAD_RESPONSE, downloadHeaders, FileParams } from '../files/routes.js';
 import type { GrantCheck, StaffDataAction } from './grant-check.js';
 import type { StaffDataAccess, StaffDataCaller } from './staff-data-access.js';
@@ -121,8 +121,7 @@ function recordItemRoutes(app: Router, access: StaffDataAccess, hooks: (action: 
     { ...hooks('records.read'), schema: { ...common, summary: 'Read a tenant’s record (scope read)', params: RecordParams, response: { 200: RecordSchema, ...errorResponses(400, 401, 403, 404, 503) } } },
     async (request, reply) => {
       const record = await access.read(grantedCaller(request), request.params.collection, request.params.id);
-      // Already JSON, as the customer's own read answers it (records.ts, RecordJson).
-      return reply.type('application/json; charset=utf-8').header('etag', `"${record.version}"`).send(record.json as never);
+      return sendRecordJson(reply, record);
     },
   );
 
