@@ -1,6 +1,6 @@
 /**
  * Floor+ (`FLOOR_PROMISES=all bench/floor-server.ts …`): the floor written the same minimal way
- * (Fastify, better-sqlite3, no layers, no Confide module but the TLS profile) but keeping every
+ * (Fastify, better-sqlite3, no layers, no Confide module but the TLS profile and the nonce blocks) but keeping every
  * per-request promise Confide keeps for a record create and read, so that Confide/floor+ says how
  * much of Confide/floor is those promises and how much is how Confide is built. Beyond the floor:
  * rate limits, security headers and request ids, Confide's whole session check, input validation,
