@@ -13,7 +13,7 @@ const FILE_BYTES = 50 * MIB;
 /**
  * The most the server's resident memory may rise above its warmed-up level during a 50 MiB
  * transfer either way, per blob store. Measured on this 2-core machine: local 1–4 MiB up and down;
- * S3 34–58.6 MiB up and 17–58.6 MiB down (lib-storage assembles each 5 MiB multipart part in a
+ * S3 32–58 MiB up and 17–59 MiB down (lib-storage assembles each 5 MiB multipart part in a
  * fresh buffer, two in flight, and V8 frees those large buffers lazily: garbage, not a copy of the
  * file). How much such garbage may pile up is V8's to decide: it lets memory outside its heap
  * (Buffers) grow by its soft limit, 64 MiB (kExternalAllocationSoftLimit in v8-internal.h), before
