@@ -1,4 +1,5 @@
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { CurrentSchemaPostgresDialect } from './current-schema-introspector.js';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
@@ -37,7 +38,7 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
   // or fails over. The transaction's next query fails instead, and the pool discards the client
   // on release because it is no longer queryable.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
   return { db, dialect: POSTGRES, close: () => db.destroy() };
 }
 
