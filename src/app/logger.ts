@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../config/config.js';
 
 /**
@@ -34,8 +35,13 @@ export function createLogger(level: LogLevel, destination?: DestinationStream, f
   );
 }
 
+// pino-pretty is loaded only for the readable format: JSON lines (a service under a supervisor,
+// every test) never need it, and loading it costs a start about 40 ms. Synchronous, as the logger is.
+const requireModule = createRequire(import.meta.url);
+
 /** pino-pretty as an in-process stream (no worker thread), so lines written just before exit are not lost. */
 function prettyStream(destination?: DestinationStream): DestinationStream {
+  const pinoPretty = requireModule('pino-pretty') as typeof PinoPretty;
   return pinoPretty({
     destination: destination ?? 1,
     sync: true,

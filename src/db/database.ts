@@ -1,6 +1,6 @@
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { CurrentSchemaPostgresDialect } from './current-schema-introspector.js';
-import pg from 'pg';
+import { loadPg } from './pg-driver.js';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { withStatementCache } from './statement-cache.js';
@@ -30,6 +30,7 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
     registerDirectSqlite(db, directSqlite(handle, (sql) => statements.prepare(sql)));
     return { db, dialect: SQLITE, close: () => db.destroy() };
   }
+  const pg = await loadPg();
   const pool = new pg.Pool({ connectionString: config.url, max: 10 });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import pg from 'pg';
+import { loadPg } from './pg-driver.js';
 import type { DatabaseConfig } from '../config/config.js';
 import { connectionError, postgresLocation } from './connection-errors.js';
 
@@ -20,6 +20,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export async function findExistingDatabase(config: DatabaseConfig): Promise<ExistingDatabase> {
   if (config.kind === 'sqlite') return { exists: existsSync(config.file), description: config.file };
+  const pg = await loadPg();
   const client = new pg.Client({ connectionString: config.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An error after the connection is given up must not crash the process.
   client.on('error', () => undefined);
