@@ -16,7 +16,8 @@ export interface PostgresSchema {
   drop(): Promise<void>;
 }
 
-async function onBaseServer(statement: string): Promise<void> {
+/** Runs one statement on the run's PostgreSQL server, outside any test schema. */
+export async function onBaseServer(statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: postgresBaseUrl() });
   await client.connect();
   try {

@@ -1,19 +1,9 @@
 import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, freshPostgresSchema, postgresBaseUrl } from '../harness/dialects.js';
+import { DIALECTS, freshPostgresSchema, onBaseServer } from '../harness/dialects.js';
 import { CurrentSchemaPostgresDialect } from '../../src/db/current-schema-introspector.js';
 import { createTestApp } from '../harness/test-app.js';
-
-async function onBaseServer(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresBaseUrl() });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Lists the tables while another session drops a schema that the listing's snapshot still holds:
