@@ -14,6 +14,7 @@ import {
 
 interface ColumnRow {
   table: string;
+  schema: string;
   table_type: string;
   column: string;
   not_null: boolean;
@@ -46,7 +47,7 @@ class CurrentSchemaIntrospector implements DatabaseIntrospector {
   }
 
   async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
-    const { rows } = await sql<ColumnRow & { schema: string }>`
+    const { rows } = await sql<ColumnRow>`
       select c.relname as "table", c.relkind as table_type, ns.nspname as "schema", a.attname as "column",
              a.attnotnull as not_null, a.atthasdef as has_default, typ.typname as "type", dtns.nspname as type_schema,
              col_description(a.attrelid, a.attnum) as column_description,

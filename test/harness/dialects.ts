@@ -41,6 +41,11 @@ export async function createPostgresSchema(): Promise<PostgresSchema> {
   return { url: url.toString(), schema, drop: () => onBaseServer(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
 }
 
+/** The schema a Confide database URL of the harness names (its `search_path` option), if any. */
+export function schemaOfUrl(url: string): string | undefined {
+  return /search_path=(\w+)/.exec(new URL(url).searchParams.get('options') ?? '')?.[1];
+}
+
 /**
  * As createPostgresSchema; made inside a test (a `confide serve` process of its own), the schema
  * is dropped when that test finishes, after its afterEach hooks have stopped the server.

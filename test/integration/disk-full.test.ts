@@ -8,7 +8,7 @@ import type { BlobStore } from '../../src/files/blob-store.js';
 import { eventOf } from '../../src/security-events/security-event-store.js';
 import { FolderObjectStore } from '../../src/storage/folder-object-store.js';
 import { ObjectStoreError } from '../../src/storage/object-store.js';
-import { DIALECTS } from '../harness/dialects.js';
+import { DIALECTS, schemaOfUrl } from '../harness/dialects.js';
 import { createTestApp, type TestApp } from '../harness/test-app.js';
 import { buildRecord, buildTenant, errorCode, type TestTenant } from '../harness/builders.js';
 import { alertsOpenedSince } from '../harness/monitoring.js';
@@ -147,7 +147,7 @@ describe.skipIf(postgresSkipReason)('the database (PostgreSQL) on a full tablesp
   let schema: string;
   beforeAll(async () => {
     t = await createTestApp('postgres');
-    schema = /search_path=(\w+)/.exec(new URL(t.env.CONFIDE_DATABASE_URL!).searchParams.get('options') ?? '')![1]!;
+    schema = schemaOfUrl(t.env.CONFIDE_DATABASE_URL!)!;
     owner = await buildTenant(t);
     tablespace = await createSmallTablespace(`${schema}_full`, 16 * MiB);
     await tablespace.moveSchema(schema);

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, freshPostgresSchema, onBaseServer } from '../harness/dialects.js';
+import { DIALECTS, freshPostgresSchema, onBaseServer, schemaOfUrl } from '../harness/dialects.js';
 import { CurrentSchemaPostgresDialect } from '../../src/db/current-schema-introspector.js';
 import { createTestApp } from '../harness/test-app.js';
 
@@ -49,7 +49,7 @@ describe.runIf(DIALECTS.includes('postgres'))('Confide in a PostgreSQL database 
     const neighbour = await createTestApp('postgres');
     const t = await createTestApp('postgres');
     try {
-      const schemaOf = (env: Record<string, string>) => /search_path=(\w+)/.exec(new URL(env.CONFIDE_DATABASE_URL!).searchParams.get('options') ?? '')![1];
+      const schemaOf = (env: Record<string, string>) => schemaOfUrl(env.CONFIDE_DATABASE_URL!);
       const tables = await t.app.services.db.introspection.getTables({ withInternalKyselyTables: true });
       expect(new Set(tables.map((table) => table.schema))).toEqual(new Set([schemaOf(t.env)]));
       expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['records', 'access_log', 'kysely_migration', 'kysely_migration_lock']));

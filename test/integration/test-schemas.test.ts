@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, freshPostgresSchema, postgresBaseUrl } from '../harness/dialects.js';
+import { DIALECTS, freshPostgresSchema, postgresBaseUrl, schemaOfUrl } from '../harness/dialects.js';
 import { createTestApp } from '../harness/test-app.js';
 
 async function schemaExists(schema: string): Promise<boolean> {
@@ -22,7 +22,7 @@ async function schemaExists(schema: string): Promise<boolean> {
 describe.runIf(DIALECTS.includes('postgres'))('the test harness leaves no PostgreSQL schema behind', () => {
   it('a closed test app has dropped its schema, tables and all', async () => {
     const t = await createTestApp('postgres');
-    const schema = /search_path=(\w+)/.exec(new URL(t.env.CONFIDE_DATABASE_URL!).searchParams.get('options') ?? '')?.[1];
+    const schema = schemaOfUrl(t.env.CONFIDE_DATABASE_URL!);
     expect(schema).toMatch(/^t_[0-9a-f]{12}$/);
     expect(await schemaExists(schema!)).toBe(true);
     await t.close();
