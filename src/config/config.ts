@@ -15,7 +15,8 @@ export interface ListenAddress {
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string };
+  /** `preparedStatements` (default true): each connection prepares a parameterised statement once (db/named-statements.ts). */
+  | { kind: 'postgres'; url: string; preparedStatements?: boolean };
 
 /** A master key in an HSM token, reached through its PKCS#11 library (src/keys/pkcs11-master-key.ts). */
 export interface Pkcs11Settings {

@@ -34,10 +34,16 @@ describe('loadConfig', () => {
       '/srv',
     );
     expect(config.masterKey).toEqual({ kind: 'env', keyBase64: key });
-    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/confide' });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/confide', preparedStatements: true });
     expect(config.publicListen).toEqual({ host: '0.0.0.0', port: 443 });
     expect(config.adminListen).toEqual({ host: '::1', port: 9443 });
     expect(config.tls).toEqual({ certFile: '/srv/cert.pem', keyFile: '/srv/key.pem', profile: 'modern' });
+  });
+
+  it('names PostgreSQL statements unless CONFIDE_DATABASE_PREPARED_STATEMENTS=false, and takes only true or false', () => {
+    const postgres = { CONFIDE_DATA_DIR: '/data', CONFIDE_MASTER_KEY: key, CONFIDE_DATABASE_URL: 'postgres://u@db:5432/confide' };
+    expect(loadConfig({ ...postgres, CONFIDE_DATABASE_PREPARED_STATEMENTS: 'false' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/confide', preparedStatements: false });
+    expect(() => loadConfig({ ...postgres, CONFIDE_DATABASE_PREPARED_STATEMENTS: 'off' })).toThrow(/CONFIDE_DATABASE_PREPARED_STATEMENTS/);
   });
 
   it('lists every problem at once, one line each, naming the variable', () => {

@@ -65,7 +65,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     dataCipher: v.dataCipher!,
     database:
       v.databaseUrl !== undefined
-        ? { kind: 'postgres', url: v.databaseUrl }
+        ? { kind: 'postgres', url: v.databaseUrl, preparedStatements: v.databasePreparedStatements! }
         : { kind: 'sqlite', file: resolve(dataDir, 'confide.db') },
     publicListen: v.publicListen!,
     adminListen: v.adminListen!,

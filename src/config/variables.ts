@@ -91,6 +91,12 @@ export const VARIABLES = {
   }),
   dataCipher: variable({ name: 'CONFIDE_DATA_CIPHER', default: 'aes-256-gcm', parse: parseOneOf(DATA_CIPHERS), meaning: 'aes-256-gcm or chacha20-poly1305: what new values are sealed with; a key rotation re-encrypts older values under it' }),
   databaseUrl: variable({ name: 'CONFIDE_DATABASE_URL', parse: parsePostgresUrl, meaning: 'postgres://… to use PostgreSQL; unset: embedded SQLite in the data directory' }),
+  databasePreparedStatements: variable({
+    name: 'CONFIDE_DATABASE_PREPARED_STATEMENTS',
+    default: 'true',
+    parse: parseBoolean,
+    meaning: 'PostgreSQL: each connection prepares a parameterised statement once and runs it by name; false for a pooler that moves connections between clients per transaction (PgBouncer in transaction mode before 1.21)',
+  }),
   publicListen: variable({ name: 'CONFIDE_PUBLIC_LISTEN', default: '127.0.0.1:8443', parse: parseListenAddress, meaning: 'host:port of the public HTTPS listener' }),
   adminListen: variable({ name: 'CONFIDE_ADMIN_LISTEN', default: '127.0.0.1:9443', parse: parseListenAddress, meaning: 'host:port of the admin listener (staff and operations): loopback or private only' }),
   adminAllowPublic: variable({ name: 'CONFIDE_ADMIN_ALLOW_PUBLIC', default: 'false', parse: parseBoolean, meaning: 'true lets the admin listener bind an address that is neither loopback nor private' }),

@@ -1,6 +1,7 @@
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { CurrentSchemaPostgresDialect } from './current-schema-introspector.js';
 import { loadPg } from './pg-driver.js';
+import { nameStatements } from './named-statements.js';
 import type { DatabaseConfig } from '../config/config.js';
 import { openEncryptedSqlite } from './open-encrypted-sqlite.js';
 import { withStatementCache } from './statement-cache.js';
@@ -38,7 +39,10 @@ export async function openDatabase(config: DatabaseConfig, sqliteKey: Buffer): P
   // idle ones): with no listener its 'error' event would end the process when the primary dies
   // or fails over. The transaction's next query fails instead, and the pool discards the client
   // on release because it is no longer queryable.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    if (config.preparedStatements !== false) nameStatements(client);
+  });
   const db = new Kysely<DB>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
   return { db, dialect: POSTGRES, close: () => db.destroy() };
 }
